@@ -1,0 +1,141 @@
+"""Benchmarks: `bench speed` (per-clip latency, throughput, training epoch time, memory) and `bench accuracy`.
+
+Speed is measured here, never in timed tests. Figures are medians (min-max) over repeats on a 7 s clip.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import numpy as np
+
+from . import fileio, paths
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=["speed", "accuracy"], help="what to measure")
+    p.add_argument("--models", nargs="+", default=None, help="registry names (default: all torch models)")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--corpus", default="donateacry")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--out", default=None, help="JSON output (default: results/bench_<kind>.json)")
+
+
+def _timeit(fn, repeats: int) -> dict:
+    fn()  # warm-up
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t) * 1000)
+    return {"median_ms": statistics.median(ts), "min_ms": min(ts), "max_ms": max(ts)}
+
+
+def speed(models: list[str] | None = None, repeats: int = 20, train_epoch: bool = True) -> list[dict]:
+    """Per model: decode, log-mel and forward latency for one 7 s clip (1 thread and all threads)."""
+    import torch
+
+    from . import audio, synth
+    from .features import FeatureConfig, fix_length, log_mel
+    from .models import build_model, model_names
+
+    cfg = FeatureConfig()
+    wav = synth.to_wav_bytes(synth.cry_sweep(7.0, 8000), 8000)
+    all_threads = torch.get_num_threads()
+    rows = []
+    for name in models or model_names("torch"):
+        model = build_model(name, 5).eval()
+        row = {"model": name, "params": int(sum(p.numel() for p in model.parameters()))}
+        for threads in sorted({1, all_threads}):
+            torch.set_num_threads(threads)
+            y = audio.load(wav, cfg.sample_rate)
+            x = torch.from_numpy(log_mel(fix_length(y, cfg.clip_samples), cfg)[None, None])  # (1, 1, n_mels, frames)
+
+            def forward():
+                with torch.inference_mode():
+                    model(x)
+
+            def full():
+                yy = audio.load(wav, cfg.sample_rate)
+                xx = torch.from_numpy(log_mel(fix_length(yy, cfg.clip_samples), cfg)[None, None])
+                with torch.inference_mode():
+                    model(xx)
+
+            row[f"t{threads}"] = {
+                "decode": _timeit(lambda: audio.load(wav, cfg.sample_rate), repeats),
+                "log_mel": _timeit(lambda: log_mel(fix_length(y, cfg.clip_samples), cfg), repeats),
+                "forward": _timeit(forward, repeats),
+                "end_to_end": _timeit(full, repeats),
+            }
+        torch.set_num_threads(all_threads)
+        xb = torch.randn(16, 1, cfg.n_mels, cfg.n_frames)
+
+        def batch():
+            with torch.inference_mode():
+                model(xb)
+
+        b = _timeit(batch, max(3, repeats // 4))
+        row["batch16_clips_per_s"] = 16000 / b["median_ms"]
+        if train_epoch:
+            row["train_epoch_s"] = _train_epoch_seconds(name)
+        row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rows.append(row)
+    return rows
+
+
+def _train_epoch_seconds(name: str, n_clips: int = 457, batch_size: int = 32) -> float:
+    """Seconds for one epoch over n_clips cached log-mel clips (forward + backward + AdamW)."""
+    import torch
+    import torch.nn.functional as F
+
+    from .features import FeatureConfig
+    from .models import build_model
+
+    cfg = FeatureConfig()
+    model = build_model(name, 5).train()
+    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    X = torch.randn(n_clips, 1, cfg.n_mels, cfg.n_frames)
+    y = torch.randint(0, 5, (n_clips,))
+    t = time.perf_counter()
+    for i in range(0, n_clips, batch_size):
+        loss = F.cross_entropy(model(X[i : i + batch_size]), y[i : i + batch_size])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t
+
+
+def format_speed(rows: list[dict]) -> str:
+    def cell(d):
+        return f"{d['median_ms']:.1f} ({d['min_ms']:.1f}-{d['max_ms']:.1f})"
+
+    lines = ["| model | params | threads | decode ms | log-mel ms | forward ms | end-to-end ms | batch clips/s | train epoch s | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for key in sorted(k for k in r if k.startswith("t") and k[1:].isdigit()):
+            t = r[key]
+            lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {key[1:]} | {cell(t['decode'])} | {cell(t['log_mel'])} | "
+                         f"{cell(t['forward'])} | {cell(t['end_to_end'])} | {r['batch16_clips_per_s']:.0f} | "
+                         f"{r.get('train_epoch_s', float('nan')):.1f} | {r['peak_rss_mb']:.0f} |")
+    base = next((r for r in rows if r["model"] == "cnn"), None)
+    if base:
+        lines.append("")
+        lines.append("end-to-end latency ratio to cnn (1 thread): " + ", ".join(
+            f"{r['model']} {r['t1']['end_to_end']['median_ms'] / base['t1']['end_to_end']['median_ms']:.1f}x" for r in rows))
+    return "\n".join(lines)
+
+
+def main(a) -> int:
+    if a.kind == "speed":
+        rows = speed(a.models, a.repeats)
+        print(format_speed(rows))
+        fileio.write_json(a.out or paths.results_dir() / "bench_speed.json", rows)
+        return 0
+    from .leaderboard import run_accuracy  # the accuracy benchmark (model x fold sweep)
+
+    return run_accuracy(a)

@@ -1,0 +1,197 @@
+"""`python -m babycry_core ...`: argparse subcommands that call the package's functions and nothing else.
+
+Exit status: 0 success, 1 when any input failed, 2 for usage errors (argparse's own convention).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from .train import TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--model", default=d.model, help="registry name (see `models`)")
+    p.add_argument("--corpus", default=d.corpus, help="corpus name: donateacry or combined")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty (AdamW)")
+    p.add_argument("--dropout", type=float, default=d.dropout)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--balance", choices=["sampler", "loss", "none"], default=d.balance)
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.specaugment,
+                   help="SpecAugment time/frequency masks")
+    p.add_argument("--mixup", type=float, default=d.mixup, help="mixup Beta alpha; 0 switches it off")
+    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience (epochs)")
+    p.add_argument("--pretrained", action="store_true", help="start from torchvision ImageNet weights")
+    p.add_argument("--fold", type=int, default=None, help="train on grouped fold K instead of the fixed split")
+    p.add_argument("--protocol", choices=["grouped", "random"], default="grouped",
+                   help="grouped (by baby, honest) or random (leaky, for comparison only)")
+    p.add_argument("--threads", type=int, default=0)
+
+
+def _train_config(a):
+    from .train import TrainConfig
+
+    return TrainConfig(model=a.model, corpus=a.corpus, epochs=a.epochs, lr=a.lr, batch_size=a.batch_size,
+                       weight_decay=a.weight_decay, dropout=a.dropout, seed=a.seed, balance=a.balance,
+                       specaugment=a.augment, mixup=a.mixup, patience=a.patience, pretrained=a.pretrained,
+                       split="fold" if a.fold is not None else "fixed", fold=a.fold, protocol=a.protocol,
+                       threads=a.threads)
+
+
+def cmd_data(a) -> int:
+    from . import data
+
+    if a.action == "link":
+        print(json.dumps(data.link_corpus(), indent=2, default=str))
+        return 0
+    if a.source is None:
+        data.link_corpus()
+    manifest, splits = data.prepare(a.corpus, source=Path(a.source) if a.source else None, seed=a.seed, n_folds=a.folds)
+    print(data.class_summary(manifest).to_string())
+    fixed = splits["fixed"]
+    print(f"{len(manifest)} clips, {manifest['group'].nunique()} groups; fixed split: "
+          + ", ".join(f"{k} {len(v)}" for k, v in fixed.items()) + f"; {len(splits['folds'])} grouped folds")
+    return 0
+
+
+def cmd_train(a) -> int:
+    from .train import fit
+    from .cv import cross_validate
+
+    cfg = _train_config(a)
+    if a.cv:
+        summary = cross_validate(cfg)
+        print(json.dumps(summary, indent=2))
+        return 0
+    run_dir = fit(cfg, Path(a.run_dir) if a.run_dir else None)
+    _print_metrics(run_dir)
+    return 0
+
+
+def _print_metrics(run_dir: Path) -> None:
+    from . import fileio
+    from .evaluate import format_table
+
+    m = run_dir / "metrics.json"
+    print(f"run: {run_dir}")
+    if m.exists():
+        print(format_table(fileio.read_json(m)))
+
+
+def cmd_evaluate(a) -> int:
+    from . import fileio, runs
+    from .cv import cross_validate, evaluate_run
+    from .train import TrainConfig
+
+    run_dir = runs.find_run(a.run)
+    if a.cv:
+        cfg = TrainConfig.from_dict(fileio.read_json(run_dir / "config.json"))
+        print(json.dumps(cross_validate(cfg), indent=2))
+        return 0
+    evaluate_run(run_dir)
+    _print_metrics(run_dir)
+    return 0
+
+
+def cmd_predict(a) -> int:
+    from .inference import Prediction, predict
+
+    try:
+        results = predict(a.files, run=a.run)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    failed = any(isinstance(r, dict) for r in results)
+    if a.json:
+        print(json.dumps([r.to_dict() if isinstance(r, Prediction) else r for r in results], indent=1))
+        return int(failed)
+    for r in results:
+        if isinstance(r, dict):
+            print(f"{r['file']}: error: {r['error']}")
+            continue
+        probs = "  ".join(f"{c} {p:.2f}" for c, p in r.top(len(r.probabilities)))
+        print(f"{r.file}: {r.label} {r.confidence:.2f}  [{r.status}] {r.message}\n    {probs}")
+        for w in r.timeline:
+            top = max(w["probabilities"], key=w["probabilities"].get)
+            print(f"    {w['start']:6.1f}-{w['end']:6.1f} s  {top} {w['probabilities'][top]:.2f}")
+    return int(failed)
+
+
+def cmd_runs(a) -> int:
+    from . import runs
+
+    for r in runs.list_runs():
+        f1 = f"{r.macro_f1:.3f}" if r.macro_f1 is not None else "  -  "
+        print(f"{r.run_id:<40} {r.status:<12} {r.model:<16} macro-F1 {f1}  {r.message}")
+    return 0
+
+
+def cmd_models(a) -> int:
+    from .models import get_spec, model_names
+
+    for n in model_names():
+        s = get_spec(n)
+        print(f"{n:<16} {s.family:<10} {s.description}")
+    return 0
+
+
+def cmd_bench(a) -> int:
+    from . import bench
+
+    return bench.main(a)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m babycry_core", description="babycry: honest baby-cry classification")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("data", help="link the corpus and build data/<corpus>/ (manifest, splits, folds)")
+    s.add_argument("action", nargs="?", choices=["build", "link"], default="build")
+    s.add_argument("--corpus", default="donateacry")
+    s.add_argument("--source", default=None, help="folder-per-class corpus (default: data/corpus/<corpus>, linked from ../shared/data or cloned)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--folds", type=int, default=5)
+    s.set_defaults(func=cmd_data)
+
+    s = sub.add_parser("train", help="train a registry model; writes checkpoints/<run_id>/")
+    _add_train_args(s)
+    s.add_argument("--cv", action="store_true", help="train and test on every grouped fold; report mean ± std")
+    s.add_argument("--run-dir", default=None, help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="evaluate a run on its test split; writes metrics.json")
+    s.add_argument("run", help="run id or folder")
+    s.add_argument("--cv", action="store_true", help="retrain the run's config on every grouped fold")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("predict", help="classify audio files")
+    s.add_argument("files", nargs="+")
+    s.add_argument("--run", default=None, help="run id or folder (default: the app's default checkpoint)")
+    s.add_argument("--json", action="store_true", help="one JSON array, one object per file")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("runs", help="list run folders and their status")
+    s.set_defaults(func=cmd_runs)
+    s = sub.add_parser("models", help="list the model registry")
+    s.set_defaults(func=cmd_models)
+
+    s = sub.add_parser("bench", help="speed and accuracy benchmarks")
+    from .bench import add_arguments
+
+    add_arguments(s)
+    s.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return args.func(args)

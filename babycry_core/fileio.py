@@ -1,0 +1,61 @@
+"""Atomic file writes: write to a temp file in the same folder, fsync, then os.replace.
+
+A process killed half way leaves the old file (or none), never a truncated one that looks complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+def atomic_write(target: str | os.PathLike, write: Callable[[object], None], mode: str = "wb") -> Path:
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_bytes(target, data: bytes) -> Path:
+    return atomic_write(target, lambda f: f.write(data))
+
+
+def write_json(target, obj) -> Path:
+    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default)
+    return atomic_write(target, lambda f: f.write(text), mode="w")
+
+
+def write_npy(target, arr: np.ndarray) -> Path:
+    return atomic_write(target, lambda f: np.save(f, arr))
+
+
+def read_json(path, default=None):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        if default is not None:
+            return default
+        raise
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,145 @@
+"""Prediction: file or bytes → decoded audio → windows → model → calibrated probabilities → one answer.
+
+`Predictor` wraps a model rebuilt from a run folder; `predict()` is what the CLI and the pages both call.
+Answers come in four kinds: "detected" (a reason), "no_cry" (laugh / noise / silence), "not_sure"
+(confidence below the validated threshold), and "silence" (digital silence, caught before any model runs).
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import audio, labels as L
+from .calibration import softmax
+from .checkpoint import LoadedModel, load
+from .features import FeatureConfig, log_mel, windows
+
+SILENCE_DBFS = -65.0  # RMS below this is treated as silence, whatever a model would say
+
+
+@dataclass
+class Prediction:
+    file: str
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    status: str  # detected / no_cry / not_sure / silence
+    message: str
+    duration: float
+    level_dbfs: float
+    timeline: list[dict] = field(default_factory=list)  # [{"start", "end", "probabilities"}]
+    run: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def top(self, n: int = 2) -> list[tuple[str, float]]:
+        return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:n]
+
+
+def level_dbfs(y: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+class TorchScorer:
+    """Log-mel windows → logits with a torch network. Thread-safe: inference only, no module state changes."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def window_logits(self, wins: list[np.ndarray], cfg: FeatureConfig) -> np.ndarray:
+        import torch
+
+        X = np.stack([log_mel(w, cfg) for w in wins])[:, None]  # (windows, 1, n_mels, frames)
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(X)).numpy()  # (windows, n_classes)
+
+
+class Predictor:
+    def __init__(self, loaded: LoadedModel):
+        self.loaded = loaded
+        self.labels = loaded.labels
+        self.cfg = loaded.feature_config
+        m = loaded.model
+        self.scorer = m if hasattr(m, "window_logits") else TorchScorer(m)
+
+    @property
+    def run_id(self) -> str:
+        return self.loaded.run_dir.name
+
+    def predict(self, source, name: str | None = None, **load_kw) -> Prediction:
+        """Decode and classify one recording (path, bytes or file-like). Raises audio.AudioError on bad input."""
+        y = audio.load(source, self.cfg.sample_rate, name=name, **load_kw)
+        return self.predict_waveform(y, name or (str(source) if isinstance(source, (str, Path)) else "upload"))
+
+    def predict_waveform(self, y: np.ndarray, name: str = "") -> Prediction:
+        cfg = self.cfg
+        dur, lvl = len(y) / cfg.sample_rate, level_dbfs(y)
+        if len(y) == 0:
+            raise audio.EmptyFileError("The recording contains no audio samples.")
+        wins = windows(y, cfg)
+        if lvl < SILENCE_DBFS:
+            p = {c: (1.0 if c == "silence" else 0.0) for c in self.labels}
+            msg = f"No cry detected: the recording is silent (level {lvl:.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS)."
+            return Prediction(name, "silence", 1.0, p, "silence", msg, dur, lvl, [], self.run_id)
+        logits = self.scorer.window_logits([w for _, w in wins], cfg)
+        proba = softmax(logits, self.loaded.temperature)  # (windows, n_classes)
+        clip = proba.mean(axis=0)
+        timeline = [{"start": s, "end": s + cfg.clip_seconds, "probabilities": dict(zip(self.labels, map(float, p)))}
+                    for (s, _), p in zip(wins, proba)] if len(wins) > 1 else []
+        probs = dict(zip(self.labels, map(float, clip)))
+        label = self.labels[int(clip.argmax())]
+        conf = float(clip.max())
+        status, msg = answer(label, conf, probs, self.loaded.threshold)
+        return Prediction(name, label, conf, probs, status, msg, dur, lvl, timeline, self.run_id)
+
+
+def answer(label: str, conf: float, probs: dict[str, float], threshold: float) -> tuple[str, str]:
+    """The sentence a caregiver reads, and its kind."""
+    if not L.is_cry(label):
+        return "no_cry", f"No cry detected ({L.display(label).lower()}, {conf:.0%})."
+    if conf < threshold:
+        top = sorted(probs.items(), key=lambda kv: -kv[1])[:2]
+        return "not_sure", "Not sure: " + ", ".join(f"{L.display(c).lower()} {p:.0%}" for c, p in top) + "."
+    return "detected", f"Detected: {L.display(label)} (confidence {conf:.0%})"
+
+
+_CACHE: dict[tuple, Predictor] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_predictor(run: str | Path | None = None) -> Predictor:
+    """A Predictor for a run id or folder (default: the app's default checkpoint), cached by path and mtime."""
+    from . import runs
+
+    run_dir = runs.find_run(run) if run else runs.default_run()
+    if run_dir is None:
+        raise FileNotFoundError("no trained checkpoint found; train one (Train page or `python -m babycry_core train`)")
+    key = (str(Path(run_dir).resolve()), _mtime(run_dir))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = Predictor(load(run_dir))
+        return _CACHE[key]
+
+
+def _mtime(run_dir: Path) -> float:
+    return max((f.stat().st_mtime for f in Path(run_dir).iterdir() if f.is_file()), default=0.0)
+
+
+def predict(files, run: str | Path | None = None) -> list[Prediction | dict]:
+    """Classify each file; a file that fails gives {"file", "error"} and the others still run."""
+    predictor = load_predictor(run)
+    out: list[Prediction | dict] = []
+    for f in files:
+        try:
+            out.append(predictor.predict(f, name=str(f)))
+        except audio.AudioError as e:
+            out.append({"file": str(f), "error": str(e)})
+        except OSError as e:
+            out.append({"file": str(f), "error": f"cannot read the file ({e.strerror or e})"})
+    return out
