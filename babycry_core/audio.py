@@ -377,7 +377,10 @@ def load(source, sr: int, *, max_seconds: float = DEFAULT_MAX_SECONDS,
             raise
         except Exception:  # libsndfile gave up mid-file: start over with PyAV
             sink = _MonoSink(int(sr), float(max_seconds), name)
-            _decode_av(data, sink)
+            try:
+                _decode_av(data, sink)
+            except NotAudioError:  # libsndfile did recognise it as audio
+                raise _decode_failed("the file looks damaged or cut off", name) from None
     else:
         _decode_av(data, sink)
     y = sink.result()

@@ -33,6 +33,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=["grouped", "random"], default="grouped",
                    help="grouped (by baby, honest) or random (leaky, for comparison only)")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--embedding", default=d.embedding,
+                   help="svm/xgboost input: handcrafted, yamnet, or a trained CNN run id/folder (its penultimate layer)")
+    p.add_argument("--yamnet-handle", default=None,
+                   help="YAMNet: TF Hub URL, local SavedModel folder or TF Hub cache (env BABYCRY_YAMNET_HANDLE)")
 
 
 def _train_config(a):
@@ -42,7 +46,7 @@ def _train_config(a):
                        weight_decay=a.weight_decay, dropout=a.dropout, seed=a.seed, balance=a.balance,
                        specaugment=a.augment, mixup=a.mixup, patience=a.patience, pretrained=a.pretrained,
                        split="fold" if a.fold is not None else "fixed", fold=a.fold, protocol=a.protocol,
-                       threads=a.threads)
+                       threads=a.threads, embedding=a.embedding, yamnet_handle=a.yamnet_handle)
 
 
 def cmd_data(a) -> int:

@@ -224,7 +224,7 @@ def make_splits(manifest: pd.DataFrame, *, seed: int = 0, test_size: float = 0.2
     random_folds / random_fixed: the same by file, ignoring groups (leaky: leaderboard contrast only).
     A class with a single group (giulbia silence) can only ever sit on one side; the fixed split keeps it in train.
     """
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     if not 0 < test_size < 1 or not 0 < val_size < 1 or test_size + val_size >= 1:
         raise ValueError("need 0 < test_size, val_size and test_size + val_size < 1")
@@ -246,8 +246,6 @@ def make_splits(manifest: pd.DataFrame, *, seed: int = 0, test_size: float = 0.2
     rest, test = _pick(y, groups, everything, k_test, seed)
     train, val = _pick(y, groups, rest, k_val, seed)
     fixed = _part(ids, train, val, test)
-
-    from sklearn.model_selection import StratifiedGroupKFold
 
     folds = []
     with warnings.catch_warnings():

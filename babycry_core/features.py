@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import scipy.fft
 
 from . import fileio, paths
 
@@ -83,8 +84,9 @@ def log_mel(y: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
     if len(y) < cfg.n_fft:
         y = np.pad(y, (0, cfg.n_fft - len(y)))
     frames = np.lib.stride_tricks.sliding_window_view(y, cfg.n_fft)[:: cfg.hop_length]  # (frames, n_fft)
-    spec = np.abs(np.fft.rfft(frames * _window(cfg.n_fft), axis=1)) ** 2  # (frames, n_fft//2+1)
-    mel = _mel_basis(cfg) @ spec.T.astype(np.float32)  # (n_mels, frames)
+    spec = scipy.fft.rfft(frames * _window(cfg.n_fft), axis=1, workers=1)  # (frames, n_fft//2+1), complex64
+    power = spec.real**2 + spec.imag**2
+    mel = _mel_basis(cfg) @ power.T  # (n_mels, frames)
     # absolute reference (not per-clip max) so loudness stays visible to the model and the energy gate
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     return np.maximum(db, -cfg.top_db).astype(np.float32)

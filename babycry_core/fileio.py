@@ -22,6 +22,7 @@ def atomic_write(target: str | os.PathLike, write: Callable[[object], None], mod
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are ordinary project files
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

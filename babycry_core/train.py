@@ -42,6 +42,8 @@ class TrainConfig:
     patience: int = 8  # epochs without a better validation macro-F1 before stopping
     pretrained: bool = False
     threads: int = 0  # torch threads; 0 keeps torch's default
+    embedding: str = "handcrafted"  # svm/xgboost input: "handcrafted", "yamnet", or a CNN run id/folder
+    yamnet_handle: str | None = None  # YAMNet model: TF Hub URL, local SavedModel or cache folder
     features: dict = field(default_factory=lambda: FeatureConfig().to_dict())
 
     @property
@@ -129,7 +131,9 @@ def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True,
     from .checkpoint import save_weights
     from .models import build_model, get_spec
 
-    get_spec(cfg.model)  # unknown names fail before any work
+    spec = get_spec(cfg.model)  # unknown names fail before any work
+    if spec.family != "torch":  # embedding + classical heads, YAMNet: their own trainer, same run folder
+        return spec.params["fit"](cfg, run_dir, progress=progress)
     run_dir = Path(run_dir) if run_dir else runs.new_run_dir(cfg.model)
     run_dir.mkdir(parents=True, exist_ok=True)
     flag = _StopFlag()

@@ -1,0 +1,113 @@
+"""Compare trained runs side by side: metrics with intervals, confusion matrices, curves, calibration,
+the clips the models disagree on, and the benchmark leaderboard. Everything is read from run folders."""
+import json
+
+import streamlit as st
+
+from babycry_core import data, paths, runs
+from babycry_core.ui import run_plots as rp
+
+st.set_page_config(page_title="Compare · babycry", layout="wide")
+st.title("Compare models")
+
+all_runs = runs.list_runs()  # read fresh on every rerun: a run that just finished shows up at once
+corrupt = [r for r in all_runs if r.status == "corrupt"]
+if corrupt:
+    st.warning("Some run folders are damaged and are left out:\n\n" + "\n".join(f"- {r.message}" for r in corrupt))
+finished = {r.run_id: r for r in all_runs if r.usable}
+if not finished:
+    st.info("No trained model yet. Open the **Train** page in the sidebar to train one, "
+            "or run `python -m babycry_core train --model cnn`.")
+    st.stop()
+
+chosen_ids = st.multiselect("Runs to compare (two or more)", list(finished), default=list(finished)[:2],
+                            format_func=lambda i: f"{i} · macro-F1 {finished[i].macro_f1:.3f}"
+                            if finished[i].macro_f1 is not None else i)
+chosen = [finished[i] for i in chosen_ids]
+if not chosen:
+    st.info("Choose at least one run above.")
+    st.stop()
+if len(chosen) < 2:
+    st.caption("Only one run chosen: pick another to see them side by side.")
+no_metrics = [r.run_id for r in chosen if not r.metrics]
+if no_metrics:
+    st.warning(f"No test metrics for {', '.join(no_metrics)} (metrics.json missing): "
+               "run `python -m babycry_core evaluate RUN` to write them.")
+scored = [r for r in chosen if r.metrics]
+
+st.subheader("Test metrics")
+st.dataframe(rp.metrics_table(chosen, rp.bench_latency(paths.results_dir())), hide_index=True)
+st.caption("Brackets: 95 % bootstrap intervals over test clips. The majority baseline always answers the most "
+           "frequent class; a model must beat its macro-F1, not its accuracy. Latency comes from "
+           "`python -m babycry_core bench speed` (— when not measured).")
+if scored:
+    st.plotly_chart(rp.per_class_bars(scored), key="per_class")
+
+    st.subheader("Confusion matrices")
+    normalised = st.toggle("Normalise by true class", value=True)
+    for col, r in zip(st.columns(len(scored)), scored):
+        with col:
+            st.plotly_chart(rp.confusion_figure(r.metrics, normalised, title=rp.run_label(r)), key=f"cm_{r.run_id}")
+
+st.subheader("Training curves")
+st.caption("Solid: training, dashed: validation.")
+st.plotly_chart(rp.training_curves({rp.run_label(r): runs.read_events(r.path) for r in chosen}), key="curves")
+
+with_rel = [r for r in scored if r.metrics.get("reliability")]
+if with_rel:
+    st.subheader("Calibration")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(rp.reliability_figure(with_rel), key="reliability")
+    right.dataframe(rp.calibration_table(with_rel), hide_index=True)
+    right.caption("Points on the diagonal mean a confidence of 70 % is right 70 % of the time. Coverage: share of "
+                  "test clips answered (the rest get “Not sure”); selective accuracy: accuracy on those.")
+
+st.subheader("Where the models disagree")
+only = st.radio("Show clips where", ["any", "disagree", "all wrong"], horizontal=True,
+                format_func={"any": "they disagree or all are wrong", "disagree": "they disagree",
+                             "all wrong": "all are wrong"}.get)
+table = rp.disagreements(scored, only)
+if table.empty:
+    st.caption("No such test clips among the runs chosen (runs on different splits share only their common clips).")
+else:
+    st.caption(f"{len(table)} test clips.")
+    corpus = scored[0].config.get("corpus", "donateacry")
+    try:
+        where = data.load_manifest(corpus).set_index("clip_id")["path"].to_dict()
+    except (FileNotFoundError, ValueError, KeyError):
+        where = {}
+    per_page = 10
+    page = st.number_input("Page", 1, (len(table) - 1) // per_page + 1, 1) if len(table) > per_page else 1
+    for _, row in table.iloc[(page - 1) * per_page: page * per_page].iterrows():
+        answers = " · ".join(f"{n}: **{row[n]}**" + (" ✓" if row[n] == row["true"] else " ✗")
+                             for n in table.columns[2:-1])
+        st.markdown(f"`{row['clip_id']}` — true **{row['true']}** ({row['why']})  \n{answers}")
+        path = data.resolve_path(where[row["clip_id"]]) if row["clip_id"] in where else None
+        if path is not None and path.is_file():
+            st.audio(str(path))
+        else:
+            st.caption("audio file not found here")
+
+st.subheader("Leaderboard")
+lb_json, lb_md = paths.results_dir() / "leaderboard.json", paths.results_dir() / "leaderboard.md"
+gap_note = ("**Honest vs leaky.** A random split puts recordings of the same baby in training and test, so the "
+            "model recognises the baby rather than the reason; the grouped split keeps each baby on one side, "
+            "and the gap between the two is how much a random split flatters a model.")
+if lb_json.is_file() or lb_md.is_file():
+    try:
+        board = json.loads(lb_json.read_text()) if lb_json.is_file() else None
+    except (OSError, ValueError) as e:
+        st.warning(f"{lb_json} is unreadable ({type(e).__name__}); showing the Markdown version if any.")
+        board = None
+    if board is not None:
+        st.dataframe(rp.leaderboard_frame(board), hide_index=True)
+        gap = rp.leaky_gap(board)
+        if not gap.empty:
+            st.dataframe(gap.round(3), hide_index=True)
+    elif lb_md.is_file():
+        st.markdown(lb_md.read_text())
+    st.markdown(gap_note)
+else:
+    st.info("No leaderboard yet. Produce it with `python -m babycry_core bench accuracy` "
+            "(every model on every grouped fold, and on random folds for contrast).")
+    st.markdown(gap_note)
