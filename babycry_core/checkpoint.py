@@ -25,8 +25,14 @@ def weights_problem(run_dir: Path) -> str | None:
     run_dir = Path(run_dir)
     cfg = fileio.read_json(run_dir / "config.json", default={})
     family = cfg.get("family", "torch")
-    if family != "torch":
-        return None  # other families check their own files
+    if family != "torch":  # other families check their own files (registry param "check")
+        from .models import UnknownModelError, get_spec
+
+        try:
+            check = get_spec(cfg.get("model", "")).params.get("check")
+        except UnknownModelError:
+            return f"unknown model {cfg.get('model')!r} in config.json"
+        return check(run_dir) if check else None
     f = run_dir / WEIGHTS
     if not f.exists():
         return f"no {WEIGHTS}"

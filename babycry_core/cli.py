@@ -69,12 +69,18 @@ def cmd_train(a) -> int:
     from .train import fit
     from .cv import cross_validate
 
+    from .models.yamnet import YamnetUnavailable
+
     cfg = _train_config(a)
-    if a.cv:
-        summary = cross_validate(cfg)
-        print(json.dumps(summary, indent=2))
-        return 0
-    run_dir = fit(cfg, Path(a.run_dir) if a.run_dir else None)
+    try:
+        if a.cv:
+            summary = cross_validate(cfg)
+            print(json.dumps(summary, indent=2))
+            return 0
+        run_dir = fit(cfg, Path(a.run_dir) if a.run_dir else None)
+    except YamnetUnavailable as e:  # no YAMNet weights: one sentence with the fix, not a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     _print_metrics(run_dir)
     return 0
 

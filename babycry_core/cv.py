@@ -16,6 +16,11 @@ def evaluate_run(run_dir: Path) -> dict:
     from .inference import Predictor
     from .train import TrainConfig, load_split_features
 
+    config = fileio.read_json(Path(run_dir) / "config.json")
+    if config.get("family", "torch") != "torch":  # embedding + classical heads, YAMNet: their own evaluator
+        from .models import get_spec
+
+        return get_spec(config["model"]).params["evaluate"](Path(run_dir))
     loaded = load(run_dir)
     cfg = TrainConfig.from_dict(loaded.config)
     labels, parts = load_split_features(cfg, labels=loaded.labels)

@@ -98,13 +98,18 @@ def load_split_features(cfg: TrainConfig, labels: list[str] | None = None, progr
 
 
 def predict_logits(model, X: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Logits (n, n_classes) for log-mel features X (n, 1, n_mels, frames), in eval mode, batch by batch."""
     import torch
 
+    from .distributed import unwrap
+
+    model = unwrap(model)  # evaluation needs no gradient sync
     model.eval()
+    device = next(model.parameters()).device
     outs = []
     with torch.inference_mode():
         for i in range(0, len(X), batch_size):
-            outs.append(model(torch.from_numpy(X[i : i + batch_size])).numpy())
+            outs.append(model(torch.from_numpy(X[i : i + batch_size]).to(device)).cpu().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
 
 
@@ -121,110 +126,161 @@ def _epoch_metrics(logits: np.ndarray, y: np.ndarray, k: int) -> dict:
     return {"loss": loss, "accuracy": float(_fast("accuracy", k)(y, pred)), "macro_f1": float(_fast("macro_f1", k)(y, pred))}
 
 
-def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True, data_parts=None) -> Path:
-    """Train, early-stop, evaluate on the test part, write the run folder. Returns the run folder."""
-    import torch
-    import torch.nn.functional as F
-    from tqdm import tqdm
+class _Writer:
+    """Writes the run folder; a no-op on DDP ranks other than 0, so exactly one process writes."""
 
-    from .augment import mixup, spec_augment
-    from .checkpoint import save_weights
+    def __init__(self, run_dir: Path, enabled: bool):
+        self.run_dir, self.enabled = run_dir, enabled
+
+    def status(self, status: str, **extra) -> None:
+        if self.enabled:
+            runs.set_status(self.run_dir, status, **extra)
+
+    def event(self, event: dict) -> None:
+        if self.enabled:
+            runs.append_event(self.run_dir, event)
+
+    def json(self, name: str, obj) -> None:
+        if self.enabled:
+            fileio.write_json(self.run_dir / name, obj)
+
+    def weights(self, model) -> None:
+        if self.enabled:
+            from .checkpoint import save_weights
+            from .distributed import unwrap
+
+            save_weights(unwrap(model), self.run_dir)
+
+
+def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True, data_parts=None) -> Path:
+    """Train, early-stop, evaluate on the test part, write the run folder. Returns the run folder.
+
+    Under torchrun the same call runs on every rank (see distributed.py); rank 0 writes the folder.
+    """
+    import torch
+
+    from . import distributed
     from .models import build_model, get_spec
 
     spec = get_spec(cfg.model)  # unknown names fail before any work
     if spec.family != "torch":  # embedding + classical heads, YAMNet: their own trainer, same run folder
         return spec.params["fit"](cfg, run_dir, progress=progress)
-    run_dir = Path(run_dir) if run_dir else runs.new_run_dir(cfg.model)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ctx = distributed.context()
+    if ctx.is_main:
+        run_dir = Path(run_dir) if run_dir else runs.new_run_dir(cfg.model)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = ctx.share_path(run_dir)
+    out = _Writer(run_dir, ctx.is_main)
     flag = _StopFlag()
     old_handler = signal.signal(signal.SIGTERM, flag) if _main_thread() else None
     started = time.time()
-    runs.set_status(run_dir, "running", pid=os.getpid(), started=started)
+    out.status("running", pid=os.getpid(), started=started)
     try:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed)
-        labels, parts = data_parts or load_split_features(cfg, progress=progress)
-        k = len(labels)
-        Xtr, ytr, _ = parts["train"]
-        Xva, yva, _ = parts["val"]
-        model = build_model(cfg.model, k, dropout=cfg.dropout, pretrained=cfg.pretrained)
-        meta = {**dataclasses.asdict(cfg), "family": "torch", "n_classes": k, "world_size": 1,
+        labels, parts = data_parts or load_split_features(cfg, progress=progress and ctx.is_main)
+        model = build_model(cfg.model, len(labels), dropout=cfg.dropout, pretrained=cfg.pretrained).to(ctx.device)
+        meta = {**dataclasses.asdict(cfg), "family": "torch", "n_classes": len(labels), "world_size": ctx.world_size,
                 "pretrained_status": getattr(model, "pretrained_status", ""),
                 "n_params": int(sum(p.numel() for p in model.parameters())),
-                "n_train": int(len(ytr)), "n_val": int(len(yva)), "n_test": int(len(parts["test"][1]))}
-        fileio.write_json(run_dir / "config.json", meta)
-        fileio.write_json(run_dir / "feature_config.json", cfg.feature_config.to_dict())
-        fileio.write_json(run_dir / "labels.json", labels)
-        runs.append_event(run_dir, {"event": "start", "time": started, "model": cfg.model, "epochs": cfg.epochs,
-                                    "pretrained_status": meta["pretrained_status"]})
-        log.info("model %s: %s", cfg.model, meta["pretrained_status"])
-
-        counts = np.bincount(ytr, minlength=k).astype(float)
-        class_w = torch.tensor(np.where(counts > 0, counts.sum() / (k * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
-        gen = torch.Generator().manual_seed(cfg.seed)
-        best, best_epoch, since_best, status = (-1.0, float("inf")), -1, 0, "finished"
-        bar = tqdm(range(cfg.epochs), desc=f"train {cfg.model}", disable=not progress)
-        for epoch in bar:
-            t0 = time.time()
-            model.train()
-            order = _epoch_order(ytr, counts, cfg.balance, gen)
-            tr_loss, n_seen = 0.0, 0
-            for i in range(0, len(order), cfg.batch_size):
-                if flag.stop:
-                    break
-                idx = order[i : i + cfg.batch_size]
-                if len(idx) < 2:
-                    continue  # BatchNorm needs two examples
-                xb = torch.from_numpy(Xtr[idx])  # (batch, 1, n_mels, frames)
-                yb = F.one_hot(torch.from_numpy(ytr[idx]), k).float()
-                if cfg.specaugment:
-                    xb = spec_augment(xb, gen)
-                if cfg.mixup > 0:
-                    xb, yb = mixup(xb, yb, cfg.mixup, gen)
-                logp = F.log_softmax(model(xb), dim=1)
-                w = class_w if cfg.balance == "loss" else torch.ones(k)
-                loss = -(yb * logp * w).sum(1).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                tr_loss += float(loss.detach()) * len(idx)
-                n_seen += len(idx)
-            if flag.stop:
-                status = "stopped"
-                break
-            sched.step()
-            train_m = _epoch_metrics(predict_logits(model, Xtr), ytr, k)
-            val_m = _epoch_metrics(predict_logits(model, Xva), yva, k)
-            event = {"event": "epoch", "epoch": epoch + 1, "epochs": cfg.epochs, "time": time.time() - t0,
-                     "train_loss": tr_loss / max(n_seen, 1), "train_accuracy": train_m["accuracy"],
-                     "train_macro_f1": train_m["macro_f1"], "val_loss": val_m["loss"],
-                     "val_accuracy": val_m["accuracy"], "val_macro_f1": val_m["macro_f1"]}
-            score = (val_m["macro_f1"], -val_m["loss"]) if len(yva) else (epoch, 0.0)
-            if score > best:
-                best, best_epoch, since_best = score, epoch + 1, 0
-                save_weights(model, run_dir)
-            else:
-                since_best += 1
-            event["best_epoch"] = best_epoch
-            runs.append_event(run_dir, event)
-            bar.set_postfix(loss=f"{event['train_loss']:.3f}", val_f1=f"{val_m['macro_f1']:.3f}")
-            if since_best >= cfg.patience:
-                log.info("early stop at epoch %d (best %d)", epoch + 1, best_epoch)
-                break
-        if best_epoch < 0:
-            save_weights(model, run_dir)
-        _finish(run_dir, labels, parts, status, best_epoch, started)
+                **{f"n_{part}": int(len(parts[part][1])) for part in ("train", "val", "test")}}
+        out.json("config.json", meta)
+        out.json("feature_config.json", cfg.feature_config.to_dict())
+        out.json("labels.json", labels)
+        out.event({"event": "start", "time": started, "model": cfg.model, "epochs": cfg.epochs,
+                   "world_size": ctx.world_size, "pretrained_status": meta["pretrained_status"]})
+        if cfg.pretrained:
+            log.warning("model %s: %s", cfg.model, meta["pretrained_status"])
+        status, best_epoch = _train_loop(cfg, ctx.wrap(model), parts, len(labels), ctx, out, flag, progress)
+        if ctx.world_size > 1:
+            print(f"rank {ctx.rank} weights {distributed.weights_digest(model)}", flush=True)
+        if ctx.is_main:
+            _finish(run_dir, labels, parts, status, best_epoch, started)
         return run_dir
     except BaseException as e:
-        runs.set_status(run_dir, "failed", ended=time.time(), message=f"{type(e).__name__}: {e}"[:500])
-        runs.append_event(run_dir, {"event": "end", "status": "failed", "message": str(e)[:300]})
+        out.status("failed", ended=time.time(), message=f"{type(e).__name__}: {e}"[:500])
+        out.event({"event": "end", "status": "failed", "message": str(e)[:300]})
         raise
     finally:
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
+
+
+def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: _Writer, flag: _StopFlag, progress: bool):
+    """Epochs with early stopping on validation macro-F1; the best epoch's weights are saved as it happens.
+
+    Returns (status, best_epoch): "finished", or "stopped" after a SIGTERM.
+    """
+    import torch
+    import torch.nn.functional as F
+    from tqdm import tqdm
+
+    from .augment import mixup, spec_augment
+
+    Xtr, ytr, _ = parts["train"]
+    Xva, yva, _ = parts["val"]
+    counts = np.bincount(ytr, minlength=k).astype(float)
+    class_w = torch.tensor(np.where(counts > 0, counts.sum() / (k * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
+    w = (class_w if cfg.balance == "loss" else torch.ones(k)).to(ctx.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    gen = torch.Generator().manual_seed(cfg.seed)  # same stream on every rank: same global order
+    batch = max(2, cfg.batch_size // ctx.world_size)  # per rank; the global batch stays cfg.batch_size
+    best, best_epoch, since_best = (-1.0, float("inf")), -1, 0
+    bar = tqdm(range(cfg.epochs), desc=f"train {cfg.model}", disable=not (progress and ctx.is_main))
+    for epoch in bar:
+        t0 = time.time()
+        model.train()
+        order = ctx.shard(_epoch_order(ytr, counts, cfg.balance, gen))
+        tr_loss, n_seen = 0.0, 0
+        for i in range(0, len(order), batch):
+            if flag.stop and ctx.world_size == 1:
+                break  # single process: stop at once; under DDP the ranks agree after the epoch
+            idx = order[i : i + batch]
+            if len(idx) < 2:
+                continue  # BatchNorm needs two examples (shards are equal, so all ranks skip together)
+            xb = torch.from_numpy(Xtr[idx])  # (batch, 1, n_mels, frames)
+            yb = F.one_hot(torch.from_numpy(ytr[idx]), k).float()
+            if cfg.specaugment:
+                xb = spec_augment(xb, gen)
+            if cfg.mixup > 0:
+                xb, yb = mixup(xb, yb, cfg.mixup, gen)
+            logp = F.log_softmax(model(xb.to(ctx.device)), dim=1)
+            loss = -(yb.to(ctx.device) * logp * w).sum(1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tr_loss += float(loss.detach()) * len(idx)
+            n_seen += len(idx)
+        if ctx.agree(flag.stop):
+            return "stopped", _ensure_saved(best_epoch, model, out)
+        ctx.sync_buffers(model)
+        sched.step()
+        train_m = _epoch_metrics(predict_logits(model, Xtr), ytr, k)
+        val_m = _epoch_metrics(predict_logits(model, Xva), yva, k)
+        event = {"event": "epoch", "epoch": epoch + 1, "epochs": cfg.epochs, "time": time.time() - t0,
+                 "train_loss": tr_loss / max(n_seen, 1), "train_accuracy": train_m["accuracy"],
+                 "train_macro_f1": train_m["macro_f1"], "val_loss": val_m["loss"],
+                 "val_accuracy": val_m["accuracy"], "val_macro_f1": val_m["macro_f1"]}
+        score = (val_m["macro_f1"], -val_m["loss"]) if len(yva) else (epoch, 0.0)
+        if score > best:
+            best, best_epoch, since_best = score, epoch + 1, 0
+            out.weights(model)
+        else:
+            since_best += 1
+        out.event({**event, "best_epoch": best_epoch})
+        bar.set_postfix(loss=f"{event['train_loss']:.3f}", val_f1=f"{val_m['macro_f1']:.3f}")
+        if since_best >= cfg.patience:
+            log.info("early stop at epoch %d (best %d)", epoch + 1, best_epoch)
+            break
+    return "finished", _ensure_saved(best_epoch, model, out)
+
+
+def _ensure_saved(best_epoch: int, model, out: _Writer) -> int:
+    if best_epoch < 0:  # stopped before the first epoch ended: keep the current weights
+        out.weights(model)
+    return best_epoch
 
 
 def _finish(run_dir, labels, parts, status, best_epoch, started) -> None:

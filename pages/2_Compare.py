@@ -36,7 +36,7 @@ if no_metrics:
 scored = [r for r in chosen if r.metrics]
 
 st.subheader("Test metrics")
-st.dataframe(rp.metrics_table(chosen, rp.bench_latency(paths.results_dir())), hide_index=True)
+st.dataframe(rp.metrics_table(chosen, rp.bench_latency(paths.results_dir())).set_index("run").T)  # runs side by side
 st.caption("Brackets: 95 % bootstrap intervals over test clips. The majority baseline always answers the most "
            "frequent class; a model must beat its macro-F1, not its accuracy. Latency comes from "
            "`python -m babycry_core bench speed` (— when not measured).")
@@ -56,9 +56,9 @@ st.plotly_chart(rp.training_curves({rp.run_label(r): runs.read_events(r.path) fo
 with_rel = [r for r in scored if r.metrics.get("reliability")]
 if with_rel:
     st.subheader("Calibration")
-    left, right = st.columns([3, 2])
+    left, right = st.columns(2)
     left.plotly_chart(rp.reliability_figure(with_rel), key="reliability")
-    right.dataframe(rp.calibration_table(with_rel), hide_index=True)
+    right.dataframe(rp.calibration_table(with_rel).set_index("run").T)
     right.caption("Points on the diagonal mean a confidence of 70 % is right 70 % of the time. Coverage: share of "
                   "test clips answered (the rest get “Not sure”); selective accuracy: accuracy on those.")
 
@@ -70,7 +70,8 @@ table = rp.disagreements(scored, only)
 if table.empty:
     st.caption("No such test clips among the runs chosen (runs on different splits share only their common clips).")
 else:
-    st.caption(f"{len(table)} test clips.")
+    st.caption(f"{len(table)} test clips: {(table['why'] == 'disagree').sum()} where the models disagree, "
+               f"{(table['why'] == 'all wrong').sum()} where all are wrong.")
     corpus = scored[0].config.get("corpus", "donateacry")
     try:
         where = data.load_manifest(corpus).set_index("clip_id")["path"].to_dict()
@@ -81,12 +82,13 @@ else:
     for _, row in table.iloc[(page - 1) * per_page: page * per_page].iterrows():
         answers = " · ".join(f"{n}: **{row[n]}**" + (" ✓" if row[n] == row["true"] else " ✗")
                              for n in table.columns[2:-1])
-        st.markdown(f"`{row['clip_id']}` — true **{row['true']}** ({row['why']})  \n{answers}")
+        text, player = st.columns([3, 2], vertical_alignment="center")
+        text.markdown(f"`{row['clip_id'].split('/')[-1]}` · true **{row['true']}** ({row['why']})  \n{answers}")
         path = data.resolve_path(where[row["clip_id"]]) if row["clip_id"] in where else None
         if path is not None and path.is_file():
-            st.audio(str(path))
+            player.audio(str(path))
         else:
-            st.caption("audio file not found here")
+            player.caption("audio file not found here")
 
 st.subheader("Leaderboard")
 lb_json, lb_md = paths.results_dir() / "leaderboard.json", paths.results_dir() / "leaderboard.md"

@@ -1,1 +1,8 @@
-"""Streamlit helpers shared by the pages: plots and small widgets (no ML logic)."""
+"""Helpers for the Streamlit pages: plotly figure builders and small shared page helpers. No ML logic here.
+
+    audio_plots  waveform, spectrogram (+ saliency overlay), probability bars, window timeline (Classify)
+    app_state    cached model loading, run lists, page links and shared notices (every page)
+    run_plots    training curves and leaderboards (Train / Compare)
+
+Importing this package imports nothing heavy; pages import the submodule they need.
+"""

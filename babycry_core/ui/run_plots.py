@@ -100,11 +100,11 @@ def metrics_table(runs: Sequence, latency: dict[str, float] | None = None) -> pd
         rows.append({
             "run": run_label(r),
             "model": r.model,
-            "test clips": int(m["n"]) if "n" in m else DASH,
+            "test clips": str(int(m["n"])) if "n" in m else DASH,
             "accuracy [95% CI]": _with_ci(m, "accuracy"),
             "balanced accuracy [95% CI]": _with_ci(m, "balanced_accuracy"),
             "macro-F1 [95% CI]": _with_ci(m, "macro_f1"),
-            "majority baseline": (f"'{b.get('label')}': acc {_num(b.get('accuracy')) or 0:.3f}, macro-F1 {base:.3f}"
+            "majority baseline": (f"{b.get('label')}: acc {_num(b.get('accuracy')) or 0:.3f} · macro-F1 {base:.3f}"
                                   if base is not None else DASH),
             "parameters": f"{int(n_params):,}" if isinstance(n_params, (int, float)) else DASH,
             "size on disk": human_bytes(weights_bytes(r.path)),
@@ -187,7 +187,7 @@ def confusion_figure(metrics: dict, normalised: bool = False, title: str = "") -
     else:
         z = cm
         text = [[f"{int(v)}" for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(z=z, x=classes, y=classes, text=text, texttemplate="%{text}", colorscale="Blues",
+    fig = go.Figure(go.Heatmap(z=z.tolist(), x=classes, y=classes, text=text, texttemplate="%{text}", colorscale="Blues",
                                zmin=0, zmax=1 if normalised else None, showscale=False,
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"))
     fig.update_layout(title=title or None, xaxis_title="predicted", yaxis_title="true", height=380,

@@ -1,0 +1,191 @@
+"""Small helpers every page shares: cached model loading, the run lists, page links and common notices.
+
+Stable API (other pages import these; keep the names):
+    cached_predictor(run_path)   -> inference.Predictor, st.cache_resource keyed by resolved path + mtime
+    usable_runs(root=None)       -> (usable, corrupt): lists of runs.RunInfo, newest first
+    corrupt_runs_warning(corrupt)   one st.warning naming every damaged run folder and why
+    no_checkpoint_notice()          st.info: no trained model yet, with a link to the Train page
+    page_link(page, label, icon)    st.page_link that never raises (plain text when the page is unknown)
+    find_page(word)              -> "pages/3_Train.py" or None;  app_pages() -> [(path, title)]
+    run_title(info)              -> "20261124-...-cnn-7a49 · cnn · macro-F1 0.12"
+    one_line(exc)                -> the first line of an exception, for st.error
+Classify helpers (cached pure transforms, keyed by content):
+    decode(data, name, sr), spectrogram(data, name, cfg_json), sample_clips(data_dir, per_class),
+    demo_clips(sr), cached_saliency(run_path, data, name, method)
+
+Nothing here imports torch or TensorFlow at import time: Home uses this module and stays fast.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from .. import paths, runs
+
+
+# ---------------------------------------------------------------- models
+
+def run_mtime(run_path: str | Path) -> float:
+    """Newest mtime of the files in a run folder (a retrained or repaired run invalidates the cache)."""
+    try:
+        return max((f.stat().st_mtime for f in Path(run_path).iterdir() if f.is_file()), default=0.0)
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def _load_predictor(run_path: str, mtime: float):
+    from ..inference import load_predictor
+
+    return load_predictor(run_path)
+
+
+def cached_predictor(run_path: str | Path):
+    """The run's Predictor, loaded once per (resolved path, mtime) for all sessions. Raises what loading raises
+    (ValueError for a damaged checkpoint, FileNotFoundError for a missing one); failures are not cached."""
+    p = Path(run_path).resolve()
+    return _load_predictor(str(p), run_mtime(p))
+
+
+def usable_runs(root: Path | None = None) -> tuple[list, list]:
+    """(finished runs inference can use, corrupt run folders), both newest first. Running/failed/stopped
+    runs are in neither list."""
+    all_runs = runs.list_runs(root)
+    return [r for r in all_runs if r.usable], [r for r in all_runs if r.status == "corrupt"]
+
+
+def default_index(usable: list, root: Path | None = None) -> int:
+    """Index in `usable` of the app's default run (runs.default_run), 0 when it is not among them."""
+    d = runs.default_run(root)
+    paths_ = [Path(r.path).resolve() for r in usable]
+    return paths_.index(Path(d).resolve()) if d is not None and Path(d).resolve() in paths_ else 0
+
+
+def run_title(info) -> str:
+    f1 = info.macro_f1
+    return f"{info.run_id} · {info.model}" + (f" · macro-F1 {f1:.2f}" if isinstance(f1, (int, float)) else "")
+
+
+def corrupt_runs_warning(corrupt: list) -> None:
+    if corrupt:
+        lines = "\n".join(f"- `{r.run_id}`: {r.message or 'damaged'}" for r in corrupt)
+        st.warning(f"{len(corrupt)} checkpoint folder(s) cannot be used and are left out:\n{lines}", icon="⚠️")
+
+
+def one_line(e: BaseException, limit: int = 200) -> str:
+    text = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------- pages and notices
+
+def app_pages() -> list[tuple[str, str]]:
+    """[(path relative to the project root, title)] of the files in pages/, in sidebar order."""
+    out = []
+    for f in sorted((paths.ROOT / "pages").glob("*.py")):
+        title = f.stem.split("_", 1)[-1] if f.stem[:1].isdigit() else f.stem
+        out.append((f"pages/{f.name}", title.replace("_", " ")))
+    return out
+
+
+def find_page(word: str) -> str | None:
+    """The page whose title contains `word` (case-insensitive), e.g. find_page("train") -> "pages/3_Train.py"."""
+    return next((p for p, title in app_pages() if word.lower() in title.lower()), None)
+
+
+def page_link(page: str | None, label: str, icon: str | None = None) -> bool:
+    """st.page_link, or a plain line when the page does not exist (or the script is not run as the app's main
+    page, e.g. in a test). Returns whether a real link was drawn."""
+    if page:
+        try:
+            st.page_link(page, label=label, icon=icon)
+            return True
+        except Exception:  # StreamlitPageNotFoundError / StreamlitAPIException: the page is not registered
+            pass
+    st.markdown(f"{icon + ' ' if icon else ''}{label}")
+    return False
+
+
+def no_checkpoint_notice() -> None:
+    st.info("No trained model yet. Train one on the Train page (a small CNN takes a few minutes on a laptop), "
+            "or in a terminal: `python -m babycry_core train --model cnn`.", icon="ℹ️")
+    page_link(find_page("train"), "Go to the Train page", icon="🏋️")
+
+
+# ---------------------------------------------------------------- classify: cached pure transforms
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def decode(data: bytes, name: str, sr: int) -> np.ndarray:
+    """audio.load of uploaded bytes at the model's rate (raises audio.AudioError for bad input; not cached)."""
+    from .. import audio
+
+    return audio.load(data, sr, name=name)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def spectrogram(data: bytes, name: str, cfg_json: str) -> np.ndarray:
+    """The log-mel the model receives (explain.model_input: the padded window, or the whole long clip)."""
+    from ..explain import model_input
+    from ..features import FeatureConfig
+
+    cfg = FeatureConfig.from_dict(json.loads(cfg_json))
+    return model_input(decode(data, name, cfg.sample_rate), cfg)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _saliency(run_path: str, mtime: float, data: bytes, name: str, method: str):
+    from ..explain import saliency
+
+    predictor = cached_predictor(run_path)
+    return saliency(predictor, decode(data, name, predictor.cfg.sample_rate), method)
+
+
+def cached_saliency(run_path: str | Path, data: bytes, name: str, method: str) -> np.ndarray | None:
+    """explain.saliency for this run and recording, cached by run (path + mtime), content and method."""
+    p = Path(run_path).resolve()
+    return _saliency(str(p), run_mtime(p), data, name, method)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def sample_clips(data_dir: str, per_class: int = 3, corpus: str = "donateacry") -> dict[str, str]:
+    """{title: file path} of a few corpus clips per class, test-split clips first (the models never trained
+    on them). Empty when the corpus or its manifest is missing. `data_dir` only keys the cache."""
+    from .. import data, labels as L
+
+    try:
+        manifest = data.load_manifest(corpus)
+    except (FileNotFoundError, OSError, ValueError):
+        return {}
+    try:
+        test = set(data.load_splits(corpus)["fixed"]["test"])
+    except (FileNotFoundError, OSError, ValueError, KeyError, TypeError):
+        test = set()
+    manifest = manifest.assign(is_test=manifest["clip_id"].isin(test)).sort_values(["label", "is_test", "clip_id"],
+                                                                               ascending=[True, False, True])
+    out = {}
+    for label, rows in manifest.groupby("label", sort=True):
+        n = 0
+        for row in rows.itertuples():
+            path = data.resolve_path(row.path)
+            if n >= per_class or not path.is_file():
+                continue
+            n += 1
+            tag = " (test set)" if row.is_test else ""
+            out[f"{L.display(label)} #{n}{tag}: {Path(row.path).stem[:24]}…"] = str(path)
+    return out
+
+
+def demo_clips(sr: int = 8000) -> dict[str, tuple[bytes, str]]:
+    """Generated demo recordings {title: (wav bytes, name)} for when no corpus is present."""
+    from .. import synth
+
+    made = {"Cry-like harmonic sweep (generated)": synth.cry_sweep(7.0, sr),
+            "Higher-pitched cry-like sweep (generated)": synth.cry_sweep(7.0, sr, 900, 1200, seed=1),
+            "White noise (generated)": synth.white_noise(7.0, sr),
+            "Sine tone 440 Hz (generated)": synth.sine(7.0, sr),
+            "Silence (generated)": synth.silence(7.0, sr)}
+    return {title: (synth.to_wav_bytes(y, sr), title.split(" (")[0].lower().replace(" ", "_") + ".wav")
+            for title, y in made.items()}

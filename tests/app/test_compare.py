@@ -1,0 +1,79 @@
+"""The Compare page (AppTest): empty state, two tiny trained runs side by side, damaged folders, leaderboard."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from babycry_core import fileio, paths, runs
+from conftest import tiny_train_config
+
+PAGE = str(paths.ROOT / "pages" / "2_Compare.py")
+
+
+def plotly_specs(at) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def heatmaps(at) -> list[dict]:
+    return [t for spec in plotly_specs(at) for t in spec["data"] if t.get("type") == "heatmap"]
+
+
+def test_compare_without_checkpoints():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("Train" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+@pytest.fixture
+def two_runs(tiny_data):
+    from babycry_core.train import fit
+
+    return [fit(tiny_train_config(epochs=2, seed=s), progress=False) for s in (0, 1)]
+
+
+def test_compare_two_runs(two_runs):
+    # a damaged folder beside them: listed with its reason, never a crash
+    bad = paths.checkpoints_dir() / "20200101-000000-cnn-dead"
+    bad.mkdir()
+    fileio.write_json(bad / "status.json", {"status": "finished"})
+    # a speed benchmark for the cnn, and a leaderboard with both protocols
+    fileio.write_json(paths.results_dir() / "bench_speed.json",
+                      [{"model": "cnn", "t1": {"end_to_end": {"median_ms": 12.5}}}])
+    fileio.write_json(paths.results_dir() / "leaderboard.json", [
+        {"model": "cnn", "protocol": "grouped", "macro_f1": {"mean": 0.31, "std": 0.05}},
+        {"model": "cnn", "protocol": "random", "macro_f1": {"mean": 0.52, "std": 0.04}}])
+
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("damaged" in w.value for w in at.warning)
+    assert sorted(at.multiselect[0].value) == sorted(p.name for p in two_runs)
+
+    table = at.dataframe[0].value  # metrics as rows, runs side by side as columns
+    assert set(table.columns) == {p.name for p in two_runs}
+    assert (table.loc["latency / clip"] == "12.5 ms").all()
+    assert table.loc["macro-F1 [95% CI]"].str.contains(r"\[").all()
+
+    maps = heatmaps(at)
+    assert len(maps) == 2  # one confusion matrix per run
+    assert all(max(max(row) for row in m["z"]) <= 1.0 for m in maps)  # normalised by default
+    at.toggle[0].set_value(False).run()
+    raw = heatmaps(at)
+    assert len(raw) == 2 and sum(sum(row) for row in raw[0]["z"]) == len(runs.run_info(two_runs[0]).metrics["test_labels"])
+
+    traces = [t for spec in plotly_specs(at) for t in spec["data"]]
+    assert any(t.get("name", "").endswith("· val") for t in traces)  # training curves overlaid
+    assert any("honest" in m.value.lower() for m in at.markdown)  # the leaky-gap sentence
+    assert any("recognises the baby" in m.value for m in at.markdown)
+
+    at.radio[0].set_value("all wrong").run()  # the disagreement filter
+    assert not at.exception
+
+
+def test_compare_leaderboard_hint_when_absent(trained_run):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("bench accuracy" in i.value for i in at.info)
+    assert len(heatmaps(at)) == 1  # a single run still renders
