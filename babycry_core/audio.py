@@ -162,6 +162,8 @@ def _read(source, max_bytes: float, name):
 def _read_filelike(f, max_bytes: float, name) -> bytes:
     """Read the whole stream from its start (restoring the position); size check first when possible."""
     size = getattr(f, "size", None)  # Streamlit UploadedFile
+    if isinstance(size, int) and size > max_bytes:
+        raise _too_large(size, int(max_bytes), name)
     seekable = getattr(f, "seekable", lambda: False)()
     pos = f.tell() if seekable else None
     try:

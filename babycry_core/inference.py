@@ -84,7 +84,7 @@ class Predictor:
             raise audio.EmptyFileError("The recording contains no audio samples.")
         wins = windows(y, cfg)
         if lvl < SILENCE_DBFS:
-            p = {c: (1.0 if c == "silence" else 0.0) for c in self.labels}
+            p = {**{c: 0.0 for c in self.labels}, "silence": 1.0}  # also for models without a silence class
             msg = f"No cry detected: the recording is silent (level {lvl:.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS)."
             return Prediction(name, "silence", 1.0, p, "silence", msg, dur, lvl, [], self.run_id)
         logits = self.scorer.window_logits([w for _, w in wins], cfg)
