@@ -115,9 +115,12 @@ def cmd_predict(a) -> int:
 
     try:
         results = predict(a.files, run=a.run)
-    except FileNotFoundError as e:
+    except FileNotFoundError as e:  # no such run / no checkpoint at all
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (ValueError, RuntimeError) as e:  # damaged checkpoint, YAMNet weights unavailable
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     failed = any(isinstance(r, dict) for r in results)
     if a.json:
         print(json.dumps([r.to_dict() if isinstance(r, Prediction) else r for r in results], indent=1))

@@ -19,7 +19,7 @@ def tensorflow():
         import torch  # noqa: F401
         import torchvision  # noqa: F401
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no banner of CPU-feature and CUDA notices
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # fewer C++ notices (TF 2.21 still prints a few)
         import tensorflow as tf
 
         return tf

@@ -136,11 +136,13 @@ def feature_contributions(loaded, waveform: np.ndarray, top: int | None = None) 
 
 # ---------------------------------------------------------------- run folder: shared with yamnet.py
 
-def begin_run(cfg, run_dir: Path | None) -> tuple[Path, float]:
+def begin_run(cfg, run_dir: Path | None, family: str) -> tuple[Path, float]:
+    """Create the folder, mark it running; a first config.json so even a run that fails early names its model."""
     run_dir = Path(run_dir) if run_dir else runs.new_run_dir(cfg.model)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     runs.set_status(run_dir, "running", pid=os.getpid(), started=started)
+    fileio.write_json(run_dir / "config.json", {**dataclasses.asdict(cfg), "family": family})
     return run_dir, started
 
 
@@ -364,7 +366,7 @@ def _embedder_overlap(cnn_cfg: dict, parts: dict):
 def _fit(kind: str, cfg, run_dir: Path | None, progress: bool) -> Path:
     import sklearn
 
-    run_dir, started = begin_run(cfg, run_dir)
+    run_dir, started = begin_run(cfg, run_dir, FAMILY)
     try:
         src = embeddings.resolve(cfg.embedding, cfg.yamnet_handle)
         if src.kind == embeddings.YAMNET:

@@ -39,11 +39,7 @@ def register(name: str, family: str, description: str, **params):
 
 def _ensure_loaded() -> None:
     # importing the modules runs their @register decorators; torch is imported here, never at package import
-    from . import cnn, vision  # noqa: F401
-    try:
-        from . import classical, yamnet  # noqa: F401  (added by the embeddings work)
-    except ImportError:
-        pass
+    from . import classical, cnn, two_stage, vision, yamnet  # noqa: F401
 
 
 def model_names(family: str | None = None) -> list[str]:

@@ -405,7 +405,7 @@ def fit(cfg, run_dir: Path | None = None, *, progress: bool = True) -> Path:
 
     from ..train import _main_thread, _StopFlag
 
-    run_dir, started = classical.begin_run(cfg, run_dir)
+    run_dir, started = classical.begin_run(cfg, run_dir, FAMILY)
     flag = _StopFlag()
     old_handler = signal.signal(signal.SIGTERM, flag) if _main_thread() else None
     try:
