@@ -12,7 +12,7 @@ setup() {
   if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
   fi
-  want=$(cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-40)
+  want=$(cat requirements*.txt | sha1sum | cut -c1-40)
   if [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
     echo "installing dependencies (about 2 minutes the first time)..."
     .venv/bin/pip install -q --upgrade "pip>=24" >/dev/null

@@ -25,6 +25,8 @@ def weights_problem(run_dir: Path) -> str | None:
     run_dir = Path(run_dir)
     cfg = fileio.read_json(run_dir / "config.json", default={})
     family = cfg.get("family", "torch")
+    if family == "cv":
+        return None  # a cross-validation summary: metrics only, no single model
     if family != "torch":  # other families check their own files (registry param "check")
         from .models import UnknownModelError, get_spec
 
@@ -39,7 +41,7 @@ def weights_problem(run_dir: Path) -> str | None:
     try:
         from safetensors import safe_open
 
-        with safe_open(str(f), framework="pt") as sf:
+        with safe_open(str(f), framework="numpy") as sf:  # header only; no torch import for listing runs
             if not list(sf.keys()):
                 return f"{WEIGHTS} holds no tensors"
     except Exception as e:  # safetensors raises its own error type for a truncated header

@@ -44,8 +44,13 @@ class RunInfo:
 
     @property
     def usable(self) -> bool:
-        """Has weights and metadata that inference can rebuild a model from."""
-        return self.status == "finished"
+        """Has weights and metadata that inference can rebuild a model from (a stopped run keeps its best epoch)."""
+        return self.status in ("finished", "stopped") and bool(self.config) and not self.is_cv
+
+    @property
+    def is_cv(self) -> bool:
+        """A k-fold cross-validation run: pooled metrics over its folds, no single model to classify with."""
+        return self.config.get("family") == "cv"
 
     @property
     def macro_f1(self) -> float | None:
@@ -118,13 +123,14 @@ def run_info(run_dir: Path) -> RunInfo:
         info.status = st.get("status", "unknown")
         info.message = st.get("message", "")
         info.created = st.get("started", info.created)
+        info.model = st.get("model", info.model)  # recorded at launch, before config.json exists
         if (run_dir / "config.json").exists():
             info.config = fileio.read_json(run_dir / "config.json")
             info.model = info.config.get("model", "?")
             info.corpus = info.config.get("corpus", "?")
         if info.status in ("launching", "running") and not pid_alive(run_pid(run_dir)):
             info.status, info.message = "interrupted", "the training process ended without finishing (killed?)"
-        if info.status == "finished":
+        if info.status == "finished" or (info.status == "stopped" and (run_dir / "config.json").exists()):
             missing = [f for f in REQUIRED if not (run_dir / f).exists()]
             if missing:
                 return _corrupt(info, f"missing {', '.join(missing)}")
@@ -183,7 +189,7 @@ def default_run(root: Path | None = None) -> Path | None:
 def launch(args: list[str], root: Path | None = None, model: str = "run") -> Path:
     """Start `python -m babycry_core train ARGS --run-dir NEW` in its own process group; return at once."""
     run_dir = new_run_dir(model, root)
-    set_status(run_dir, "launching", started=time.time())
+    set_status(run_dir, "launching", started=time.time(), model=model, args=list(args))
     log = open(run_dir / "train.log", "ab")
     cmd = [sys.executable, "-m", "babycry_core", "train", *args, "--run-dir", str(run_dir)]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

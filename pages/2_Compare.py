@@ -5,24 +5,20 @@ import json
 import streamlit as st
 
 from babycry_core import data, paths, runs
-from babycry_core.ui import run_plots as rp
+from babycry_core.ui import app_state, run_plots as rp
 
 st.set_page_config(page_title="Compare · babycry", layout="wide")
 st.title("Compare models")
 
-all_runs = runs.list_runs()  # read fresh on every rerun: a run that just finished shows up at once
-corrupt = [r for r in all_runs if r.status == "corrupt"]
-if corrupt:
-    st.warning("Some run folders are damaged and are left out:\n\n" + "\n".join(f"- {r.message}" for r in corrupt))
-finished = {r.run_id: r for r in all_runs if r.usable}
+usable, corrupt = app_state.usable_runs()  # read fresh on every rerun: a run that just finished shows up at once
+app_state.corrupt_runs_warning(corrupt)
+finished = {r.run_id: r for r in usable}
 if not finished:
-    st.info("No trained model yet. Open the **Train** page in the sidebar to train one, "
-            "or run `python -m babycry_core train --model cnn`.")
+    app_state.no_checkpoint_notice()
     st.stop()
 
 chosen_ids = st.multiselect("Runs to compare (two or more)", list(finished), default=list(finished)[:2],
-                            format_func=lambda i: f"{i} · macro-F1 {finished[i].macro_f1:.3f}"
-                            if finished[i].macro_f1 is not None else i)
+                            format_func=lambda i: app_state.run_title(finished[i]))
 chosen = [finished[i] for i in chosen_ids]
 if not chosen:
     st.info("Choose at least one run above.")
@@ -72,18 +68,21 @@ if table.empty:
 else:
     st.caption(f"{len(table)} test clips: {(table['why'] == 'disagree').sum()} where the models disagree, "
                f"{(table['why'] == 'all wrong').sum()} where all are wrong.")
-    corpus = scored[0].config.get("corpus", "donateacry")
-    try:
-        where = data.load_manifest(corpus).set_index("clip_id")["path"].to_dict()
-    except (FileNotFoundError, ValueError, KeyError):
-        where = {}
+    where = {}  # clip id → audio path, from the manifests of the runs' corpora
+    for corpus in {r.config.get("corpus", "donateacry") for r in scored}:
+        try:
+            where.update(data.load_manifest(corpus).set_index("clip_id")["path"].to_dict())
+        except (FileNotFoundError, ValueError, KeyError):
+            pass
     per_page = 10
-    page = st.number_input("Page", 1, (len(table) - 1) // per_page + 1, 1) if len(table) > per_page else 1
+    pages = (len(table) - 1) // per_page + 1
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, width=200) if pages > 1 else 1
     for _, row in table.iloc[(page - 1) * per_page: page * per_page].iterrows():
         answers = " · ".join(f"{n}: **{row[n]}**" + (" ✓" if row[n] == row["true"] else " ✗")
                              for n in table.columns[2:-1])
         text, player = st.columns([3, 2], vertical_alignment="center")
-        text.markdown(f"`{row['clip_id'].split('/')[-1]}` · true **{row['true']}** ({row['why']})  \n{answers}")
+        text.markdown(f"true **{row['true']}** · {answers}")
+        text.caption(f"{row['clip_id']} · {row['why']}")
         path = data.resolve_path(where[row["clip_id"]]) if row["clip_id"] in where else None
         if path is not None and path.is_file():
             player.audio(str(path))

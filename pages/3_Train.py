@@ -6,7 +6,7 @@ from babycry_core import paths, runs
 from babycry_core.corpora import CORPORA
 from babycry_core.models import model_names
 from babycry_core.train import TrainConfig
-from babycry_core.ui import run_plots as rp
+from babycry_core.ui import app_state, run_plots as rp
 
 ACTIVE = ("launching", "running")
 TROUBLE = ("failed", "stopped", "interrupted")
@@ -59,29 +59,28 @@ else:
     st.session_state["watch"] = watch
     run_dir = paths.checkpoints_dir() / watch
     info = runs.run_info(run_dir)
-    if info.status in ACTIVE and st.button("Stop", key="stop"):
-        with st.spinner("Stopping after the current batch…"):
-            runs.stop(run_dir)
-        info = runs.run_info(run_dir)
+    if info.status in ACTIVE:  # the callback runs before the rerun, so the whole page then shows "stopped"
+        st.button("Stop", key="stop", on_click=runs.stop, args=(run_dir,), help="ends the run after the current "
+                  "batch; the best weights so far are kept and evaluated")
 
     def panel(active_before: bool) -> None:
-        info = runs.run_info(run_dir)
-        epochs_done = rp.history_frame(runs.read_events(run_dir))
-        total = int(info.config.get("epochs") or (epochs_done["epochs"].iloc[-1] if len(epochs_done) else 0))
-        done = int(epochs_done["epoch"].iloc[-1]) if len(epochs_done) else 0
-        eta = ""
+        info, events = runs.run_info(run_dir), runs.read_events(run_dir)
+        hist = rp.history_frame(events)
+        total = int(info.config.get("epochs") or (hist["epochs"].iloc[-1] if len(hist) else 0))
+        done = int(hist["epoch"].iloc[-1]) if len(hist) else 0
+        text = f"**{info.status}** · {rp.model_of(info)}" + (f" · epoch {done}/{total}" if total else "")
         if info.status in ACTIVE and done and total > done:
-            eta = f", about {epochs_done['time'].mean() * (total - done) / 60:.1f} min left (early stopping may end it sooner)"
-        st.progress(min(done / total, 1.0) if total else 0.0,
-                    text=f"**{info.status}** · {info.model} · epoch {done}/{total or '?'}{eta}")
+            text += f", about {hist['time'].mean() * (total - done) / 60:.1f} min left (early stopping may end it sooner)"
+        st.progress(min(done / total, 1.0) if total else 0.0, text=text)
         if info.status in ACTIVE and not done:
             st.caption("Preparing (computing features, building the model)…")
-        if len(epochs_done):
-            st.plotly_chart(rp.training_curves({info.run_id: runs.read_events(run_dir)}), key="live_curves")
+        if len(hist):
+            st.plotly_chart(rp.training_curves({info.run_id: events}), key="live_curves")
         if info.status == "finished" and info.metrics:
             b = info.metrics.get("baseline", {}).get("macro_f1")
             st.success(f"Finished: test macro-F1 {info.macro_f1:.3f}" + (f" (majority baseline {b:.3f})" if b is not None
-                                                                        else "") + ". See it on the Compare page.")
+                                                                        else "") + ". It is ready on Classify and Compare.")
+            app_state.page_link(app_state.find_page("compare"), "Compare it with other runs", icon=":material/bar_chart:")
         elif info.status in TROUBLE:
             st.warning(f"{info.status}: {info.message or 'see the log below'}")
             st.code(runs.tail_log(run_dir) or "(empty log)", language=None)

@@ -85,3 +85,15 @@ def test_cross_validation_over_grouped_folds(tiny_data):
     assert s["folds"] == 3 and len(s["per_fold"]) == 3
     assert {"mean", "std"} <= set(s["macro_f1"])
     assert s["pooled"]["n"] == len(tiny_data[0])  # every clip tested exactly once
+
+
+def test_cross_validation_as_a_run_folder(tiny_data, tmp_path):
+    from babycry_core.cv import cross_validate
+
+    run_dir = runs.new_run_dir("cnn")
+    cross_validate(tiny_train_config(epochs=1), out_root=run_dir, progress=False)
+    info = runs.run_info(run_dir)
+    assert info.status == "finished" and info.is_cv and not info.usable
+    assert info.metrics["n"] == len(tiny_data[0]) and "cv" in info.metrics
+    assert [r.run_id for r in runs.list_runs()] == [run_dir.name]  # folds live inside, not beside
+    assert [e["fold"] for e in runs.read_events(run_dir) if e["event"] == "fold"] == [1, 2, 3]

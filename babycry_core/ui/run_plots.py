@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -25,6 +26,14 @@ METADATA_SUFFIXES = (".json", ".jsonl", ".log", ".tmp")
 def run_label(run) -> str:
     """The name a run goes by in legends and tables (its folder name: unique and tells model and date)."""
     return run.run_id
+
+
+def model_of(run) -> str:
+    """The run's model; before its config.json exists, read from the folder name (<date>-<time>-<model>-<hex>)."""
+    if run.model != "?":
+        return run.model
+    parts = run.run_id.split("-")
+    return "-".join(parts[2:-1]) if len(parts) >= 4 else "?"
 
 
 def _num(x) -> float | None:
@@ -129,8 +138,8 @@ def runs_table(runs: Iterable) -> pd.DataFrame:
     rows = []
     for r in runs:
         f1 = _num((r.metrics or {}).get("macro_f1"))
-        rows.append({"run": r.run_id, "status": r.status, "model": r.model,
-                     "started": pd.Timestamp(r.created, unit="s").strftime("%Y-%m-%d %H:%M") if r.created else DASH,
+        rows.append({"run": r.run_id, "status": r.status, "model": model_of(r),
+                     "started": datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M") if r.created else DASH,
                      "macro-F1": f"{f1:.3f}" if f1 is not None else DASH, "message": r.message})
     return pd.DataFrame(rows, columns=["run", "status", "model", "started", "macro-F1", "message"])
 
@@ -167,9 +176,10 @@ def disagreements(runs: Sequence, only: str = "any") -> pd.DataFrame:
         answers = [p[cid] for _, p in per_run]
         disagree = len(set(answers)) > 1
         wrong = all(a != true[cid] for a in answers)
-        why = "all wrong" if wrong else "disagree" if disagree else None
-        if why and (only == "any" or only == why or (only == "disagree" and disagree)):
-            rows.append({"clip_id": cid, "true": true[cid], **{n: a for (n, _), a in zip(per_run, answers)}, "why": why})
+        keep = {"any": disagree or wrong, "disagree": disagree, "all wrong": wrong}[only]
+        if keep:
+            rows.append({"clip_id": cid, "true": true[cid], **{n: a for (n, _), a in zip(per_run, answers)},
+                         "why": "all wrong" if wrong else "disagree"})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -219,10 +229,12 @@ def training_curves(histories: dict[str, Iterable[dict]], height: int = 330) -> 
     """Loss, accuracy and macro-F1 per epoch; a colour per run, solid = train, dashed = validation."""
     panels = (("loss", "loss"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1"))
     fig = make_subplots(rows=1, cols=3, subplot_titles=[t for _, t in panels])
+    last = 0
     for i, (name, events) in enumerate(histories.items()):
         df = history_frame(events)
         if df.empty:
             continue
+        last = max(last, int(df["epoch"].max()))
         for j, (key, _) in enumerate(panels):
             for part, dash in (("train", "solid"), ("val", "dash")):
                 col = f"{part}_{key}"
@@ -231,7 +243,7 @@ def training_curves(histories: dict[str, Iterable[dict]], height: int = 330) -> 
                 fig.add_trace(go.Scatter(x=df["epoch"], y=df[col], mode="lines+markers", name=f"{name} · {part}",
                                          line=dict(color=_color(i), dash=dash), marker=dict(size=4),
                                          legendgroup=f"{name}-{part}", showlegend=j == 0), row=1, col=j + 1)
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="epoch", dtick=1 if last <= 12 else None)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.3))
     return fig
 
