@@ -55,6 +55,12 @@ def cmd_data(a) -> int:
     if a.action == "link":
         print(json.dumps(data.link_corpus(), indent=2, default=str))
         return 0
+    if a.action == "cache":
+        from .precompute import cache_corpus_features
+
+        res = cache_corpus_features(a.corpus, backend=a.backend, address=a.address)
+        print(json.dumps(res, indent=2))
+        return int(bool(res["job_errors"]))
     if a.source is None:
         data.link_corpus()
     manifest, splits = data.prepare(a.corpus, source=Path(a.source) if a.source else None, seed=a.seed, n_folds=a.folds)
@@ -167,11 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("data", help="link the corpus and build data/<corpus>/ (manifest, splits, folds)")
-    s.add_argument("action", nargs="?", choices=["build", "link"], default="build")
+    s.add_argument("action", nargs="?", choices=["build", "link", "cache"], default="build",
+                   help="build: manifest + splits; link: link/clone the corpus only; cache: precompute features")
     s.add_argument("--corpus", default="donateacry")
     s.add_argument("--source", default=None, help="folder-per-class corpus (default: data/corpus/<corpus>, linked from ../shared/data or cloned)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--folds", type=int, default=5)
+    s.add_argument("--backend", choices=["local", "ray"], default="local", help="where `cache` jobs run")
+    s.add_argument("--address", default=None, help="an existing Ray cluster (default: start a local one)")
     s.set_defaults(func=cmd_data)
 
     s = sub.add_parser("train", help="train a registry model; writes checkpoints/<run_id>/")

@@ -45,3 +45,14 @@ def test_ray_matches_local(monkeypatch):
     assert ray_out == local
     failed = dict(run_jobs(flaky, range(5), backend="ray", num_cpus=2))
     assert "error" in failed[3] and failed[4] == 4
+
+
+def test_feature_caching_as_jobs(tiny_data, monkeypatch, tmp_path):
+    from babycry_core.features import FeatureConfig
+    from babycry_core.precompute import cache_corpus_features
+
+    monkeypatch.setenv("BABYCRY_CACHE", str(tmp_path / "cache"))
+    cfg = FeatureConfig(clip_seconds=2.0)
+    res = cache_corpus_features("donateacry", cfg, chunk=10, progress=False)
+    assert res["cached"] == res["clips"] == len(tiny_data[0]) and not res["failed"]
+    assert len(list((tmp_path / "cache" / "features").glob("*.npy"))) == len(tiny_data[0])
