@@ -11,11 +11,11 @@ from babycry_core import data, labels as L, paths
 from babycry_core.ui import app_state as S
 
 st.set_page_config(page_title="babycry", page_icon="👶", layout="wide")
-st.title("👶 babycry")
+st.title("babycry")
 st.markdown("**Why is the baby crying?** Upload or record a few seconds of crying and babycry suggests the most "
             "likely reason (hungry, tired, discomfort, belly pain, burping, …), how sure it is, which part of the "
             "sound it relied on, and what you could try.")
-st.warning(L.SAFETY, icon="🩺")
+st.warning(L.SAFETY, icon=":material/medical_services:")
 c1, c2 = st.columns(2)
 c1.markdown("**What it does**\n"
             "- classifies a recording (WAV, MP3, M4A, AAC, OGG, FLAC, 3GP, CAF; or the microphone)\n"
@@ -30,7 +30,7 @@ c2.markdown("**What it does not do**\n"
 st.header("Pages")
 for page, title in S.app_pages():
     S.page_link(page, {"Classify": "Classify a recording", "Train": "Train a model",
-                       "Compare": "Compare models"}.get(title, title), icon="➡️")
+                       "Compare": "Compare models"}.get(title, title), icon=":material/arrow_forward:")
 
 
 def fmt(m: dict, key: str) -> str:
@@ -67,7 +67,7 @@ except (FileNotFoundError, OSError, ValueError):
 if summary is None:
     st.info("The Donate-a-Cry corpus is not set up here, so Classify offers generated demo signals. To get it, run "
             "`./run.sh setup` or `python -m babycry_core data build` (it links `../shared/data` when present, "
-            f"else clones {data.CLONE_URL}).", icon="ℹ️")
+            f"else clones {data.CLONE_URL}).", icon=":material/info:")
 else:
     st.markdown(f"Donate-a-Cry: **{int(summary['clips'].sum())} clips** in {len(summary)} classes "
                 f"(manifest in `{paths.data_dir() / 'donateacry'}`). The classes are very unbalanced.")

@@ -31,9 +31,10 @@ from .features import FeatureConfig, log_mel, windows
 
 METHODS = ("occlusion", "gradcam")
 # occlusion tiles per window (mel bands, time): 4 x 16 = 64 forward passes; for the small CNN on a 7 s clip
-# about 0.5 s on 2 idle CPU cores (about 1 s when they are shared)
+# measured 0.9-1.4 s on 2 CPU cores shared with other jobs (load 1.6-4.3)
 OCCLUSION_GRID = (4, 16)
 MAX_WINDOWS = 6
+NOISE_NATS = 1e-4  # occlusion changes in log-probability below this are rounding noise
 
 
 def model_input(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
@@ -41,6 +42,12 @@ def model_input(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     the whole recording for a long one."""
     wins = windows(np.asarray(y, dtype=np.float32), cfg)
     return log_mel(wins[0][1] if len(wins) == 1 else y, cfg)
+
+
+def covered_seconds(y: np.ndarray, cfg: FeatureConfig, max_windows: int = MAX_WINDOWS) -> float | None:
+    """Seconds of the recording a saliency map covers when `max_windows` cuts it short, else None (all of it)."""
+    wins = windows(np.asarray(y, dtype=np.float32), cfg)
+    return wins[max_windows - 1][0] + cfg.clip_seconds if len(wins) > max_windows else None
 
 
 def available_methods(predictor) -> list[str]:
@@ -70,7 +77,8 @@ def saliency(predictor, y: np.ndarray, method: str = "occlusion", target: str | 
     width = model_input(y, cfg).shape[1] if len(wins) > 1 else cfg.n_frames
     wins = wins[: max(1, int(max_windows))]
     X = torch.from_numpy(np.stack([log_mel(w, cfg) for _, w in wins])[:, None])  # (windows, 1, n_mels, frames)
-    forward = _forward_fn(predictor)
+    net = _private_net(predictor)  # None for non-torch scorers
+    forward = _forward_fn(predictor, net)
     t = _target_index(predictor, forward, X, target)
 
     if method == "occlusion":
@@ -81,10 +89,12 @@ def saliency(predictor, y: np.ndarray, method: str = "occlusion", target: str | 
         with torch.no_grad():
             attr = Occlusion(forward).attribute(X, sliding_window_shapes=(1, sm, sf), strides=(1, sm, sf),
                                                 baselines=-float(cfg.top_db), target=t, perturbations_per_eval=64)
+        # changes under NOISE_NATS come from batched float arithmetic (an occluded tile that was already silent
+        # gives the same input, yet a slightly different sum), not from the model
+        attr = attr.masked_fill(attr.abs() < NOISE_NATS, 0.0)
     else:
         from captum.attr import LayerAttribution, LayerGradCam
 
-        net = _private_net(predictor)
         cam = LayerGradCam(net, net.cam_module())
         attr = cam.attribute(X.clone().requires_grad_(True), target=t, relu_attributions=True)
         attr = LayerAttribution.interpolate(attr.detach(), tuple(X.shape[2:]), interpolate_mode="bilinear")
@@ -103,24 +113,27 @@ def _torch_net(predictor):
 
 
 def _private_net(predictor):
-    """A copy of the torch network in eval mode: hooks or layout changes never touch the shared model."""
-    return copy.deepcopy(_torch_net(predictor)).eval()
+    """A copy of the torch network in eval mode (hooks and layout changes never touch the shared model), or None
+    for other families. channels_last: about twice as fast for these convolutions on CPU; the copy is cheap."""
+    net = _torch_net(predictor)
+    if net is None:
+        return None
+    import torch
+
+    return copy.deepcopy(net).eval().to(memory_format=torch.channels_last)
 
 
-def _forward_fn(predictor):
-    """log-mel batch (n, 1, n_mels, frames) tensor -> log-probabilities tensor (n, classes).
+def _forward_fn(predictor, net=None):
+    """log-mel batch (n, 1, n_mels, frames) tensor -> log-probabilities tensor (n, classes), through `net` (a
+    private copy from `_private_net`) or the scorer's `feature_logits`.
 
-    Log-softmax (with the run's temperature) rather than raw logits: silencing a tile shifts every logit
-    together (the input is normalised by loudness), and only the change relative to the other classes is
-    evidence for the target.
+    Log-softmax (with the run's temperature) rather than raw logits: silencing a tile can move every logit
+    together, and only the change relative to the other classes is evidence for the target.
     """
     import torch
 
     temperature = float(predictor.loaded.temperature)
-    net = _torch_net(predictor)
     if net is not None:
-        # channels_last: about twice as fast for these convolutions on CPU (the copy is cheap: <= 25 M params)
-        net = _private_net(predictor).to(memory_format=torch.channels_last)
 
         def logits(x):
             return net(x.contiguous(memory_format=torch.channels_last))
@@ -172,4 +185,4 @@ def _stitch(maps: np.ndarray, starts: list[float], width: int, cfg: FeatureConfi
     return (out / peak if peak > 0 else np.zeros_like(out)).astype(np.float32)
 
 
-__all__ = ["METHODS", "available_methods", "model_input", "saliency"]
+__all__ = ["METHODS", "available_methods", "covered_seconds", "model_input", "saliency"]

@@ -1,9 +1,10 @@
 """Classify one recording: show it, answer, explain the answer, and say what to try."""
 import json
+from pathlib import Path
 
 import streamlit as st
 
-from babycry_core import audio, explain, labels as L, paths
+from babycry_core import audio, explain, labels as L, paths, synth
 from babycry_core.ui import app_state as S, audio_plots as P
 
 st.set_page_config(page_title="Classify · babycry", page_icon="👶", layout="wide")
@@ -14,14 +15,8 @@ S.corrupt_runs_warning(corrupt)
 if not usable:
     S.no_checkpoint_notice()
     st.stop()
-by_id = {r.run_id: r for r in usable}
-run = by_id[st.selectbox("Model", list(by_id), index=S.default_index(usable), format_func=lambda i: S.run_title(by_id[i]),
-                         help="Finished runs in checkpoints/; the default is the app's pinned or best run.")]
-try:
-    predictor = S.cached_predictor(run.path)
-except Exception as e:  # a damaged checkpoint that passed the cheap header check
-    predictor = None
-    st.error(f"The model {run.run_id} could not be loaded: {S.one_line(e)}")
+run = S.run_selectbox(usable)
+predictor = S.predictor_or_error(run)
 if predictor is None:
     st.stop()
 cfg = predictor.cfg
@@ -38,11 +33,13 @@ elif source == "Record":
 else:
     samples = S.sample_clips(str(paths.data_dir()))
     if samples:
-        path = samples[st.selectbox("Clip from the Donate-a-Cry corpus", list(samples))]
-        with open(path, "rb") as fh:
-            clip = (fh.read(), path.rsplit("/", 1)[-1])
+        path = Path(samples[st.selectbox("Clip from the Donate-a-Cry corpus", list(samples))])
+        try:
+            clip = (path.read_bytes(), path.name)
+        except OSError as e:
+            st.error(f"Cannot read {path.name}: {e.strerror or e}")
     else:
-        st.caption("No corpus here (`python -m babycry_core data build` links or downloads it): generated demo signals.")
+        st.caption("No corpus here (`python -m babycry_core data build` gets it): generated demo signals.")
         demos = S.demo_clips(cfg.sample_rate)
         clip = demos[st.selectbox("Demo signal", list(demos))]
 if clip is None:
@@ -61,7 +58,7 @@ if y is None:
     st.stop()
 
 st.subheader("1 · The recording")
-st.audio(y, sample_rate=cfg.sample_rate)
+st.audio(synth.to_wav_bytes(y, cfg.sample_rate), format="audio/wav")  # no gain change, unlike st.audio(array)
 lo, hi = cfg.band_hz
 st.caption(f"{name} · {len(y) / cfg.sample_rate:.1f} s · played as the model hears it: "
            f"{cfg.sample_rate / 1000:g} kHz, {lo:.0f}–{hi:.0f} Hz")
@@ -98,13 +95,20 @@ else:
         method = c1.radio("Method", methods, horizontal=True, format_func={
             "occlusion": "Occlusion (silence one patch at a time)", "gradcam": "Grad-CAM (last conv layer)"}.get)
         overlay = c2.toggle("Overlay on the spectrogram", value=True)
-        with st.spinner("Computing the saliency map…"):
-            sal = S.cached_saliency(run.path, data, name, method)
-        st.plotly_chart(P.spectrogram_figure(spec, hop_s, freqs, saliency=sal, overlay=overlay,
-                                             title=f"What the model relied on for “{L.display(pred.label)}”"))
-        st.caption("Warm = regions that support the answer most. " + (
-            "Each patch was replaced by silence; the more the answer's probability dropped, the warmer."
-            if method == "occlusion" else "Gradient-weighted activations of the last convolutional block."))
+        try:
+            with st.spinner("Computing the saliency map…"):
+                sal = S.cached_saliency(run.path, data, name, method)
+        except Exception as e:  # an explanation failure must not hide the answer above
+            sal = None
+            st.warning(f"The saliency map could not be computed: {S.one_line(e)}")
+        if sal is not None:
+            st.plotly_chart(P.spectrogram_figure(spec, hop_s, freqs, saliency=sal, overlay=overlay,
+                                                 title=f"What the model relied on for “{L.display(pred.label)}”"))
+            st.caption(("No region clearly supports this answer: the evidence is spread thin. " if sal.max() == 0
+                        else "Warm = regions that support the answer most. ") + (
+                "Each patch was replaced by silence; the more the answer's probability dropped, the warmer."
+                if method == "occlusion" else "Gradient-weighted activations of the last convolutional block.")
+                + (f" Only the first {cut:.0f} s are explained." if (cut := explain.covered_seconds(y, cfg)) else ""))
 
 st.subheader("4 · What to try")
 shown = {"detected": [pred.label], "not_sure": [c for c, _ in pred.top(2)]}.get(pred.status, [])
@@ -113,4 +117,4 @@ for c in tip_classes:
     st.markdown(f"**{L.display(c)}**\n" + "\n".join(f"- {t}" for t in L.TIPS.get(c, [])))
 if not tip_classes:
     st.markdown("Nothing specific to try for this answer.")
-st.warning(L.SAFETY, icon="🩺")
+st.warning(L.SAFETY, icon=":material/medical_services:")

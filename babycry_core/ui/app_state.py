@@ -2,6 +2,8 @@
 
 Stable API (other pages import these; keep the names):
     cached_predictor(run_path)   -> inference.Predictor, st.cache_resource keyed by resolved path + mtime
+    predictor_or_error(run)      -> Predictor, or None after one st.error line (damaged checkpoint)
+    run_selectbox(usable)        -> the RunInfo picked in a select box (default: runs.default_run())
     usable_runs(root=None)       -> (usable, corrupt): lists of runs.RunInfo, newest first
     corrupt_runs_warning(corrupt)   one st.warning naming every damaged run folder and why
     no_checkpoint_notice()          st.info: no trained model yet, with a link to the Train page
@@ -50,6 +52,23 @@ def cached_predictor(run_path: str | Path):
     return _load_predictor(str(p), run_mtime(p))
 
 
+def predictor_or_error(run):
+    """cached_predictor(run.path), or None after one st.error line when the checkpoint cannot be loaded."""
+    try:
+        return cached_predictor(run.path)
+    except Exception as e:  # a damaged checkpoint that passed runs.run_info's cheap header check
+        st.error(f"The model {run.run_id} could not be loaded: {one_line(e)}")
+        return None
+
+
+def run_selectbox(usable: list, label: str = "Model", **kw):
+    """A select box over usable runs (shown with run_title), defaulting to the app's default run; -> RunInfo."""
+    by_id = {r.run_id: r for r in usable}
+    kw.setdefault("help", "Finished runs in checkpoints/; the default is the pinned (default.json) or best one.")
+    return by_id[st.selectbox(label, list(by_id), index=default_index(usable),
+                              format_func=lambda i: run_title(by_id[i]), **kw)]
+
+
 def usable_runs(root: Path | None = None) -> tuple[list, list]:
     """(finished runs inference can use, corrupt run folders), both newest first. Running/failed/stopped
     runs are in neither list."""
@@ -71,8 +90,11 @@ def run_title(info) -> str:
 
 def corrupt_runs_warning(corrupt: list) -> None:
     if corrupt:
-        lines = "\n".join(f"- `{r.run_id}`: {r.message or 'damaged'}" for r in corrupt)
-        st.warning(f"{len(corrupt)} checkpoint folder(s) cannot be used and are left out:\n{lines}", icon="⚠️")
+        # runs.run_info's message already names the folder ("checkpoint folder X is damaged: why")
+        lines = "\n".join(f"- {r.message}" if r.run_id in (r.message or "") else
+                          f"- `{r.run_id}`: {r.message or 'damaged'}" for r in corrupt)
+        st.warning(f"{len(corrupt)} checkpoint folder(s) cannot be used and are left out:\n{lines}",
+                   icon=":material/warning:")
 
 
 def one_line(e: BaseException, limit: int = 200) -> str:
@@ -111,8 +133,8 @@ def page_link(page: str | None, label: str, icon: str | None = None) -> bool:
 
 def no_checkpoint_notice() -> None:
     st.info("No trained model yet. Train one on the Train page (a small CNN takes a few minutes on a laptop), "
-            "or in a terminal: `python -m babycry_core train --model cnn`.", icon="ℹ️")
-    page_link(find_page("train"), "Go to the Train page", icon="🏋️")
+            "or in a terminal: `python -m babycry_core train --model cnn`.", icon=":material/info:")
+    page_link(find_page("train"), "Go to the Train page", icon=":material/model_training:")
 
 
 # ---------------------------------------------------------------- classify: cached pure transforms

@@ -11,6 +11,7 @@ import math
 from typing import Callable
 
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
 
 from .. import labels as L
@@ -22,6 +23,9 @@ HEIGHT = 300
 PALETTE = ["#d9577a", "#f28e2b", "#8cd17d", "#4e79a7", "#b07aa1", "#edc948", "#76b7b2", "#9c755f", "#bab0ac",
            "#59a14f"]
 # saliency overlay: transparent at 0, opaque warm at 1, so the spectrogram shows through where nothing matters
+# magma as rgb() strings: plotly.js misreads its first hex stop "#000004" (the floor of every spectrogram showed pink)
+SPECTROGRAM = [[i / (len(pc.sequential.Magma) - 1), "rgb({}, {}, {})".format(*pc.hex_to_rgb(c))]
+               for i, c in enumerate(pc.sequential.Magma)]
 SALIENCY_OVERLAY = [[0.0, "rgba(255,200,0,0.0)"], [0.25, "rgba(255,200,0,0.0)"], [0.5, "rgba(255,160,0,0.45)"],
                     [1.0, "rgba(255,40,0,0.85)"]]
 
@@ -101,7 +105,7 @@ def spectrogram_figure(spec: np.ndarray, hop_seconds: float, freqs_hz: np.ndarra
     fig = go.Figure()
     if saliency is None or overlay:
         fig.add_trace(go.Heatmap(z=shown, x=t, y=rows, customdata=hover_hz, colorscale="Greys_r" if saliency is not None
-                                 else "Magma", colorbar=dict(title="dB", len=0.9, x=1.0), name="log-mel",
+                                 else SPECTROGRAM, colorbar=dict(title="dB", len=0.9, x=1.0), name="log-mel",
                                  hovertemplate="%{x:.2f} s, %{customdata:.0f} Hz: %{z:.0f} dB<extra></extra>"))
     if saliency is not None:
         sal = _pool(np.asarray(saliency, dtype=np.float32), k, "max")
@@ -120,7 +124,8 @@ def class_colors(classes: list[str]) -> dict[str, str]:
 
 
 def probability_figure(probabilities: dict[str, float], highlight: str | None = None,
-                       display: Callable[[str], str] = L.display, title: str = "Probability of each class") -> go.Figure:
+                       display: Callable[[str], str] = L.display,
+                       title: str = "Probability of each class") -> go.Figure:
     """One horizontal bar per class, highest on top; the answer's bar in the accent colour."""
     items = sorted(probabilities.items(), key=lambda kv: kv[1])
     names = [display(c) for c, _ in items]
