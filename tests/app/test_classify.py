@@ -164,3 +164,35 @@ def test_sample_clips_come_from_the_corpus(run_dir, run_template, monkeypatch):
     options = at.selectbox[1].options
     assert any("Hunger cry" in o for o in options) and not any("generated" in o for o in options)
     assert len(answers(at)) == 1
+
+
+# every hostile case of the core robustness test, through the page: an answer or one st.error line
+from test_robustness import CASES  # noqa: E402
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_uploads_on_the_page(case, run_dir):
+    data, expected = CASES[case]
+    name = {"text_as_mp3": "note.mp3", "pdf_as_m4a": "doc.m4a"}.get(case, "../../etc/pässwd ☃.wav")
+    at = upload(classify(), name, data)
+    errors = alerts(at, "error")
+    if expected == "error":
+        assert len(errors) == 1 and "\n" not in errors[0], errors
+    else:
+        assert not errors and (answers(at) or any("silent" in m for m in alerts(at, "info") + alerts(at, "success")))
+
+
+@pytest.mark.parametrize("name", ["06c4cfa2-7fa6-4fda-91a1-ea186a4acc64-1430029221058-1.7-f-26-ti.3gp",
+                                  "10A40438-09AA-4A21-83B4-8119F03F7A11-1430848070-1.0-f-26-hu.caf"])
+def test_real_phone_uploads_on_the_page(name, run_dir):
+    from conftest import shared_or_skip
+
+    f = shared_or_skip("uploads-sample", name)
+    at = upload(classify(), name, f.read_bytes())
+    assert not alerts(at, "error") and answers(at)
+
+
+def test_oversized_upload_on_the_page(run_dir):
+    at = upload(classify(), "big.wav", b"\0" * (25 * 1024 * 1024 + 10))
+    [err] = alerts(at, "error")
+    assert "25 MB" in err
