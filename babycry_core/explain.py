@@ -186,3 +186,24 @@ def _stitch(maps: np.ndarray, starts: list[float], width: int, cfg: FeatureConfi
 
 
 __all__ = ["METHODS", "available_methods", "covered_seconds", "model_input", "saliency"]
+
+
+def feature_drivers(predictor, y: np.ndarray, top: int = 10) -> list[tuple[str, float]] | None:
+    """For an XGBoost run: the input features that drove the answer (XGBoost's own SHAP contributions,
+    `pred_contribs`), largest first. None for every other kind of model."""
+    if predictor.loaded.config.get("model") != "xgboost":
+        return None
+    from .models.classical import feature_contributions
+
+    return feature_contributions(predictor.loaded, y, top=top)
+
+
+def audioset_opinion(y: np.ndarray, sr: int, top: int = 5) -> dict:
+    """YAMNet's own AudioSet view of the recording ("Baby cry, infant cry" score and top classes).
+
+    Imports TensorFlow (after torch, via tf_import) only when called. Raises YamnetUnavailable with one
+    sentence saying what failed and how to fix it when the weights cannot be had.
+    """
+    from .models.yamnet import audioset_evidence, to_16k
+
+    return audioset_evidence(to_16k(y, sr), top=top)

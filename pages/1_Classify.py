@@ -110,6 +110,19 @@ else:
                 if method == "occlusion" else "Gradient-weighted activations of the last convolutional block.")
                 + (f" Only the first {cut:.0f} s are explained." if (cut := explain.covered_seconds(y, cfg)) else ""))
 
+with st.expander("More evidence: XGBoost feature drivers, YAMNet's AudioSet view"):
+    drivers = explain.feature_drivers(predictor, y)
+    if drivers:
+        st.plotly_chart(P.contributions_figure(drivers, L.display(pred.label)))
+    if st.toggle("Ask YAMNet (AudioSet-pretrained) what it hears", value=False):
+        try:
+            with st.spinner("Loading YAMNet…"):
+                ev = S.cached_audioset(data, name, cfg.sample_rate)
+            st.metric("YAMNet: “Baby cry, infant cry”", f"{ev['baby_cry']:.0%}")
+            st.dataframe({"AudioSet class": [c for c, _ in ev["top"]], "score": [round(p, 3) for _, p in ev["top"]]})
+        except RuntimeError as e:  # YamnetUnavailable: one sentence with the fix
+            st.warning(str(e))
+
 st.subheader("4 · What to try")
 shown = {"detected": [pred.label], "not_sure": [c for c, _ in pred.top(2)]}.get(pred.status, [])
 tip_classes = [c for c in shown if c in L.TIPS]

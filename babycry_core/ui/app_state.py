@@ -211,3 +211,10 @@ def demo_clips(sr: int = 8000) -> dict[str, tuple[bytes, str]]:
             "Silence (generated)": synth.silence(7.0, sr)}
     return {title: (synth.to_wav_bytes(y, sr), title.split(" (")[0].lower().replace(" ", "_") + ".wav")
             for title, y in made.items()}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_audioset(data: bytes, name: str, sr: int) -> dict:
+    from babycry_core import explain
+
+    return explain.audioset_opinion(decode(data, name, sr), sr)

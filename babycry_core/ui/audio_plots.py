@@ -154,3 +154,15 @@ def timeline_figure(timeline: list[dict], display: Callable[[str], str] = L.disp
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="probability")
     fig.update_xaxes(title_text="time (s, window centre)")
     return _layout(fig, title, legend=dict(orientation="h", y=-0.25))
+
+
+def contributions_figure(drivers: list[tuple[str, float]], label: str) -> go.Figure:
+    """Horizontal bars of per-feature SHAP contributions (XGBoost pred_contribs) to the answer's margin."""
+    names = [n for n, _ in drivers][::-1]
+    vals = [v for _, v in drivers][::-1]
+    fig = go.Figure(go.Bar(x=vals, y=names, orientation="h",
+                           marker_color=["#d9577a" if v > 0 else "#5a7bd9" for v in vals]))
+    fig.update_layout(title=f"Features that pushed the answer towards “{label}” (red) or away (blue)",
+                      xaxis_title="contribution to the class margin (SHAP)", height=80 + 28 * len(names),
+                      margin=dict(l=10, r=10, t=50, b=40))
+    return fig

@@ -196,3 +196,23 @@ def test_oversized_upload_on_the_page(run_dir):
     at = upload(classify(), "big.wav", b"\0" * (25 * 1024 * 1024 + 10))
     [err] = alerts(at, "error")
     assert "25 MB" in err
+
+
+def test_yamnet_evidence_says_what_failed_when_unavailable(run_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("BABYCRY_YAMNET_HANDLE", str(tmp_path / "no-yamnet-here"))
+    at = upload(classify(), "cry.wav", synth.to_wav_bytes(synth.cry_sweep(3.0)))
+    toggle = next(t for t in at.toggle if "YAMNet" in t.label)
+    at = ok(toggle.set_value(True).run())
+    assert any("YAMNet could not be loaded" in w and "BABYCRY_YAMNET_HANDLE" in w for w in alerts(at, "warning"))
+    assert answers(at)  # the rest of the page is unchanged
+
+
+def test_xgboost_run_shows_its_feature_drivers(tiny_corpus, tmp_path, monkeypatch):
+    from babycry_core import data
+    from babycry_core.train import fit
+
+    data.prepare("donateacry", source=tiny_corpus, seed=0, n_folds=3, progress=False)
+    fit(tiny_train_config(model="xgboost"), progress=False)
+    at = upload(classify(), "cry.wav", synth.to_wav_bytes(synth.cry_sweep(3.0)))
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("pushed the answer" in t for t in titles)
