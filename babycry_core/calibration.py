@@ -31,6 +31,8 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     res = minimize_scalar(lambda lt: nll(logits, y, float(np.exp(lt))), bounds=(np.log(0.05), np.log(20.0)),
                           method="bounded")
     t = float(np.exp(res.x))
+    if t < 0.06:  # ran to the bound: validation is separable, sharpening further would be overconfident
+        return 1.0
     return t if nll(logits, y, t) <= nll(logits, y, 1.0) else 1.0
 
 

@@ -14,9 +14,12 @@ cry_unknown):
 
     P(reason r) = P(cry) · P(r | cry)          P(laugh), P(noise), P(silence) from the gate
 
-using each stage's temperature-scaled probabilities; `window_logits` returns the log of that vector, so
-`inference.Predictor` (softmax + the run's own temperature and threshold) works on it unchanged. The run's
-own calibration.json is fit on the combined vector over validation.
+using each stage's temperature-scaled probabilities: calibration is per stage (each stage's temperature, fit on
+its own validation clips by train.fit; see `usable_temperature`). `window_logits` returns the log of that
+vector, so `inference.Predictor` works on it unchanged. The run's calibration.json keeps temperature 1 — a
+temperature over the 9-class vector would distort cry vs no-cry: flattening lifts six small reason
+probabilities together, so their sum P(cry) grows (measured: gate-style false alarms 0 % -> 81 % at T = 2.1) —
+and holds the abstention threshold, chosen on the combined validation vector.
 
 Run folder: config.json (family "two_stage", the stages, sha256 of every stage file), labels.json,
 feature_config.json, calibration.json, metrics.json (evaluate() + calibration + cry_metrics.report: cry
@@ -30,7 +33,6 @@ import hashlib
 import os
 import shlex
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -47,7 +49,8 @@ STAGE_MODEL = "cnn"  # each stage is the small LogMelNet CNN, trained by train.f
 CRY = "cry"  # the gate's cry class
 STAGES = ("gate", "reason")
 STAGE_FILES = ("config.json", "labels.json", "calibration.json", "model.safetensors")
-AUGMENT = {"snrs_db": [20.0, 10.0, 0.0], "interferers": ["white_noise", "sine"]}
+AUGMENT = {"snrs_db": [20.0, 10.0, 0.0], "interferers": ["white_noise", "sine"], "dominant": ["noise"],
+           "dominant_snrs_db": [-10.0], "fill_short": True}
 LOG_FLOOR = 1e-12
 
 
@@ -117,10 +120,11 @@ class TwoStageModel:
                 outs.append(torch.softmax(z.double() / temperature, dim=1).numpy())
         return np.concatenate(outs) if outs else np.zeros((0, 0))
 
-    def stage_proba(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(P(gate class), P(reason | cry)) for log-mel features X, each row summing to 1."""
-        return self._proba(self.gate_net, X, self.gate_temperature), \
-            self._proba(self.reason_net, X, self.reason_temperature)
+    def stage_proba(self, X: np.ndarray, calibrated: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(P(gate class), P(reason | cry)) for log-mel features X, each row summing to 1; calibrated=False:
+        without the stages' temperatures."""
+        tg, tr = (self.gate_temperature, self.reason_temperature) if calibrated else (1.0, 1.0)
+        return self._proba(self.gate_net, X, tg), self._proba(self.reason_net, X, tr)
 
     def combine(self, p_gate: np.ndarray, p_reason: np.ndarray) -> np.ndarray:
         """One probability vector over `labels`: P(r) = P(cry) P(r | cry); non-cry classes from the gate."""
@@ -130,10 +134,10 @@ class TwoStageModel:
         out[:, self._reason_cols] = p_gate[:, [self.cry_index]] * p_reason
         return out
 
-    def proba(self, X: np.ndarray) -> np.ndarray:
+    def proba(self, X: np.ndarray, calibrated: bool = True) -> np.ndarray:
         if not len(X):
             return np.zeros((0, len(self.labels)))
-        return self.combine(*self.stage_proba(X))
+        return self.combine(*self.stage_proba(X, calibrated))
 
     def feature_logits(self, X: np.ndarray, cfg: FeatureConfig | None = None) -> np.ndarray:
         return np.log(np.clip(self.proba(np.asarray(X, np.float32)), LOG_FLOOR, None)).astype(np.float32)
@@ -145,6 +149,41 @@ class TwoStageModel:
 
 
 # ---------------------------------------------------------------- run folder
+
+T_DEGENERATE = 0.1  # calibration.fit_temperature searches [0.05, 20]; a fit this low means it ran into the bound
+
+
+def usable_temperature(cal: dict) -> float:
+    """A fitted temperature, or 1 when the fit ran into its lower bound.
+
+    calibration.fit_temperature minimises validation NLL; when a model gets every validation clip right (easy for
+    the gate: cry vs ESC-50 noise; and for any model on a tiny validation part) the NLL keeps falling as T
+    shrinks and T ends near the bound (0.05): probabilities of 1e-20, i.e. separability, not calibration (a
+    network trained with cross-entropy is never 10x under-confident). Used for each stage before combining,
+    and for the run's own temperature.
+    """
+    t = float(cal.get("temperature", 1.0))
+    return 1.0 if t < T_DEGENERATE else t
+
+
+def combined_calibration(model: TwoStageModel, X_val: np.ndarray, y_val: np.ndarray) -> dict:
+    """The run's calibration.json: temperature 1 (the stages are calibrated each on its own), the abstention
+    threshold chosen on the combined validation vector, and the validation NLL without / with the stages'
+    temperatures."""
+    from .. import calibration
+
+    out = {"temperature": 1.0, "threshold": 0.0, "fit_on": "validation, per stage",
+           "stage_temperatures": {"gate": model.gate_temperature, "reason": model.reason_temperature}}
+    if model.run_dir is not None:
+        out["stage_temperatures_fitted"] = {s: fileio.read_json(model.run_dir / s / "calibration.json").get(
+            "temperature") for s in STAGES}
+    if len(y_val):
+        raw = np.log(np.clip(model.proba(X_val, calibrated=False), LOG_FLOOR, None))
+        cal = model.feature_logits(X_val)
+        out.update(threshold=calibration.choose_threshold(calibration.softmax(cal), y_val),
+                   val_nll_before=calibration.nll(raw, y_val), val_nll_after=calibration.nll(cal, y_val))
+    return out
+
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -193,7 +232,7 @@ def load_run(run_dir: Path, config: dict, labels: list[str]) -> TwoStageModel:
     for stage in STAGES:
         nets[stage] = load_torch_model(run_dir / stage)
         stage_labels[stage] = fileio.read_json(run_dir / stage / "labels.json")
-        temps[stage] = float(fileio.read_json(run_dir / stage / "calibration.json").get("temperature", 1.0))
+        temps[stage] = usable_temperature(fileio.read_json(run_dir / stage / "calibration.json"))
         if stage_labels[stage] != config["stages"][stage]["labels"]:
             raise ValueError(f"checkpoint {run_dir.name}: {stage}/labels.json disagrees with config.json")
     model = TwoStageModel(nets["gate"], nets["reason"], labels, stage_labels["gate"], stage_labels["reason"], fcfg,
@@ -236,16 +275,23 @@ def stage_data(cfg, roles: dict, *, augment: bool = True, progress: bool = False
     if augment:
         Xtr, ytr, ftr = gate["train"]
         cry_labels = sorted(set(ftr.loc[ftr["is_cry"].astype(bool), "label"].astype(str)))
-        Xa, fa = augment_training(ftr, cfg.feature_config, classes=roles["non_cry"], matched=cry_labels,
+        fcfg = cfg.feature_config
+        dur = ftr.loc[ftr["label"].isin(roles["non_cry"]), "duration"].astype(float)
+        short = dur[dur < 0.95 * fcfg.clip_seconds]  # non-cry clips shorter than the window: cut cries to match
+        cut_to = float(short.median()) if len(short) else None
+        Xa, fa = augment_training(ftr, fcfg, classes=roles["non_cry"], matched=cry_labels,
                                   snrs=tuple(AUGMENT["snrs_db"]), kinds=tuple(AUGMENT["interferers"]),
+                                  dominant=AUGMENT["dominant"], dominant_snrs=tuple(AUGMENT["dominant_snrs_db"]),
+                                  fill_short=AUGMENT["fill_short"], cut_matched_to=cut_to,
                                   seed=cfg.seed, part="train", progress=progress)
         ya = np.array([g_index[CRY if c else lab] for c, lab in zip(fa["is_cry"].astype(bool), fa["label"])],
                       dtype=np.int64)
         gate["train"] = (np.concatenate([Xtr, Xa]), np.concatenate([ytr, ya]),
                          pd.concat([ftr, fa], ignore_index=True))
-        aug_info = {"applied": True, **AUGMENT, "classes": roles["non_cry"], "matched": cry_labels,
-                    "copies": int(len(fa)), "copies_per_label": fa["label"].value_counts().sort_index().to_dict(),
-                    "parts": ["train"]}
+        aug_info = {"applied": True, **AUGMENT, "cut_matched_to_s": cut_to, "classes": roles["non_cry"],
+                    "matched": cry_labels, "copies": int(len(fa)),
+                    "copies_per_label": fa["label"].value_counts().sort_index().to_dict(),
+                    "copies_by_length": fa["length"].value_counts().sort_index().to_dict(), "parts": ["train"]}
     return base, (roles["gate"], gate), (roles["reason"], reason), aug_info
 
 
@@ -309,7 +355,7 @@ def fit_two_stage(cfg, run_dir: Path | None = None, *, progress: bool = True, au
     SIGTERM during a stage ends that stage as train.fit does ("stopped", best weights kept); the run then
     stops too (without a model if the gate was stopped).
     """
-    from .. import calibration, data
+    from .. import data
     from ..train import fit
 
     run_dir = Path(run_dir) if run_dir else runs.new_run_dir(cfg.model)
@@ -367,10 +413,9 @@ def fit_two_stage(cfg, run_dir: Path | None = None, *, progress: bool = True, au
 
         model = load_run(run_dir, meta, roles["labels"])
         val9 = _model_rows(base["val"], roles)
-        cal = calibration.fit(model.feature_logits(val9[0]), val9[1]) if len(val9[1]) else \
-            {"temperature": 1.0, "threshold": 0.0}
+        cal = combined_calibration(model, val9[0], val9[1])
         fileio.write_json(run_dir / "calibration.json", cal)
-        metrics = test_report(model, base, roles, cal, cfg)
+        metrics = run_metrics(model, base, roles, cal, cfg)
         fileio.write_json(run_dir / "metrics.json", metrics)
         write_model_card(run_dir)
 
@@ -409,16 +454,20 @@ def _model_rows(part, roles: dict):
     return X[keep], frame.loc[keep, "label"].map(index).to_numpy(dtype=np.int64), frame[keep].reset_index(drop=True)
 
 
-def test_report(model: TwoStageModel, base: dict, roles: dict, cal: dict, cfg=None) -> dict:
+def run_metrics(model: TwoStageModel, base: dict, roles: dict, cal: dict, cfg=None) -> dict:
     """metrics.json: evaluate() + calibration over the model classes (cv.test_metrics: the flat figures at the
     top level, as every run has them) + cry_metrics.report's separate figures + each stage's own test figures."""
-    from .. import cry_metrics
+    from .. import calibration, cry_metrics
     from ..calibration import softmax
     from ..cv import test_metrics
 
     X, y, frame = _model_rows(base["test"], roles)
     logits = model.feature_logits(X)
     metrics = test_metrics(logits, y, roles["labels"], cal, frame["clip_id"].tolist()) if len(y) else {}
+    if len(y):  # "before" = the stages combined without their temperatures (the run's own T is 1)
+        raw = np.log(np.clip(model.proba(X, calibrated=False), LOG_FLOOR, None))
+        before = calibration.report(raw, y, {"temperature": 1.0, "threshold": cal.get("threshold", 0.0)})
+        metrics.update(ece_before=before["ece_before"], nll_before=before["nll_before"])
     Xall, _, fall = base["test"]
     proba = softmax(model.feature_logits(Xall), cal["temperature"]) if len(Xall) else \
         np.zeros((0, len(roles["labels"])))
@@ -427,15 +476,70 @@ def test_report(model: TwoStageModel, base: dict, roles: dict, cal: dict, cfg=No
                                       split_frames={p: base[p][2] for p in ("train", "val", "test")}))
     metrics["calibration"] = {k: metrics.get(k) for k in ("ece_before", "ece_after", "nll_before", "nll_after",
                                                           "coverage", "selective_accuracy")}
-    metrics["calibration"].update(temperature=cal.get("temperature"), threshold=cal.get("threshold"))
+    metrics["calibration"].update(temperature=cal.get("temperature"), threshold=cal.get("threshold"),
+                                  stage_temperatures=cal.get("stage_temperatures"),
+                                  before_after="stages combined without / with their own temperatures")
     metrics["stages"] = {}
     run_dir = model.run_dir
     for stage in STAGES:
         m = fileio.read_json(run_dir / stage / "metrics.json", default={}) if run_dir else {}
         metrics["stages"][stage] = {k: m.get(k) for k in ("n", "classes", "macro_f1", "macro_f1_ci",
                                                           "balanced_accuracy", "balanced_accuracy_ci")}
+    metrics["length_check"] = length_check(model, fall) if len(fall) else {}
+    metrics["generated_signals"] = generated_signal_check(model)
     metrics["corpus"] = getattr(cfg, "corpus", None)
     return metrics
+
+
+def length_check(model: TwoStageModel, frame, seconds: float = 5.0) -> dict:
+    """Does clip length tell the gate the class? giulbia clips (every non-cry clip) are 5 s, zero-padded to the
+    window; Donate-a-Cry cries fill it. Test cries longer than `seconds` are scored again cut to `seconds` (and
+    zero-padded), non-cry test clips shorter than the window again looped to fill it. A model that keyed on the
+    padding would lose cries when cut and raise false alarms when looped."""
+    from .. import audio, data
+    from ..cry_metrics import gate_decision
+    from ..features import fix_length
+
+    fcfg = model.feature_config
+    n, cut = fcfg.clip_samples, int(seconds * fcfg.sample_rate)
+    variants = {"cry_full": [], "cry_cut": [], "non_cry_padded": [], "non_cry_looped": []}
+    for path, is_cry in zip(frame["path"], frame["is_cry"].astype(bool)):
+        y = audio.load(data.resolve_path(path), fcfg.sample_rate)
+        if is_cry and len(y) > 1.1 * cut:
+            variants["cry_full"].append(fix_length(y, n))
+            variants["cry_cut"].append(fix_length(y[:cut], n))
+        elif not is_cry and len(y) < 0.95 * n:
+            variants["non_cry_padded"].append(fix_length(y, n))
+            variants["non_cry_looped"].append(np.resize(y, n))
+    out = {"seconds": seconds}
+    for name, wins in variants.items():
+        if not wins:
+            continue
+        proba = model.proba(np.stack([log_mel(w, fcfg) for w in wins])[:, None])
+        top_is_cry = np.isin(np.array(model.labels)[proba.argmax(1)], model.cry_labels)
+        out[name] = {"clips": len(wins), "answered_cry": float(top_is_cry.mean()),
+                     "gate_says_cry": float(gate_decision(proba, model.labels, model.cry_labels).mean()),
+                     "mean_p_cry": float(proba[:, [model.labels.index(c) for c in model.cry_labels]].sum(1).mean())}
+    return out
+
+
+GENERATED = {"white noise": ("white_noise", {"level": 0.1}), "sine 440 Hz": ("sine", {"freq": 440.0}),
+             "sine 1 kHz": ("sine", {"freq": 1000.0}), "quiet hiss (-50 dBFS)": ("white_noise", {"level": 0.003})}
+
+
+def generated_signal_check(model: TwoStageModel, seconds: float = 7.0) -> dict:
+    """The model's answer (top class, P(cry)) for generated non-cry signals, averaged over windows as inference
+    does (digital silence never reaches a model: inference answers it from the level)."""
+    from .. import synth
+    from ..features import windows
+
+    fcfg, out = model.feature_config, {}
+    cry_cols = [model.labels.index(c) for c in model.cry_labels]
+    for name, (kind, kw) in GENERATED.items():
+        y = synth.SIGNALS[kind](seconds, fcfg.sample_rate, **kw)
+        p = np.exp(model.window_logits([w for _, w in windows(y, fcfg)], fcfg)).mean(0)
+        out[name] = {"label": model.labels[int(p.argmax())], "p_cry": float(p[cry_cols].sum())}
+    return out
 
 
 def evaluate_run(run_dir: Path) -> dict:
@@ -451,7 +555,7 @@ def evaluate_run(run_dir: Path) -> dict:
         raise ValueError(f"run {Path(run_dir).name} was trained on classes {loaded.labels}, the corpus now has "
                          f"{roles['labels']}")
     _, base = load_split_features(cfg, labels=roles["all"], progress=False)
-    metrics = test_report(loaded.model, base, roles, loaded.calibration, cfg)
+    metrics = run_metrics(loaded.model, base, roles, loaded.calibration, cfg)
     fileio.write_json(Path(run_dir) / "metrics.json", metrics)
     return metrics
 
@@ -473,7 +577,7 @@ def write_model_card(run_dir: Path, command: str | None = None) -> Path:
     fc = fileio.read_json(run_dir / "feature_config.json")
     cal = fileio.read_json(run_dir / "calibration.json", default={})
     aug = cfg.get("augmentation", {})
-    cd, cdp, ro, re2e, fl = (m.get(k, {}) for k in ("cry_detection", "cry_detection_p", "reason_only",
+    cd, cdp, ro, re2e, fl = (m.get(k, {}) for k in ("cry_detection", "cry_detection_gate", "reason_only",
                                                     "reason_end_to_end", "flat"))
     gpc = m.get("groups_per_class", {})
     L = [f"# Model card: {run_dir.name}", "",
@@ -508,9 +612,12 @@ def write_model_card(run_dir: Path, command: str | None = None) -> Path:
           "## Training-time noise augmentation", "",
           (f"Training part only: every {', '.join(aug.get('classes', []))} training clip mixed with generated "
            f"{' / '.join(aug.get('interferers', []))} at {', '.join(f'{s:g}' for s in aug.get('snrs_db', []))} dB "
-           f"SNR, and as many cry clips likewise ({aug.get('copies')} copies in all: "
+           f"SNR (noise also at {', '.join(f'{s:g}' for s in aug.get('dominant_snrs_db', []))} dB, interference "
+           f"dominating), and as many cry clips likewise ({aug.get('copies')} copies in all: "
            f"{aug.get('copies_per_label')}). Copies keep their recording's group; validation and test are "
-           "never mixed.") if aug.get("applied") else "None.", "",
+           "never mixed. Clip length is decorrelated from the class in the same copies: short non-cry clips are "
+           f"looped to fill the window, the cry copies cut to {aug.get('cut_matched_to_s') or 0:g} s and zero-padded "
+           f"({aug.get('copies_by_length')}).") if aug.get("applied") else "None.", "",
           "## Test figures (95 % bootstrap intervals over groups, i.e. source recordings / babies)", "",
           "**Cry vs no cry** (cry = any cry class incl. cries without a reason; decided as the app does: the top "
           "class is a cry class):", "",
@@ -519,8 +626,9 @@ def write_model_card(run_dir: Path, command: str | None = None) -> Path:
           f"- false-alarm rate on non-cry clips {_ci(cd.get('false_alarm_rate'), cd.get('false_alarm_rate_ci'))} "
           f"({cd.get('n_cry')} cry clips in {cd.get('groups_cry')} groups, {cd.get('n_non_cry')} non-cry clips in "
           f"{cd.get('groups_non_cry')} groups)",
-          f"- by P(cry) >= 0.5 instead: F1 {_ci(cdp.get('f1'), cdp.get('f1_ci'))}, false-alarm rate "
-          f"{_ci(cdp.get('false_alarm_rate'), cdp.get('false_alarm_rate_ci'))}", ""]
+          f"- decided as the gate would (P(cry) = sum over the reasons, against each non-cry class): F1 "
+          f"{_ci(cdp.get('f1'), cdp.get('f1_ci'))}, recall {_ci(cdp.get('recall'), cdp.get('recall_ci'))}, "
+          f"false-alarm rate {_ci(cdp.get('false_alarm_rate'), cdp.get('false_alarm_rate_ci'))}", ""]
     per = cd.get("per_class", {})
     if per:
         L += ["| class | clips (groups) | miss rate / false-alarm rate |", "|---|---|---|"]
@@ -546,9 +654,13 @@ def write_model_card(run_dir: Path, command: str | None = None) -> Path:
         for v, r in vals.items():
             L.append(f"| {tag} | {r['name']} | {r['clips']} ({r['groups']}) | {_ci(r['macro_f1'], r['macro_f1_ci'])} "
                      f"| {_ci(r.get('reason_macro_f1'), r.get('reason_macro_f1_ci'))} |")
-    L += ["", "**Calibration** (temperature scaling fit on validation): "
-          f"T = {cal.get('temperature', float('nan')):.3f}, abstention threshold {cal.get('threshold', 0):.3f}; test ECE "
-          f"{m.get('ece_before', float('nan')):.3f} before, {m.get('ece_after', float('nan')):.3f} after; "
+    stt = cal.get("stage_temperatures", {})
+    L += ["", "**Calibration** (temperature scaling per stage, each fit on its own validation clips; the combined "
+          "vector is not rescaled): "
+          f"T(gate) = {stt.get('gate', float('nan')):.3f}, T(reason) = {stt.get('reason', float('nan')):.3f} (fitted: "
+          f"{cal.get('stage_temperatures_fitted')}); abstention threshold {cal.get('threshold', 0):.3f}; test ECE "
+          f"{m.get('ece_before', float('nan')):.3f} without the stage temperatures, "
+          f"{m.get('ece_after', float('nan')):.3f} with them; "
           f"answered {m.get('coverage', float('nan')):.1%} of the test clips, accuracy on those "
           f"{m.get('selective_accuracy', float('nan')):.3f}.", ""]
     st = m.get("stages", {})
@@ -556,6 +668,20 @@ def write_model_card(run_dir: Path, command: str | None = None) -> Path:
         L += ["**Each stage on its own test clips** (clip bootstrap, from the stage folders): " + "; ".join(
             f"{s} macro-F1 {_ci(r.get('macro_f1'), r.get('macro_f1_ci'))} over {r.get('classes')}"
             for s, r in st.items() if r.get("macro_f1") is not None) + ".", ""]
+    lc = m.get("length_check", {})
+    if lc.get("cry_full") or lc.get("non_cry_padded"):
+        def share(k, f="answered_cry"):
+            return f"{lc[k][f]:.1%}" if k in lc else "n/a"
+        L += [f"**Clip-length check** (is the 5 s giulbia padding a cue?): test cries longer than {lc['seconds']:g} s "
+              f"answered as cries {share('cry_full')} in full vs {share('cry_cut')} cut to {lc['seconds']:g} s "
+              f"({lc.get('cry_full', {}).get('clips', 0)} clips); short non-cry test clips answered as cries "
+              f"{share('non_cry_padded')} zero-padded vs {share('non_cry_looped')} looped to fill the window "
+              f"({lc.get('non_cry_padded', {}).get('clips', 0)} clips).", ""]
+    gs = m.get("generated_signals", {})
+    if gs:
+        L += ["**Generated signals** (not in any split): " + "; ".join(
+            f"{k} -> {r['label']} (P(cry) {r['p_cry']:.2f})" for k, r in gs.items())
+            + "; digital silence is answered by the level check before the model.", ""]
     L += ["## Limitations", "",
           "- **Silence is one recording** (a quiet room, peak-normalised: hiss, not digital silence) and sits "
           "entirely in the training part: no test figure exists for it. Digital silence never reaches the model: "
@@ -569,13 +695,24 @@ def write_model_card(run_dir: Path, command: str | None = None) -> Path:
           "information about the class beyond the band limit.",
           "- The answer is the top class over all classes; a cry whose probability is spread over several reasons "
           "can lose to a single non-cry class (compare the two cry-detection rows above).",
-          "- Not a medical device; research and development data only (giulbia/ESC-50 licences).", ""]
+          "- Not a medical device; research and development data only (giulbia/ESC-50 licences)."]
+    base_f1 = ro.get("majority_baseline", {}).get("macro_f1")
+    if ro.get("macro_f1") is not None and base_f1 is not None and ro["macro_f1"] <= base_f1:
+        L.append(f"- **The reason stage is not better than always answering "
+                 f"'{ro['majority_baseline']['label']}'** (macro-F1 {ro['macro_f1']:.3f} vs {base_f1:.3f}): treat the "
+                 "reason as unknown; only the cry / no-cry answer carries information.")
+    if m.get("ece_after") is not None and m.get("ece_before") is not None and m["ece_after"] > m["ece_before"]:
+        L.append(f"- The stage temperatures, fit on validation, made the test calibration worse (ECE "
+                 f"{m['ece_before']:.3f} -> {m['ece_after']:.3f}); the validation part has no laugh and no silence, "
+                 "so the gate's temperature is fit on cry vs noise only.")
+    L.append("")
     return fileio.atomic_write(run_dir / "MODEL_CARD.md", lambda f: f.write("\n".join(L)), mode="w")
 
 
 # ---------------------------------------------------------------- registry
 
-@register(NAME, FAMILY, "Two-stage: cry/laugh/noise/silence gate CNN x cry-reason CNN; P(reason) = P(cry) P(reason|cry)",
+@register(NAME, FAMILY, "Two-stage: cry/laugh/noise/silence gate CNN x cry-reason CNN, "
+                        "P(reason) = P(cry) P(reason | cry)",
           fit=fit_two_stage, load=load_run, check=check_run, evaluate=evaluate_run)
 def build_two_stage(n_classes: int, **_):
     raise TypeError("two_stage is trained with train.fit(TrainConfig(model='two_stage', corpus='combined')) and "
