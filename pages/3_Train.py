@@ -30,7 +30,7 @@ with st.form("train"):
     pretrained = c3.toggle("Start from ImageNet weights", False, help="torchvision models only; needs the internet "
                            "the first time (the run says so if the download fails)")
     cv = st.radio("Evaluation", [False, True], horizontal=True, format_func=lambda v: (
-        "grouped k-fold cross-validation (one run per fold, summary in results/cv/)" if v else "single grouped split"))
+        "grouped k-fold cross-validation (pooled metrics over the saved folds)" if v else "single grouped split"))
     with st.expander("More options"):
         corpus = st.selectbox("Corpus", list(CORPORA))
         patience = st.number_input("Early-stopping patience (epochs without a better validation macro-F1)",
