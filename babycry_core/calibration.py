@@ -87,3 +87,26 @@ def reliability(proba: np.ndarray, y: np.ndarray, n_bins: int = 10) -> list[dict
             out.append({"lo": float(lo), "hi": float(hi), "confidence": float(conf[m].mean()),
                         "accuracy": float(correct[m].mean()), "count": int(m.sum())})
     return out
+
+
+def coverage_curve(confidence, correct) -> list[dict]:
+    """Accuracy on the answered clips against coverage, as the abstention threshold sweeps down the confidences.
+
+    A clip is answered when its confidence >= the threshold (as `report` and the app decide). One point per
+    distinct confidence, highest first: {"threshold", "coverage" (share answered), "accuracy" (on those),
+    "answered" (how many)}; the last point answers every clip. [] for no clips.
+    """
+    conf = np.asarray(confidence, dtype=np.float64).ravel()
+    ok = np.asarray(correct, dtype=bool).ravel()
+    if conf.shape != ok.shape:
+        raise ValueError(f"{len(conf)} confidences but {len(ok)} correct flags")
+    keep = np.isfinite(conf)
+    conf, ok = conf[keep], ok[keep]
+    n = len(conf)
+    if n == 0:
+        return []
+    order = np.argsort(-conf, kind="stable")
+    c, right = conf[order], np.cumsum(ok[order])
+    ends = np.flatnonzero(np.r_[c[1:] != c[:-1], True])  # last clip of each distinct confidence
+    return [{"threshold": float(c[e]), "coverage": (e + 1) / n, "accuracy": float(right[e]) / (e + 1),
+             "answered": int(e + 1)} for e in ends]

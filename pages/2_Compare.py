@@ -1,11 +1,12 @@
-"""Compare trained runs side by side: metrics with intervals, confusion matrices, curves, calibration,
-the clips the models disagree on, and the benchmark leaderboard. Everything is read from run folders."""
+"""Compare trained runs side by side: metrics with intervals, the separate no-cry / reason / nine-class figures of
+runs that can say "no cry", confusion matrices, curves, calibration and coverage, the clips the models disagree
+on, and the benchmark leaderboard. Everything is read from run folders."""
 import json
 
 import streamlit as st
 
 from babycry_core import data, paths, runs
-from babycry_core.ui import app_state, run_plots as rp
+from babycry_core.ui import app_state, cry_plots as cp, run_plots as rp
 
 st.set_page_config(page_title="Compare · babycry", layout="wide")
 st.title("Compare models")
@@ -39,6 +40,30 @@ st.caption("Brackets: 95 % bootstrap intervals over test clips. The majority bas
 if scored:
     st.plotly_chart(rp.per_class_bars(scored), key="per_class")
 
+cry_runs = [r for r in scored if cp.is_cry_run(r)]
+if cry_runs:
+    st.subheader("Cry vs no-cry, reason only, all classes")
+    cry_table = cp.cry_table(cry_runs).set_index("run").T
+    st.dataframe(cry_table, height=35 * len(cry_table) + 40)  # every row in view, no inner scroll
+    others = [rp.run_label(r) for r in scored if not cp.is_cry_run(r)]
+    st.caption("Each question on its own. **Cry vs no-cry**: is the answer a cry class (recall: cries caught; "
+               "false alarms: non-cry clips answered as a cry). **Reason only**: on cry clips with a reason, the "
+               "reason decision alone. **Flat**: the app's answer over every class. Brackets: 95 % intervals "
+               "over groups (source recordings / babies), none when a figure rests on one group."
+               + (f" Not shown for {', '.join(others)} (no cry metrics)." if others else ""))
+    st.markdown("**By tag** (Donate-a-Cry clips): macro-F1 of the app's answers over the cry classes")
+    if cp.has_tags(cry_runs):
+        st.plotly_chart(cp.by_tag_figure(cry_runs), key="by_tag")
+    else:
+        st.caption("No test clip carries a Donate-a-Cry age or gender tag.")
+    for r in cry_runs:
+        st.markdown(f"**Per class · {rp.run_label(r)}**: metrics and the clips / groups they rest on")
+        table = cp.per_class_table(r)
+        st.dataframe(table, height=35 * len(table) + 40, column_config={
+            k: st.column_config.NumberColumn(format="%.2f") for k in
+            ("F1", "precision", "recall", "missed as no-cry", "false alarm as cry")})
+
+if scored:
     st.subheader("Confusion matrices")
     normalised = st.toggle("Normalise by true class", value=True)
     for col, r in zip(st.columns(len(scored)), scored):
@@ -50,13 +75,21 @@ st.caption("Solid: training, dashed: validation.")
 st.plotly_chart(rp.training_curves({rp.run_label(r): runs.read_events(r.path) for r in chosen}), key="curves")
 
 with_rel = [r for r in scored if r.metrics.get("reliability")]
-if with_rel:
-    st.subheader("Calibration")
+with_conf = [r for r in scored if rp.answers_of(r.metrics)]
+if with_rel or with_conf:
+    st.subheader("Calibration and abstention")
     left, right = st.columns(2)
-    left.plotly_chart(rp.reliability_figure(with_rel), key="reliability")
-    right.dataframe(rp.calibration_table(with_rel).set_index("run").T)
-    right.caption("Points on the diagonal mean a confidence of 70 % is right 70 % of the time. Coverage: share of "
-                  "test clips answered (the rest get “Not sure”); selective accuracy: accuracy on those.")
+    if with_rel:
+        left.plotly_chart(rp.reliability_figure(with_rel), key="reliability")
+        left.caption("Points on the diagonal mean a confidence of 70 % is right 70 % of the time. Legend: expected "
+                     "calibration error before → after temperature scaling (lower is better).")
+    if with_conf:
+        right.plotly_chart(rp.coverage_figure(with_conf), key="coverage")
+        right.caption("Accuracy on the clips answered as the “Not sure” threshold rises (fewer clips answered); "
+                      "the star is the run's stored threshold.")
+    st.dataframe(rp.calibration_table(scored).set_index("run").T)
+    st.caption("Coverage: share of test clips answered (the rest get “Not sure”); selective accuracy: accuracy "
+               "on those.")
 
 st.subheader("Where the models disagree")
 only = st.radio("Show clips where", ["any", "disagree", "all wrong"], horizontal=True,

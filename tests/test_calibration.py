@@ -119,3 +119,25 @@ def test_a_temperature_over_a_two_stage_vector_would_inflate_p_cry():
     flat = calibration.softmax(np.log(p), 2.0)
     assert flat[0, 1:].sum() > 0.4 > 0.1  # P(cry) from 0.1 to over 0.4
     assert calibration.softmax(np.log(p), 1.0)[0, 1:].sum() == pytest.approx(0.1)
+
+
+def test_coverage_curve_sweeps_the_threshold():
+    conf = [0.9, 0.8, 0.8, 0.5, 0.3]
+    correct = [True, True, False, True, False]
+    curve = calibration.coverage_curve(conf, correct)
+    assert [p["threshold"] for p in curve] == [0.9, 0.8, 0.5, 0.3]  # one point per distinct confidence
+    assert [p["answered"] for p in curve] == [1, 3, 4, 5]  # ties are answered together (confidence >= threshold)
+    assert [p["coverage"] for p in curve] == pytest.approx([0.2, 0.6, 0.8, 1.0])
+    assert [p["accuracy"] for p in curve] == pytest.approx([1.0, 2 / 3, 3 / 4, 3 / 5])
+    assert curve[-1]["accuracy"] == pytest.approx(np.mean(correct))  # answering everything: plain accuracy
+    # the same as calibration.report's coverage / selective accuracy at any stored threshold
+    logits, y = _mixed_confidence(200, seed=1)
+    proba = calibration.softmax(logits)
+    rep = calibration.report(logits, y, {"temperature": 1.0, "threshold": 0.5})
+    point = next(p for p in reversed(calibration.coverage_curve(proba.max(1), proba.argmax(1) == y))
+                 if p["threshold"] >= 0.5)
+    assert point["coverage"] == pytest.approx(rep["coverage"])
+    assert point["accuracy"] == pytest.approx(rep["selective_accuracy"])
+    assert calibration.coverage_curve([], []) == []
+    with pytest.raises(ValueError):
+        calibration.coverage_curve([0.5, 0.6], [True])

@@ -48,14 +48,32 @@ def _num(x) -> float | None:
 
 
 def weights_bytes(run_dir: Path) -> int | None:
-    """Size of the run's weights on disk: model.safetensors, else every non-metadata file of the folder."""
+    """Size of the run's weights on disk: model.safetensors, else its stages' (two-stage: gate/, reason/), else
+    every non-metadata file of the folder."""
     run_dir = Path(run_dir)
     w = run_dir / "model.safetensors"
     if w.is_file():
         return w.stat().st_size
+    stages = sorted(run_dir.glob("*/model.safetensors"))
+    if stages:
+        return sum(f.stat().st_size for f in stages)
     files = [f for f in run_dir.iterdir() if f.is_file() and f.name != "pid" and not f.name.endswith(METADATA_SUFFIXES)] \
         if run_dir.is_dir() else []
     return sum(f.stat().st_size for f in files) or None
+
+
+def n_params(run) -> int | None:
+    """The run's parameter count: config.json's n_params, else the sum over its stages' configs (two-stage)."""
+    n = run.config.get("n_params")
+    if isinstance(n, (int, float)):
+        return int(n)
+    counts = []
+    for stage in run.config.get("stages") or {}:
+        try:
+            counts.append(int(json.loads((Path(run.path) / stage / "config.json").read_text())["n_params"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return sum(counts) if counts else None
 
 
 def human_bytes(n: int | None) -> str:
@@ -104,7 +122,7 @@ def metrics_table(runs: Sequence, latency: dict[str, float] | None = None) -> pd
         m = r.metrics or {}
         b = m.get("baseline") or {}
         base = _num(b.get("macro_f1"))
-        n_params = r.config.get("n_params")
+        n_par = n_params(r)
         ms = latency.get(r.model)
         rows.append({
             "run": run_label(r),
@@ -115,7 +133,7 @@ def metrics_table(runs: Sequence, latency: dict[str, float] | None = None) -> pd
             "macro-F1 [95% CI]": _with_ci(m, "macro_f1"),
             "majority baseline": (f"{b.get('label')}: acc {_num(b.get('accuracy')) or 0:.3f} · macro-F1 {base:.3f}"
                                   if base is not None else DASH),
-            "parameters": f"{int(n_params):,}" if isinstance(n_params, (int, float)) else DASH,
+            "parameters": f"{n_par:,}" if n_par is not None else DASH,
             "size on disk": human_bytes(weights_bytes(r.path)),
             "latency / clip": f"{ms:.1f} ms" if ms is not None else DASH,
         })
@@ -249,7 +267,8 @@ def training_curves(histories: dict[str, Iterable[dict]], height: int = 330) -> 
 
 
 def reliability_figure(runs: Sequence) -> go.Figure:
-    """Reliability diagram: accuracy against mean confidence per bin (after temperature scaling), marker size ~ clips."""
+    """Reliability diagram: accuracy against mean confidence per bin (after temperature scaling), marker size ~ clips;
+    each run's legend entry carries its ECE before → after temperature scaling."""
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
                                line=dict(color="grey", dash="dot")))
     for i, r in enumerate(runs):
@@ -257,12 +276,65 @@ def reliability_figure(runs: Sequence) -> go.Figure:
         if not bins:
             continue
         counts = np.array([b.get("count", 1) for b in bins], dtype=float)
+        m = r.metrics or {}
+        before, after = _num(m.get("ece_before")), _num(m.get("ece_after"))
+        ece = f" · ECE {before:.3f} → {after:.3f}" if before is not None and after is not None else ""
         fig.add_trace(go.Scatter(
             x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
-            name=run_label(r), line=dict(color=_color(i)),
+            name=run_label(r) + ece, line=dict(color=_color(i)),
             marker=dict(size=6 + 14 * np.sqrt(counts / counts.max())), customdata=counts,
             hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata:.0f} clips<extra></extra>"))
     fig.update_layout(xaxis=dict(title="confidence", range=[0, 1]), yaxis=dict(title="accuracy", range=[0, 1.02]),
+                      height=380, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def stored_threshold(run) -> float | None:
+    """The run's abstention threshold: calibration.json in its folder, else metrics.json's "calibration"."""
+    try:
+        t = _num(json.loads((Path(run.path) / "calibration.json").read_text()).get("threshold"))
+    except (OSError, ValueError, AttributeError):
+        t = None
+    return t if t is not None else _num(((run.metrics or {}).get("calibration") or {}).get("threshold"))
+
+
+def answers_of(metrics: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """(confidence, correct) per test clip from metrics.json, or None when the run did not store them."""
+    conf, pred, lab = (metrics.get(k) for k in ("test_confidence", "test_predictions", "test_labels"))
+    if not conf or not pred or not lab or not len(conf) == len(pred) == len(lab):
+        return None
+    return np.asarray(conf, dtype=float), np.asarray(pred, dtype=object) == np.asarray(lab, dtype=object)
+
+
+def coverage_figure(runs: Sequence) -> go.Figure:
+    """Accuracy on the answered clips against coverage as the abstention threshold sweeps (calibration.
+    coverage_curve over the stored test answers); a star marks the run's stored threshold."""
+    from ..calibration import coverage_curve
+
+    fig = go.Figure()
+    for i, r in enumerate(runs):
+        got = answers_of(r.metrics or {})
+        if got is None:
+            continue
+        conf, correct = got
+        curve = coverage_curve(conf, correct)
+        fig.add_trace(go.Scatter(
+            x=[p["coverage"] for p in curve], y=[p["accuracy"] for p in curve], mode="lines",
+            line=dict(color=_color(i)), name=run_label(r), legendgroup=run_label(r),
+            customdata=[[p["threshold"], p["answered"]] for p in curve],
+            hovertemplate="threshold %{customdata[0]:.3f}: %{customdata[1]} clips answered<br>coverage %{x:.0%}"
+                          "<br>accuracy %{y:.0%}<extra></extra>"))
+        t = stored_threshold(r)
+        answered = conf >= t if t is not None else np.zeros(0, bool)
+        if answered.any():
+            cov, acc = float(answered.mean()), float(correct[answered].mean())
+            fig.add_trace(go.Scatter(
+                x=[cov], y=[acc], mode="markers", marker=dict(symbol="star", size=15, color=_color(i),
+                                                           line=dict(color="black", width=1)),
+                legendgroup=run_label(r), name=f"stored threshold {t:.2f}: {cov:.0%} answered, {acc:.0%} right",
+                hovertemplate=f"stored threshold {t:.3f}<br>coverage {cov:.0%} · accuracy {acc:.0%}<extra></extra>"))
+    fig.update_layout(xaxis=dict(title="coverage (share of test clips answered)", range=[0, 1.02], tickformat=".0%"),
+                      yaxis=dict(title="accuracy on answered clips", range=[0, 1.02], tickformat=".0%"),
                       height=380, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.2))
     return fig
 

@@ -56,6 +56,11 @@ def test_compare_two_runs(two_runs):
     assert (table.loc["latency / clip"] == "12.5 ms").all()
     assert table.loc["macro-F1 [95% CI]"].str.contains(r"\[").all()
 
+    # five-class CNN runs have no cry metrics: that section is skipped; coverage vs accuracy still shows
+    assert not any("no-cry" in h.value for h in at.subheader)
+    coverage = [s for s in plotly_specs(at) if "coverage" in str(s["layout"].get("xaxis", {}).get("title"))]
+    assert len(coverage) == 1 and len([t for t in coverage[0]["data"] if t.get("mode") == "lines"]) == 2
+
     maps = heatmaps(at)
     assert len(maps) == 2  # one confusion matrix per run
     assert all(max(max(row) for row in m["z"]) <= 1.0 for m in maps)  # normalised by default

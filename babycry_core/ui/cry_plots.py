@@ -1,0 +1,128 @@
+"""Compare's figures for runs that can say "no cry" (two-stage / nine-class): each question on its own.
+
+Reads only what cry_metrics.report wrote into metrics.json ("cry_detection", "reason_only", "flat", "by_tag",
+"groups_per_class"); a run without those keys (a five-class CNN) is simply not a cry run here.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..cry_metrics import AGE_BANDS, GENDERS
+from .run_plots import DASH, _color, _num, _with_ci, run_label
+
+TAGS = (("age", "by age band", AGE_BANDS), ("gender", "by gender", GENDERS))
+
+
+def is_cry_run(run) -> bool:
+    return bool((run.metrics or {}).get("cry_detection"))
+
+
+def has_tags(runs: Sequence) -> bool:
+    """Whether any run has a by-tag figure (test clips with a Donate-a-Cry age or gender tag)."""
+    return any(any(((r.metrics or {}).get("by_tag") or {}).get(tag) for tag, _, _ in TAGS) for r in runs)
+
+
+def _count(part: dict, n: str = "n", groups: str = "groups") -> str:
+    return f"{part[n]} ({part[groups]} groups)" if n in part and groups in part else DASH
+
+
+def cry_table(runs: Sequence) -> pd.DataFrame:
+    """One row per cry run: cry vs no-cry, reason only (cry clips), flat (every class), each with its 95 %
+    interval over groups and the clips / groups it rests on."""
+    rows = []
+    for r in runs:
+        m = r.metrics or {}
+        det, reason, flat = m.get("cry_detection") or {}, m.get("reason_only") or {}, m.get("flat") or {}
+        base = (reason.get("majority_baseline") or {})
+        n_classes, n_reasons = len(flat.get("classes") or []), len(reason.get("classes") or [])
+        rows.append({
+            "run": run_label(r),
+            "cry vs no-cry · F1 of cry": _with_ci(det, "f1"),
+            "cry vs no-cry · recall of cry": _with_ci(det, "recall"),
+            "cry vs no-cry · precision of cry": _with_ci(det, "precision"),
+            "cry vs no-cry · false alarms on non-cry": _with_ci(det, "false_alarm_rate"),
+            "cry vs no-cry · test clips: cry / non-cry": (
+                f"{det['n_cry']} ({det.get('groups_cry', '?')} groups) / {det['n_non_cry']} "
+                f"({det.get('groups_non_cry', '?')} groups)" if "n_cry" in det else DASH),
+            "reason only · macro-F1 over the cry classes": _with_ci(reason, "macro_f1"),
+            "reason only · cry classes": str(n_reasons) if n_reasons else DASH,
+            "reason only · majority baseline": (f"{base['label']}: macro-F1 {_num(base.get('macro_f1')) or 0:.3f}"
+                                                if base.get("label") else DASH),
+            "reason only · cry clips": _count(reason),
+            "flat · macro-F1 over all classes": _with_ci(flat, "macro_f1"),
+            "flat · classes": str(n_classes) if n_classes else DASH,
+            "flat · balanced accuracy": _with_ci(flat, "balanced_accuracy"),
+            "flat · test clips": _count(flat),
+        })
+    return pd.DataFrame(rows)
+
+
+def by_tag_figure(runs: Sequence) -> go.Figure:
+    """macro-F1 by age band and by gender (a bar per run, 95 % interval as error bar). The clips and babies
+    behind each bar go under the tick label when every run rests on the same ones, else on the bars."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32], shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=[title for _, title, _ in TAGS])
+    all_tags = [(r.metrics or {}).get("by_tag") or {} for r in runs]
+    for j, (tag, _, names) in enumerate(TAGS):
+        counts = {}  # key -> set of (clips, groups) over the runs
+        for tags in all_tags:
+            for k, e in (tags.get(tag) or {}).items():
+                counts.setdefault(k, set()).add((e.get("clips"), e.get("groups")))
+        shared = all(len(v) == 1 for v in counts.values())
+        for i, (r, tags) in enumerate(zip(runs, all_tags)):
+            per = tags.get(tag) or {}
+            keys = [k for k in names if k in per] + sorted(k for k in per if k not in names)
+            if not keys:
+                continue
+            e = [per[k] for k in keys]
+            y = [_num(x.get("macro_f1")) for x in e]
+            ci = [x.get("macro_f1_ci") or [None, None] for x in e]
+            up = [max(0.0, _num(c[1]) - v) if v is not None and _num(c[1]) is not None else 0 for v, c in zip(y, ci)]
+            down = [max(0.0, v - _num(c[0])) if v is not None and _num(c[0]) is not None else 0 for v, c in zip(y, ci)]
+            sizes = [f"{x.get('clips', '?')} clip{'s' if x.get('clips') != 1 else ''} · {x.get('groups', '?')} "
+                     f"bab{'ies' if x.get('groups') != 1 else 'y'}" for x in e]
+            fig.add_trace(go.Bar(
+                x=[f"{x.get('name', k)}<br>{n}" if shared else x.get("name", k) for k, x, n in zip(keys, e, sizes)],
+                y=y, name=run_label(r), marker_color=_color(i), legendgroup=run_label(r), showlegend=j == 0,
+                text=None if shared else sizes, textposition="outside", cliponaxis=False,
+                error_y=dict(type="data", array=up, arrayminus=down, color="#555", thickness=1),
+                customdata=[[n, _num(x.get("reason_macro_f1"))] for x, n in zip(e, sizes)],
+                hovertemplate="%{x}: macro-F1 %{y:.2f} (%{customdata[0]})<br>reason decision alone: "
+                              "%{customdata[1]:.2f}<extra>" + run_label(r) + "</extra>"),
+                row=1, col=j + 1)
+    fig.update_layout(barmode="group", height=360, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", y=-0.3), uniformtext=dict(minsize=8, mode="hide"))
+    fig.update_yaxes(range=[0, 1.05], title_text="macro-F1", row=1, col=1)
+    return fig
+
+
+def per_class_table(run) -> pd.DataFrame:
+    """Per class: the test metrics next to how many clips and groups (source recordings / babies) they rest on,
+    and how often cry detection got the class wrong. Classes the model does not output (cry_unknown) show
+    their detection figures only."""
+    m = run.metrics or {}
+    pc, gpc = m.get("per_class") or {}, m.get("groups_per_class") or {}
+    det = (m.get("cry_detection") or {}).get("per_class") or {}
+    classes, cm = list(m.get("classes") or []), m.get("confusion_matrix") or []
+    predicted = {c: sum(row[j] for row in cm) for j, c in enumerate(classes)} if cm else {}
+    rows = []
+    for c in list(pc) + [c for c in gpc if c not in pc]:
+        s, g, d = pc.get(c) or {}, gpc.get(c) or {}, det.get(c) or {}
+        tg = g.get("test_groups")
+        untested = s.get("support") == 0  # no recall / F1 to speak of; precision only if the class was answered
+        rows.append({
+            "class": c, "F1": None if untested else _num(s.get("f1")),
+            "precision": None if untested and not predicted.get(c) else _num(s.get("precision")),
+            "recall": None if untested else _num(s.get("recall")),
+            "test clips": g.get("test_clips", s.get("support")), "test groups": tg,
+            "train clips": g.get("train_clips"), "train groups": g.get("train_groups"),
+            "missed as no-cry": _num(d.get("miss_rate")), "false alarm as cry": _num(d.get("false_alarm_rate")),
+            "note": ("not tested" if not g.get("test_clips") else
+                     "rests on one group" if tg == 1 else "") if g else "",
+        })
+    df = pd.DataFrame(rows)
+    return df.set_index("class") if len(df) else df
