@@ -161,6 +161,19 @@ def cmd_models(a) -> int:
     return 0
 
 
+def cmd_card(a) -> int:
+    from . import runs
+    from .model_card import write_model_card
+
+    try:
+        run_dir = runs.find_run(a.run)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(write_model_card(run_dir))
+    return 0
+
+
 def cmd_bench(a) -> int:
     from . import bench
 
@@ -199,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--run", default=None, help="run id or folder (default: the app's default checkpoint)")
     s.add_argument("--json", action="store_true", help="one JSON array, one object per file")
     s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("card", help="write (or overwrite) a run's MODEL_CARD.md; prints its path")
+    s.add_argument("run", help="run id or folder")
+    s.set_defaults(func=cmd_card)
 
     s = sub.add_parser("runs", help="list run folders and their status")
     s.set_defaults(func=cmd_runs)

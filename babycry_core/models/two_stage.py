@@ -24,14 +24,14 @@ and holds the abstention threshold, chosen on the combined validation vector.
 Run folder: config.json (family "two_stage", the stages, sha256 of every stage file), labels.json,
 feature_config.json, calibration.json, metrics.json (evaluate() + calibration + cry_metrics.report: cry
 detection, reason only, flat, by tag, groups per class), history.jsonl (the stages' epochs, relayed as they
-happen), status.json, MODEL_CARD.md, gate/ and reason/.
+happen), status.json, MODEL_CARD.md (model_card.py), gate/ and reason/. The post-training checks (metrics.json,
+clip-length and generated-signal checks, re-evaluation) are in two_stage_checks.py.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import os
-import shlex
 import signal
 import threading
 import time
@@ -331,22 +331,9 @@ class _Relay(threading.Thread):
 
 def _command(cfg) -> str:
     """The CLI call that reproduces this run (fields left at their defaults are not written)."""
-    from ..train import TrainConfig
+    from ..model_card import train_command
 
-    d, args = TrainConfig(), ["python", "-m", "babycry_core", "train", "--model", cfg.model]
-    flags = {"corpus": "--corpus", "epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size",
-             "weight_decay": "--weight-decay", "dropout": "--dropout", "seed": "--seed", "balance": "--balance",
-             "mixup": "--mixup", "patience": "--patience", "threads": "--threads"}
-    for field, flag in flags.items():
-        if getattr(cfg, field) != getattr(d, field):
-            args += [flag, str(getattr(cfg, field))]
-    if not cfg.specaugment:
-        args.append("--no-augment")
-    if cfg.split == "fold":
-        args += ["--fold", str(cfg.fold)]
-    if cfg.protocol != "grouped":
-        args += ["--protocol", cfg.protocol]
-    return shlex.join(args)
+    return train_command(dataclasses.asdict(cfg))
 
 
 def fit_two_stage(cfg, run_dir: Path | None = None, *, progress: bool = True, augment: bool = True) -> Path:
@@ -356,7 +343,9 @@ def fit_two_stage(cfg, run_dir: Path | None = None, *, progress: bool = True, au
     stops too (without a model if the gate was stopped).
     """
     from .. import data
+    from ..model_card import write_model_card
     from ..train import fit
+    from .two_stage_checks import model_rows, run_metrics
 
     run_dir = Path(run_dir) if run_dir else runs.new_run_dir(cfg.model)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -412,7 +401,7 @@ def fit_two_stage(cfg, run_dir: Path | None = None, *, progress: bool = True, au
         fileio.write_json(run_dir / "config.json", meta)
 
         model = load_run(run_dir, meta, roles["labels"])
-        val9 = _model_rows(base["val"], roles)
+        val9 = model_rows(base["val"], roles)
         cal = combined_calibration(model, val9[0], val9[1])
         fileio.write_json(run_dir / "calibration.json", cal)
         metrics = run_metrics(model, base, roles, cal, cfg)
@@ -446,270 +435,14 @@ class _Stopped(Exception):
     pass
 
 
-def _model_rows(part, roles: dict):
-    """The rows of a part whose label is a model class (cry_unknown left out), y re-indexed to roles["labels"]."""
-    X, _, frame = part
-    index = {c: i for i, c in enumerate(roles["labels"])}
-    keep = frame["label"].astype(str).isin(index).to_numpy()
-    return X[keep], frame.loc[keep, "label"].map(index).to_numpy(dtype=np.int64), frame[keep].reset_index(drop=True)
-
-
-def run_metrics(model: TwoStageModel, base: dict, roles: dict, cal: dict, cfg=None) -> dict:
-    """metrics.json: evaluate() + calibration over the model classes (cv.test_metrics: the flat figures at the
-    top level, as every run has them) + cry_metrics.report's separate figures + each stage's own test figures."""
-    from .. import calibration, cry_metrics
-    from ..calibration import softmax
-    from ..cv import test_metrics
-
-    X, y, frame = _model_rows(base["test"], roles)
-    logits = model.feature_logits(X)
-    metrics = test_metrics(logits, y, roles["labels"], cal, frame["clip_id"].tolist()) if len(y) else {}
-    if len(y):  # "before" = the stages combined without their temperatures (the run's own T is 1)
-        raw = np.log(np.clip(model.proba(X, calibrated=False), LOG_FLOOR, None))
-        before = calibration.report(raw, y, {"temperature": 1.0, "threshold": cal.get("threshold", 0.0)})
-        metrics.update(ece_before=before["ece_before"], nll_before=before["nll_before"])
-    Xall, _, fall = base["test"]
-    proba = softmax(model.feature_logits(Xall), cal["temperature"]) if len(Xall) else \
-        np.zeros((0, len(roles["labels"])))
-    metrics.update(cry_metrics.report(proba, roles["labels"], fall, cry_classes=roles["cry"],
-                                      reason_classes=roles["reason"],
-                                      split_frames={p: base[p][2] for p in ("train", "val", "test")}))
-    metrics["calibration"] = {k: metrics.get(k) for k in ("ece_before", "ece_after", "nll_before", "nll_after",
-                                                          "coverage", "selective_accuracy")}
-    metrics["calibration"].update(temperature=cal.get("temperature"), threshold=cal.get("threshold"),
-                                  stage_temperatures=cal.get("stage_temperatures"),
-                                  before_after="stages combined without / with their own temperatures")
-    metrics["stages"] = {}
-    run_dir = model.run_dir
-    for stage in STAGES:
-        m = fileio.read_json(run_dir / stage / "metrics.json", default={}) if run_dir else {}
-        metrics["stages"][stage] = {k: m.get(k) for k in ("n", "classes", "macro_f1", "macro_f1_ci",
-                                                          "balanced_accuracy", "balanced_accuracy_ci")}
-    metrics["length_check"] = length_check(model, fall) if len(fall) else {}
-    metrics["generated_signals"] = generated_signal_check(model)
-    metrics["corpus"] = getattr(cfg, "corpus", None)
-    return metrics
-
-
-def length_check(model: TwoStageModel, frame, seconds: float = 5.0) -> dict:
-    """Does clip length tell the gate the class? giulbia clips (every non-cry clip) are 5 s, zero-padded to the
-    window; Donate-a-Cry cries fill it. Test cries longer than `seconds` are scored again cut to `seconds` (and
-    zero-padded), non-cry test clips shorter than the window again looped to fill it. A model that keyed on the
-    padding would lose cries when cut and raise false alarms when looped."""
-    from .. import audio, data
-    from ..cry_metrics import gate_decision
-    from ..features import fix_length
-
-    fcfg = model.feature_config
-    n, cut = fcfg.clip_samples, int(seconds * fcfg.sample_rate)
-    variants = {"cry_full": [], "cry_cut": [], "non_cry_padded": [], "non_cry_looped": []}
-    for path, is_cry in zip(frame["path"], frame["is_cry"].astype(bool)):
-        y = audio.load(data.resolve_path(path), fcfg.sample_rate)
-        if is_cry and len(y) > 1.1 * cut:
-            variants["cry_full"].append(fix_length(y, n))
-            variants["cry_cut"].append(fix_length(y[:cut], n))
-        elif not is_cry and len(y) < 0.95 * n:
-            variants["non_cry_padded"].append(fix_length(y, n))
-            variants["non_cry_looped"].append(np.resize(y, n))
-    out = {"seconds": seconds}
-    for name, wins in variants.items():
-        if not wins:
-            continue
-        proba = model.proba(np.stack([log_mel(w, fcfg) for w in wins])[:, None])
-        top_is_cry = np.isin(np.array(model.labels)[proba.argmax(1)], model.cry_labels)
-        out[name] = {"clips": len(wins), "answered_cry": float(top_is_cry.mean()),
-                     "gate_says_cry": float(gate_decision(proba, model.labels, model.cry_labels).mean()),
-                     "mean_p_cry": float(proba[:, [model.labels.index(c) for c in model.cry_labels]].sum(1).mean())}
-    return out
-
-
-GENERATED = {"white noise": ("white_noise", {"level": 0.1}), "sine 440 Hz": ("sine", {"freq": 440.0}),
-             "sine 1 kHz": ("sine", {"freq": 1000.0}), "quiet hiss (-50 dBFS)": ("white_noise", {"level": 0.003})}
-
-
-def generated_signal_check(model: TwoStageModel, seconds: float = 7.0) -> dict:
-    """The model's answer (top class, P(cry)) for generated non-cry signals, averaged over windows as inference
-    does (digital silence never reaches a model: inference answers it from the level)."""
-    from .. import synth
-    from ..features import windows
-
-    fcfg, out = model.feature_config, {}
-    cry_cols = [model.labels.index(c) for c in model.cry_labels]
-    for name, (kind, kw) in GENERATED.items():
-        y = synth.SIGNALS[kind](seconds, fcfg.sample_rate, **kw)
-        p = np.exp(model.window_logits([w for _, w in windows(y, fcfg)], fcfg)).mean(0)
-        out[name] = {"label": model.labels[int(p.argmax())], "p_cry": float(p[cry_cols].sum())}
-    return out
-
+# ---------------------------------------------------------------- registry
 
 def evaluate_run(run_dir: Path) -> dict:
-    """Re-evaluate a run on the test part of its split; rewrite metrics.json (cv.evaluate_run calls this)."""
-    from .. import data
-    from ..checkpoint import load
-    from ..train import TrainConfig, load_split_features
+    """Re-evaluate a run on its test part; rewrite metrics.json (see two_stage_checks.evaluate_run)."""
+    from .two_stage_checks import evaluate_run as evaluate
 
-    loaded = load(run_dir)
-    cfg = TrainConfig.from_dict(loaded.config)
-    roles = class_roles(data.load_manifest(cfg.corpus))
-    if roles["labels"] != loaded.labels:
-        raise ValueError(f"run {Path(run_dir).name} was trained on classes {loaded.labels}, the corpus now has "
-                         f"{roles['labels']}")
-    _, base = load_split_features(cfg, labels=roles["all"], progress=False)
-    metrics = run_metrics(loaded.model, base, roles, loaded.calibration, cfg)
-    fileio.write_json(Path(run_dir) / "metrics.json", metrics)
-    return metrics
+    return evaluate(run_dir)
 
-
-# ---------------------------------------------------------------- model card
-
-def _ci(v, ci) -> str:
-    if v is None or v != v:
-        return "n/a"
-    lo, hi = ci if ci else (float("nan"), float("nan"))
-    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo == lo else f"{v:.3f} [no interval]"
-
-
-def write_model_card(run_dir: Path, command: str | None = None) -> Path:
-    """MODEL_CARD.md from the run's own files: data, split, band limit, metrics with intervals, limitations."""
-    run_dir = Path(run_dir)
-    cfg = fileio.read_json(run_dir / "config.json")
-    m = fileio.read_json(run_dir / "metrics.json", default={})
-    fc = fileio.read_json(run_dir / "feature_config.json")
-    cal = fileio.read_json(run_dir / "calibration.json", default={})
-    aug = cfg.get("augmentation", {})
-    cd, cdp, ro, re2e, fl = (m.get(k, {}) for k in ("cry_detection", "cry_detection_gate", "reason_only",
-                                                    "reason_end_to_end", "flat"))
-    gpc = m.get("groups_per_class", {})
-    L = [f"# Model card: {run_dir.name}", "",
-         f"Two-stage cry model (`two_stage`): a cry / laugh / noise / silence **gate** and a cry-**reason** model, "
-         f"both the small CNN (`{cfg.get('stage_model')}`) on log-mel features, combined as "
-         "P(reason) = P(cry) · P(reason | cry). Card written " + time.strftime("%Y-%m-%d %H:%M %Z") + ".", "",
-         "## Command", "", "```", command or cfg.get("command", ""), "```", "",
-         f"Corpus `{cfg.get('corpus')}`, fixed split, seed {cfg.get('seed')}, up to {cfg.get('epochs')} epochs per "
-         f"stage (early stopping on validation macro-F1, patience {cfg.get('patience')}), {cfg.get('threads')} "
-         "torch thread(s).", "",
-         "## Data", "",
-         "- **Donate-a-Cry** (cleaned, ODbL/DbCL): 8 kHz phone recordings of crying babies, one reason tag each "
-         "(hungry, tired, discomfort, belly_pain, burping, cold_hot). Grouped by app-install uuid (~ one baby).",
-         "- **giulbia/baby_cry_detection** (no licence stated; its noise and part of its cries are ESC-50 clips, "
-         "CC BY-NC 3.0 — development use only): laugh, silence, noise, and cries without a reason "
-         "(`cry_unknown`, used by the gate only). 16 kHz, 5 s windows; grouped by source recording "
-         "(ESC-50 source id, or the home recording the window was cut from; silence is one recording).", "",
-         "| class | train clips (groups) | val clips (groups) | test clips (groups) |", "|---|---|---|---|"]
-    for c, r in gpc.items():
-        L.append(f"| {c} | {r.get('train_clips')} ({r.get('train_groups')}) | {r.get('val_clips')} "
-                 f"({r.get('val_groups')}) | {r.get('test_clips')} ({r.get('test_groups')}) |")
-    L += ["", "## Split", "",
-          "Train / validation / test by **group** (by baby for Donate-a-Cry, by source recording for giulbia): "
-          "no baby and no recording has clips on two sides. Validation picks the epoch (early stopping) and fits "
-          "the temperature and the abstention threshold; the test part is used once, for the figures below.", "",
-          "## Band limit: 0-4 kHz", "",
-          f"Every input is resampled to {fc.get('sample_rate')} Hz and the mel bank spans "
-          f"{fc.get('fmin'):g}-{fc.get('fmax'):g} Hz. Donate-a-Cry is recorded at 8 kHz (nothing above 4 kHz), "
-          "giulbia is wideband 16 kHz: with the full band a model separates the *sources* (which device recorded "
-          "it) instead of cry from no cry — a plain SVM scored 0.998 macro-F1 wideband against 0.94 band-limited "
-          "on the same task. Limiting both sources to the band they share removes that shortcut.", "",
-          "## Training-time noise augmentation", "",
-          (f"Training part only: every {', '.join(aug.get('classes', []))} training clip mixed with generated "
-           f"{' / '.join(aug.get('interferers', []))} at {', '.join(f'{s:g}' for s in aug.get('snrs_db', []))} dB "
-           f"SNR (noise also at {', '.join(f'{s:g}' for s in aug.get('dominant_snrs_db', []))} dB, interference "
-           f"dominating), and as many cry clips likewise ({aug.get('copies')} copies in all: "
-           f"{aug.get('copies_per_label')}). Copies keep their recording's group; validation and test are "
-           "never mixed. Clip length is decorrelated from the class in the same copies: short non-cry clips are "
-           f"looped to fill the window, the cry copies cut to {aug.get('cut_matched_to_s') or 0:g} s and zero-padded "
-           f"({aug.get('copies_by_length')}).") if aug.get("applied") else "None.", "",
-          "## Test figures (95 % bootstrap intervals over groups, i.e. source recordings / babies)", "",
-          "**Cry vs no cry** (cry = any cry class incl. cries without a reason; decided as the app does: the top "
-          "class is a cry class):", "",
-          f"- cry F1 {_ci(cd.get('f1'), cd.get('f1_ci'))}; cry recall {_ci(cd.get('recall'), cd.get('recall_ci'))}; "
-          f"precision {_ci(cd.get('precision'), cd.get('precision_ci'))}",
-          f"- false-alarm rate on non-cry clips {_ci(cd.get('false_alarm_rate'), cd.get('false_alarm_rate_ci'))} "
-          f"({cd.get('n_cry')} cry clips in {cd.get('groups_cry')} groups, {cd.get('n_non_cry')} non-cry clips in "
-          f"{cd.get('groups_non_cry')} groups)",
-          f"- decided as the gate would (P(cry) = sum over the reasons, against each non-cry class): F1 "
-          f"{_ci(cdp.get('f1'), cdp.get('f1_ci'))}, recall {_ci(cdp.get('recall'), cdp.get('recall_ci'))}, "
-          f"false-alarm rate {_ci(cdp.get('false_alarm_rate'), cdp.get('false_alarm_rate_ci'))}", ""]
-    per = cd.get("per_class", {})
-    if per:
-        L += ["| class | clips (groups) | miss rate / false-alarm rate |", "|---|---|---|"]
-        for c, r in per.items():
-            v = r.get("miss_rate", r.get("false_alarm_rate"))
-            kind = "miss" if "miss_rate" in r else "false alarm"
-            L.append(f"| {c} | {r['clips']} ({r['groups']}) | {kind} {v:.3f} |")
-        L.append("")
-    L += [f"**Reason only** (cry clips with a reason; the reason decision alone, i.e. given a cry): macro-F1 "
-          f"{_ci(ro.get('macro_f1'), ro.get('macro_f1_ci'))}, balanced accuracy "
-          f"{_ci(ro.get('balanced_accuracy'), ro.get('balanced_accuracy_ci'))} on {ro.get('n')} clips / "
-          f"{ro.get('groups')} babies; always-'{ro.get('majority_baseline', {}).get('label')}' baseline macro-F1 "
-          f"{ro.get('majority_baseline', {}).get('macro_f1', float('nan')):.3f}.", "",
-          f"**Reason end to end** (same clips, the app's full answer; a no-cry answer is a miss): macro-F1 "
-          f"{_ci(re2e.get('macro_f1'), re2e.get('macro_f1_ci'))}.", "",
-          f"**Flat** (all {len(fl.get('classes', []))} classes; test holds {', '.join(fl.get('classes_in_test', []))}):"
-          f" macro-F1 {_ci(fl.get('macro_f1'), fl.get('macro_f1_ci'))}, balanced accuracy "
-          f"{_ci(fl.get('balanced_accuracy'), fl.get('balanced_accuracy_ci'))}, accuracy "
-          f"{_ci(fl.get('accuracy'), fl.get('accuracy_ci'))}.", "",
-          "**By tag** (Donate-a-Cry clips; reason macro-F1 of the app's answer / of the reason decision alone):", "",
-          "| tag | value | clips (babies) | macro-F1 (app) | macro-F1 (reason alone) |", "|---|---|---|---|---|"]
-    for tag, vals in m.get("by_tag", {}).items():
-        for v, r in vals.items():
-            L.append(f"| {tag} | {r['name']} | {r['clips']} ({r['groups']}) | {_ci(r['macro_f1'], r['macro_f1_ci'])} "
-                     f"| {_ci(r.get('reason_macro_f1'), r.get('reason_macro_f1_ci'))} |")
-    stt = cal.get("stage_temperatures", {})
-    L += ["", "**Calibration** (temperature scaling per stage, each fit on its own validation clips; the combined "
-          "vector is not rescaled): "
-          f"T(gate) = {stt.get('gate', float('nan')):.3f}, T(reason) = {stt.get('reason', float('nan')):.3f} (fitted: "
-          f"{cal.get('stage_temperatures_fitted')}); abstention threshold {cal.get('threshold', 0):.3f}; test ECE "
-          f"{m.get('ece_before', float('nan')):.3f} without the stage temperatures, "
-          f"{m.get('ece_after', float('nan')):.3f} with them; "
-          f"answered {m.get('coverage', float('nan')):.1%} of the test clips, accuracy on those "
-          f"{m.get('selective_accuracy', float('nan')):.3f}.", ""]
-    st = m.get("stages", {})
-    if st:
-        L += ["**Each stage on its own test clips** (clip bootstrap, from the stage folders): " + "; ".join(
-            f"{s} macro-F1 {_ci(r.get('macro_f1'), r.get('macro_f1_ci'))} over {r.get('classes')}"
-            for s, r in st.items() if r.get("macro_f1") is not None) + ".", ""]
-    lc = m.get("length_check", {})
-    if lc.get("cry_full") or lc.get("non_cry_padded"):
-        def share(k, f="answered_cry"):
-            return f"{lc[k][f]:.1%}" if k in lc else "n/a"
-        L += [f"**Clip-length check** (is the 5 s giulbia padding a cue?): test cries longer than {lc['seconds']:g} s "
-              f"answered as cries {share('cry_full')} in full vs {share('cry_cut')} cut to {lc['seconds']:g} s "
-              f"({lc.get('cry_full', {}).get('clips', 0)} clips); short non-cry test clips answered as cries "
-              f"{share('non_cry_padded')} zero-padded vs {share('non_cry_looped')} looped to fill the window "
-              f"({lc.get('non_cry_padded', {}).get('clips', 0)} clips).", ""]
-    gs = m.get("generated_signals", {})
-    if gs:
-        L += ["**Generated signals** (not in any split): " + "; ".join(
-            f"{k} -> {r['label']} (P(cry) {r['p_cry']:.2f})" for k, r in gs.items())
-            + "; digital silence is answered by the level check before the model.", ""]
-    L += ["## Limitations", "",
-          "- **Silence is one recording** (a quiet room, peak-normalised: hiss, not digital silence) and sits "
-          "entirely in the training part: no test figure exists for it. Digital silence never reaches the model: "
-          "inference answers it from the signal level (below -65 dBFS) and says so.",
-          "- **Laugh is two recordings**: one trains the model, the other is the whole laugh test set, so the laugh "
-          "figures describe one baby's laughter in one room.",
-          "- Reason classes other than hungry rest on a handful of babies each (see the table above); their "
-          "intervals are wide and the reason figures should be read as indicative only.",
-          "- giulbia clips are 5 s long (zero-padded to the 7 s window) and non-cry clips come only from giulbia, "
-          "while most cries come from Donate-a-Cry phones: clip length and recording chain may still carry "
-          "information about the class beyond the band limit.",
-          "- The answer is the top class over all classes; a cry whose probability is spread over several reasons "
-          "can lose to a single non-cry class (compare the two cry-detection rows above).",
-          "- Not a medical device; research and development data only (giulbia/ESC-50 licences)."]
-    base_f1 = ro.get("majority_baseline", {}).get("macro_f1")
-    if ro.get("macro_f1") is not None and base_f1 is not None and ro["macro_f1"] <= base_f1:
-        L.append(f"- **The reason stage is not better than always answering "
-                 f"'{ro['majority_baseline']['label']}'** (macro-F1 {ro['macro_f1']:.3f} vs {base_f1:.3f}): treat the "
-                 "reason as unknown; only the cry / no-cry answer carries information.")
-    if m.get("ece_after") is not None and m.get("ece_before") is not None and m["ece_after"] > m["ece_before"]:
-        L.append(f"- The stage temperatures, fit on validation, made the test calibration worse (ECE "
-                 f"{m['ece_before']:.3f} -> {m['ece_after']:.3f}); the validation part has no laugh and no silence, "
-                 "so the gate's temperature is fit on cry vs noise only.")
-    L.append("")
-    return fileio.atomic_write(run_dir / "MODEL_CARD.md", lambda f: f.write("\n".join(L)), mode="w")
-
-
-# ---------------------------------------------------------------- registry
 
 @register(NAME, FAMILY, "Two-stage: cry/laugh/noise/silence gate CNN x cry-reason CNN, "
                         "P(reason) = P(cry) P(reason | cry)",
