@@ -21,8 +21,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--corpus", default="donateacry")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--corpus", nargs="+", default=["donateacry"], help="accuracy: donateacry and/or combined")
+    p.add_argument("--epochs", type=int, default=None, help="accuracy: one epoch budget for every model "
+                   "(default: the per-model budgets in leaderboard.BUDGETS)")
+    p.add_argument("--protocols", nargs="+", choices=["grouped", "random"], default=["grouped", "random"],
+                   help="accuracy: grouped folds (by baby, honest) and/or random folds (by file, leaky)")
+    p.add_argument("--threads", type=int, default=2, help="accuracy: torch threads per training run")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                   help="accuracy: reuse the finished folds under results/runs/leaderboard/")
     p.add_argument("--out", default=None, help="JSON output (default: results/bench_<kind>.json)")
 
 
@@ -37,22 +43,43 @@ def _timeit(fn, repeats: int) -> dict:
 
 
 def speed(models: list[str] | None = None, repeats: int = 20, train_epoch: bool = True) -> list[dict]:
-    """Per model: decode, log-mel and forward latency for one 7 s clip (1 thread and all threads)."""
+    """Per torch model, each in a fresh process (so peak RSS is that model's own): decode, log-mel and forward
+    latency for one 7 s clip at batch 1 with 1 thread and all threads, batch throughput, one training epoch."""
+    import multiprocessing
+
+    from .models import get_spec, model_names
+
+    rows = []
+    for name in models or model_names("torch"):
+        if get_spec(name).family != "torch":
+            print(f"{name}: skipped (speed covers the log-mel torch models)")
+            continue
+        with multiprocessing.get_context("spawn").Pool(1) as pool:  # fresh interpreter: its own ru_maxrss
+            rows.append(pool.apply(_speed_one, (name, repeats, train_epoch)))
+    return rows
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _speed_one(name: str, repeats: int, train_epoch: bool) -> dict:
     import torch
+    from threadpoolctl import threadpool_limits
 
     from . import audio, synth
     from .features import FeatureConfig, fix_length, log_mel
-    from .models import build_model, model_names
+    from .models import build_model
 
     cfg = FeatureConfig()
     wav = synth.to_wav_bytes(synth.cry_sweep(7.0, 8000), 8000)
     all_threads = torch.get_num_threads()
-    rows = []
-    for name in models or model_names("torch"):
-        model = build_model(name, 5).eval()
-        row = {"model": name, "params": int(sum(p.numel() for p in model.parameters()))}
-        for threads in sorted({1, all_threads}):
-            torch.set_num_threads(threads)
+    rss_start = _rss_mb()  # interpreter + torch, before the model
+    model = build_model(name, 5).eval()
+    row = {"model": name, "params": int(sum(p.numel() for p in model.parameters())), "rss_before_model_mb": rss_start}
+    for threads in sorted({1, all_threads}):
+        torch.set_num_threads(threads)
+        with threadpool_limits(threads):  # BLAS/OpenMP pools too (the log-mel matmul), not only torch's
             y = audio.load(wav, cfg.sample_rate)
             x = torch.from_numpy(log_mel(fix_length(y, cfg.clip_samples), cfg)[None, None])  # (1, 1, n_mels, frames)
 
@@ -72,20 +99,20 @@ def speed(models: list[str] | None = None, repeats: int = 20, train_epoch: bool 
                 "forward": _timeit(forward, repeats),
                 "end_to_end": _timeit(full, repeats),
             }
-        torch.set_num_threads(all_threads)
-        xb = torch.randn(16, 1, cfg.n_mels, cfg.n_frames)
+    torch.set_num_threads(all_threads)
+    row["threads_all"] = all_threads
+    xb = torch.randn(16, 1, cfg.n_mels, cfg.n_frames)
 
-        def batch():
-            with torch.inference_mode():
-                model(xb)
+    def batch():
+        with torch.inference_mode():
+            model(xb)
 
-        b = _timeit(batch, max(3, repeats // 4))
-        row["batch16_clips_per_s"] = 16000 / b["median_ms"]
-        if train_epoch:
-            row["train_epoch_s"] = _train_epoch_seconds(name)
-        row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        rows.append(row)
-    return rows
+    b = _timeit(batch, max(3, repeats // 4))
+    row["batch16_clips_per_s"] = 16000 / b["median_ms"]
+    if train_epoch:
+        row["train_epoch_s"] = _train_epoch_seconds(name)
+    row["peak_rss_mb"] = _rss_mb()
+    return row
 
 
 def _train_epoch_seconds(name: str, n_clips: int = 457, batch_size: int = 32) -> float:
@@ -115,7 +142,7 @@ def format_speed(rows: list[dict]) -> str:
         return f"{d['median_ms']:.1f} ({d['min_ms']:.1f}-{d['max_ms']:.1f})"
 
     lines = ["| model | params | threads | decode ms | log-mel ms | forward ms | end-to-end ms | batch clips/s | train epoch s | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]  # ms: median (min-max) per 7 s clip, batch 1
     for r in rows:
         for key in sorted(k for k in r if k.startswith("t") and k[1:].isdigit()):
             t = r[key]
@@ -127,6 +154,12 @@ def format_speed(rows: list[dict]) -> str:
         lines.append("")
         lines.append("end-to-end latency ratio to cnn (1 thread): " + ", ".join(
             f"{r['model']} {r['t1']['end_to_end']['median_ms'] / base['t1']['end_to_end']['median_ms']:.1f}x" for r in rows))
+    if any(r.get("threads_all", 1) > 1 for r in rows):
+        def e2e(r, t):
+            return r[f"t{t}"]["end_to_end"]["median_ms"]
+
+        lines.append("end-to-end speed-up with all threads over 1 thread: " + ", ".join(
+            f"{r['model']} {e2e(r, 1) / e2e(r, r['threads_all']):.1f}x" for r in rows if "threads_all" in r))
     return "\n".join(lines)
 
 
