@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2, help="accuracy: torch threads per training run")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                    help="accuracy: reuse the finished folds under results/runs/leaderboard/")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="accuracy: run the models x folds jobs here (default) or as Ray tasks (requirements-scale.txt)")
+    p.add_argument("--address", default=None, help="accuracy: an existing Ray cluster (default with ray: a local one)")
     p.add_argument("--out", default=None, help="JSON output (default: results/bench_<kind>.json)")
 
 

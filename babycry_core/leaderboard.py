@@ -85,6 +85,20 @@ def _unavailable(e: BaseException) -> bool:
 
 # ---------------------------------------------------------------- one fold
 
+_PARTS_CACHE: dict = {}  # per process (the local process, or one Ray worker): a fold's log-mel arrays
+
+
+def fold_job(job: dict) -> dict:
+    """One models x folds job, runnable on any backend: train and score one fold, or say why it cannot run."""
+    from .train import TrainConfig
+
+    try:
+        return run_fold(TrainConfig.from_dict(job["config"]), Path(job["fold_dir"]), _PARTS_CACHE)
+    except Exception as e:
+        if _unavailable(e):
+            return {"not_run": NOT_RUN_WEIGHTS, "detail": str(e)[:300]}
+        raise  # the backend retries once, then reports it as failed
+
 def run_fold(cfg, fold_dir: Path, parts_cache: dict) -> dict:
     """fit() cfg on its fold, read back its figures and val/test logits; write fold_dir/result.json last."""
     from .checkpoint import load
@@ -291,12 +305,13 @@ def _section(corpus, classes, k, saved, n_clips, models, protocols, results, not
 
 def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int = 5, seeds: int = 1, base=None,
         epochs: int | None = None, threads: int = 2, resume: bool = True, out: Path | None = None,
-        progress: bool = True) -> dict:
+        progress: bool = True, backend: str = "local", address: str | None = None) -> dict:
     """Train/test every model x protocol x seed x fold (resuming finished folds); write the JSON and markdown."""
     import torch
     from tqdm import tqdm
 
     from . import data
+    from .backends import run_jobs
     from .train import TrainConfig
 
     started, base = time.time(), base or TrainConfig()
@@ -314,29 +329,39 @@ def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int =
         plans[corpus] = (classes, min(folds, len(splits["folds"])), len(splits["folds"]), splits.get("n_clips"))
     jobs = [(c, m, p, s, f) for c in plans for m in models for p in protocols for s in range(seeds)
             for f in range(plans[c][1])]
-    results, not_run, parts_cache, failed, trained = {}, {}, {}, 0, 0
-    bar = tqdm(jobs, desc="leaderboard", unit="fold", disable=not progress, dynamic_ncols=True)
-    for corpus, spec, protocol, seed, fold in bar:
-        bar.set_postfix_str(f"{corpus} {spec} {protocol} fold {fold}")
-        if (corpus, spec) in not_run:
-            continue
+    results, not_run, pending = {}, {}, []
+    for corpus, spec, protocol, seed, fold in jobs:
         cfg = fold_config(base, spec, corpus, protocol, fold, seed, epochs, threads)
         name = spec.replace(":", "_").replace("=", "-").replace(",", "_")
         fold_dir = root / corpus / name / protocol / f"seed-{seed}" / f"fold-{fold}"
         done = fileio.read_json(fold_dir / "result.json", default={}) if resume else {}
-        if not _same(done.get("config"), cfg):
-            try:
-                done, trained = run_fold(cfg, fold_dir, parts_cache), trained + 1
-            except Exception as e:  # noqa: BLE001 (one model failing must not stop the board)
-                why = NOT_RUN_WEIGHTS if _unavailable(e) else f"not run: failed ({type(e).__name__}: {str(e)[:200]})"
-                failed += not _unavailable(e)
-                not_run[(corpus, spec)] = {"status": why, "detail": str(e)[:300]}
-                bar.write(f"{corpus} {spec}: {why}")
-                continue
-            bar.write(f"{corpus} {spec} {protocol} fold {fold}: macro-F1 {done['macro_f1']:.3f} "
-                      f"({done['seconds']:.0f} s, {done['epochs_run'] or '-'} epochs)")
-        results.setdefault((corpus, spec, protocol), []).append(done)
+        if _same(done.get("config"), cfg):
+            results.setdefault((corpus, spec, protocol), []).append(done)
+        else:
+            pending.append({"key": [corpus, spec, protocol, seed, fold], "config": _plain(dataclasses.asdict(cfg)),
+                            "fold_dir": str(fold_dir)})
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(pending), desc="leaderboard", unit="fold",
+               disable=not progress, dynamic_ncols=True)
+    state = {"failed": 0}
+
+    def collect(job, res):
+        corpus, spec, protocol, _, fold = job["key"]
+        bar.update(1)
+        if "error" in res or "not_run" in res:  # failed twice, or cannot run here (weights unavailable)
+            why = res.get("not_run") or f"not run: failed ({res['error'][:200]})"
+            state["failed"] += "error" in res
+            not_run[(corpus, spec)] = {"status": why, "detail": res.get("detail", res.get("error", ""))[:300]}
+            bar.write(f"{corpus} {spec}: {why}")
+            return
+        results.setdefault((corpus, spec, protocol), []).append(res)
+        bar.write(f"{corpus} {spec} {protocol} fold {fold}: macro-F1 {res['macro_f1']:.3f} "
+                  f"({res['seconds']:.0f} s, {res['epochs_run'] or '-'} epochs)")
+
+    run_jobs(fold_job, pending, backend=backend, address=address, on_result=collect)
     bar.close()
+    for rs in results.values():  # completion order differs between backends; folds are reported in order
+        rs.sort(key=lambda r: (r["config"]["seed"], r["config"]["fold"]))
+    failed, trained = state["failed"], len(pending)
 
     def row_budget(spec):  # what each row was trained with (classical heads have no epochs)
         from .models import get_spec
@@ -377,7 +402,8 @@ def run_accuracy(args) -> int:
     out = Path(args.out) if args.out else paths.results_dir() / "leaderboard.json"
     board = run(args.corpus if isinstance(args.corpus, list) else [args.corpus], models,
                 tuple(getattr(args, "protocols", None) or PROTOCOLS), args.folds, args.seeds, epochs=args.epochs,
-                threads=getattr(args, "threads", 2), resume=getattr(args, "resume", True), out=out)
+                threads=getattr(args, "threads", 2), resume=getattr(args, "resume", True), out=out,
+                backend=getattr(args, "backend", "local"), address=getattr(args, "address", None))
     print(out.with_suffix(".md").read_text())
     return 1 if board["run"]["failed_models"] else 0
 

@@ -117,3 +117,21 @@ def test_parse_model_variants():
         ("cnn", {"balance": "loss", "mixup": 0.0, "specaugment": False})
     with pytest.raises(ValueError):
         parse_model("cnn:fold=2")
+
+
+def test_ray_backend_matches_local(tiny_data, tmp_path):
+    """A 2-model x 2-fold sweep as Ray tasks on a local cluster gives the local backend's results."""
+    pytest.importorskip("ray", reason="Ray is the optional scale-out extra (requirements-scale.txt)")
+    from babycry_core import leaderboard
+
+    kw = dict(folds=2, protocols=("grouped",), base=tiny_train_config(), epochs=1, threads=1, progress=False)
+    local = leaderboard.run(["donateacry"], ["cnn", "svm"], out=tmp_path / "local.json", **kw)
+    remote = leaderboard.run(["donateacry"], ["cnn", "svm"], out=tmp_path / "ray.json", resume=False,
+                             backend="ray", **kw)
+    for model in ("cnn", "svm"):
+        a = local["corpora"]["donateacry"]["models"][model]["grouped"]
+        b = remote["corpora"]["donateacry"]["models"][model]["grouped"]
+        assert a["folds"] == b["folds"] == 2
+        assert a["pooled"]["macro_f1"] == pytest.approx(b["pooled"]["macro_f1"], abs=1e-9)
+        assert a["macro_f1"] == pytest.approx(b["macro_f1"], abs=1e-9)
+    assert remote["run"]["failed_models"] == 0
