@@ -23,7 +23,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty (AdamW)")
     p.add_argument("--dropout", type=float, default=d.dropout)
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--balance", choices=["sampler", "loss", "none"], default=d.balance)
+    p.add_argument("--balance", choices=["sampler", "sqrt", "loss", "none"], default=d.balance,
+                   help="class balance: balanced sampling, softer 1/sqrt(count) sampling, weighted loss, or none")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.specaugment,
                    help="SpecAugment time/frequency masks")
     p.add_argument("--mixup", type=float, default=d.mixup, help="mixup Beta alpha; 0 switches it off")

@@ -117,6 +117,7 @@ def load_predictor(run: str | Path | None = None) -> Predictor:
     """A Predictor for a run id or folder (default: the app's default checkpoint), cached by path and mtime."""
     from . import runs
 
+    _one_blas_thread()
     run_dir = runs.find_run(run) if run else runs.default_run()
     if run_dir is None:
         raise FileNotFoundError("no trained checkpoint found; train one (Train page or `python -m babycry_core train`)")
@@ -125,6 +126,14 @@ def load_predictor(run: str | Path | None = None) -> Predictor:
         if key not in _CACHE:
             _CACHE[key] = Predictor(load(run_dir))
         return _CACHE[key]
+
+
+def _one_blas_thread() -> None:
+    """numpy's BLAS threads fight torch's for the same cores (2-3x slower on 2 cores): serving uses one."""
+    from threadpoolctl import threadpool_limits
+
+    if not _CACHE:
+        threadpool_limits(limits=1, user_api="blas")
 
 
 def _mtime(run_dir: Path) -> float:

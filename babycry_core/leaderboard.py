@@ -74,8 +74,11 @@ def _plain(obj):
 
 def _same(saved: dict | None, cfg) -> bool:
     """A saved fold is reused only when it was trained with the same config (threads aside)."""
+    if saved is None:
+        return False
     now = _plain(dataclasses.asdict(cfg))
-    return saved is not None and {**saved, "threads": 0} == {**now, "threads": 0}
+    then = _plain(dataclasses.asdict(type(cfg).from_dict(saved)))  # options added since then take their defaults
+    return {**then, "threads": 0} == {**now, "threads": 0}
 
 
 def _unavailable(e: BaseException) -> bool:
@@ -342,7 +345,7 @@ def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int =
                             "fold_dir": str(fold_dir)})
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(pending), desc="leaderboard", unit="fold",
                disable=not progress, dynamic_ncols=True)
-    state = {"failed": 0}
+    state = {"failed": 0, "trained": 0}
 
     def collect(job, res):
         corpus, spec, protocol, _, fold = job["key"]
@@ -354,6 +357,7 @@ def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int =
             bar.write(f"{corpus} {spec}: {why}")
             return
         results.setdefault((corpus, spec, protocol), []).append(res)
+        state["trained"] += 1
         bar.write(f"{corpus} {spec} {protocol} fold {fold}: macro-F1 {res['macro_f1']:.3f} "
                   f"({res['seconds']:.0f} s, {res['epochs_run'] or '-'} epochs)")
 
@@ -361,7 +365,7 @@ def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int =
     bar.close()
     for rs in results.values():  # completion order differs between backends; folds are reported in order
         rs.sort(key=lambda r: (r["config"]["seed"], r["config"]["fold"]))
-    failed, trained = state["failed"], len(pending)
+    failed, trained = state["failed"], state["trained"]
 
     def row_budget(spec):  # what each row was trained with (classical heads have no epochs)
         from .models import get_spec

@@ -36,10 +36,11 @@ class TrainConfig:
     weight_decay: float = 1e-4  # L2
     dropout: float = 0.3
     seed: int = 0
-    balance: str = "sampler"  # "sampler" (class-balanced sampling), "loss" (weighted CE) or "none"
+    balance: str = "sampler"  # "sampler" (class-balanced), "sqrt" (sampling ∝ 1/sqrt(count)), "loss" or "none"
     specaugment: bool = True
     mixup: float = 0.2  # Beta(alpha, alpha); 0 switches mixup off
     patience: int = 8  # epochs without a better validation macro-F1 before stopping
+    score_train: bool = True  # score the whole training part after each epoch (curves); False saves time
     pretrained: bool = False
     threads: int = 0  # torch threads; 0 keeps torch's default
     embedding: str = "handcrafted"  # svm/xgboost input: "handcrafted", "yamnet", or a CNN run id/folder
@@ -257,7 +258,8 @@ def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: _Writer, flag:
             return "stopped", _ensure_saved(best_epoch, model, out)
         ctx.sync_buffers(model)
         sched.step()
-        train_m = _epoch_metrics(predict_logits(model, Xtr), ytr, k)
+        train_m = _epoch_metrics(predict_logits(model, Xtr), ytr, k) if cfg.score_train else \
+            {"loss": float("nan"), "accuracy": float("nan"), "macro_f1": float("nan")}
         val_m = _epoch_metrics(predict_logits(model, Xva), yva, k)
         event = {"event": "epoch", "epoch": epoch + 1, "epochs": cfg.epochs, "time": time.time() - t0,
                  "train_loss": tr_loss / max(n_seen, 1), "train_accuracy": train_m["accuracy"],
@@ -309,8 +311,8 @@ def _epoch_order(y: np.ndarray, counts: np.ndarray, balance: str, gen) -> np.nda
     """Example order for one epoch: class-balanced sampling with replacement, or a plain shuffle."""
     import torch
 
-    if balance == "sampler":
-        w = 1.0 / np.maximum(counts[y], 1)
+    if balance in ("sampler", "sqrt"):
+        w = 1.0 / np.maximum(counts[y], 1) ** (0.5 if balance == "sqrt" else 1.0)
         return torch.multinomial(torch.tensor(w / w.sum()), len(y), replacement=True, generator=gen).numpy()
     return torch.randperm(len(y), generator=gen).numpy()
 
