@@ -16,7 +16,9 @@ from . import fileio, paths
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=["speed", "accuracy"], help="what to measure")
+    p.add_argument("kind", choices=["speed", "accuracy", "load"],
+                   help="speed: per-clip latency; accuracy: the leaderboard; load: concurrent classify requests")
+    p.add_argument("--run", default=None, help="load: run id or folder (default: the app's default checkpoint)")
     p.add_argument("--models", nargs="+", default=None, help="registry names (default: all torch models)")
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--folds", type=int, default=5)
@@ -82,7 +84,9 @@ def _speed_one(name: str, repeats: int, train_epoch: bool) -> dict:
     row = {"model": name, "params": int(sum(p.numel() for p in model.parameters())), "rss_before_model_mb": rss_start}
     for threads in sorted({1, all_threads}):
         torch.set_num_threads(threads)
-        with threadpool_limits(threads):  # BLAS/OpenMP pools too (the log-mel matmul), not only torch's
+        # numpy's BLAS on one thread, as in serving (inference._one_blas_thread): with both pools at 2 threads
+        # on 2 cores they fight, and end-to-end latency is 2-3x worse than either part alone
+        with threadpool_limits(limits=1, user_api="blas"):
             y = audio.load(wav, cfg.sample_rate)
             x = torch.from_numpy(log_mel(fix_length(y, cfg.clip_samples), cfg)[None, None])  # (1, 1, n_mels, frames)
 
@@ -167,6 +171,13 @@ def format_speed(rows: list[dict]) -> str:
 
 
 def main(a) -> int:
+    if a.kind == "load":
+        from .bench_load import concurrency_sweep, format_sweep
+
+        res = concurrency_sweep(a.run, rounds=max(2, a.repeats // 4))
+        print(format_sweep(res))
+        fileio.write_json(a.out or paths.results_dir() / "bench_load.json", res)
+        return 0
     if a.kind == "speed":
         rows = speed(a.models, a.repeats)
         print(format_speed(rows))

@@ -97,3 +97,21 @@ def test_cross_validation_as_a_run_folder(tiny_data, tmp_path):
     assert info.metrics["n"] == len(tiny_data[0]) and "cv" in info.metrics
     assert [r.run_id for r in runs.list_runs()] == [run_dir.name]  # folds live inside, not beside
     assert [e["fold"] for e in runs.read_events(run_dir) if e["event"] == "fold"] == [1, 2, 3]
+
+
+def test_flat_model_on_the_combined_corpus_learns_nine_classes(tmp_path, monkeypatch):
+    """Any registry model trained on the combined corpus: every class but cry_unknown (gate-only)."""
+    from conftest import shared_or_skip
+
+    from babycry_core import data
+    from babycry_core.features import FeatureConfig
+    from babycry_core.train import TrainConfig, load_split_features
+
+    shared_or_skip("giulbia")
+    monkeypatch.setenv("BABYCRY_DATA", str(tmp_path / "data"))
+    data.link_corpus()
+    data.prepare("combined", progress=False)
+    cfg = TrainConfig(corpus="combined", features=FeatureConfig(clip_seconds=1.0).to_dict())
+    labels, parts = load_split_features(cfg, progress=False)
+    assert len(labels) == 9 and "cold_hot" in labels and "laugh" in labels and data.UNKNOWN_CRY not in labels
+    assert not set(parts["test"][2]["label"]) - set(labels)
