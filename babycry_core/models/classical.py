@@ -312,8 +312,16 @@ def _fit_xgb(X, y, splits, cv_name, cfg, run_dir, names, source, fcfg, labels):
     present = np.unique(y)  # XGBoost wants labels 0..m-1: encode, keep the map
     y_enc = np.searchsorted(present, y)
     w = compute_sample_weight("balanced", y_enc)
-    best, search = _search(build_xgboost(len(present), seed=cfg.seed), XGB_GRID, X, y_enc, splits, cv_name,
-                           clf__sample_weight=w)
+    # XGBoost cannot fit an inner fold whose training side lacks a class (a class resting on one recording,
+    # e.g. giulbia "silence"): search only over inner folds that hold every class, else keep the defaults
+    full = [(tr, te) for tr, te in splits if len(np.unique(y_enc[tr])) == len(present)]
+    if full:
+        best, search = _search(build_xgboost(len(present), seed=cfg.seed), XGB_GRID, X, y_enc, full, cv_name,
+                               clf__sample_weight=w)
+    else:
+        best = build_xgboost(len(present), seed=cfg.seed).fit(X, y_enc, clf__sample_weight=w)
+        search = {"cv": "none: no inner grouped fold holds every class, default hyperparameters",
+                  "best_params": {}, "grid": XGB_GRID}
     scaler, booster = best.named_steps["scaler"], best.named_steps["clf"].get_booster()
     booster.feature_names = list(names)
     fileio.write_bytes(run_dir / "xgboost.json", bytes(booster.save_raw(raw_format="json")))
@@ -397,7 +405,7 @@ def _fit(kind: str, cfg, run_dir: Path | None, progress: bool) -> Path:
                                                         if src.kind == "cnn" else [])))
         fileio.write_json(run_dir / "config.json", meta)
         runs.append_event(run_dir, {"event": "search", "seconds": time.time() - t0,
-                                    "best_params": search["best_params"], "best_cv_macro_f1": search["best_cv_macro_f1"]})
+                                    "best_params": search["best_params"], "best_cv_macro_f1": search.get("best_cv_macro_f1")})
         finish_run(run_dir, model, labels, parts, E, started)
         return run_dir
     except BaseException as e:
