@@ -116,17 +116,11 @@ def clip_features(path: str | os.PathLike, cfg: FeatureConfig, *, cache: bool = 
     from . import audio
 
     path = Path(path)
-    key = None
-    if cache:
-        key = hashlib.sha1(f"{cfg.key()}:{audio.content_hash(path)}".encode()).hexdigest()
-        cached = paths.cache_dir() / "features" / f"{key}.npy"
-        if cached.exists():
-            try:
-                return np.load(cached)
-            except (OSError, ValueError):
-                pass  # corrupt cache entry: recompute and overwrite
-    y = audio.load(path, cfg.sample_rate)
-    feats = log_mel(fix_length(y, cfg.clip_samples), cfg)
-    if cache:
-        fileio.write_npy(paths.cache_dir() / "features" / f"{key}.npy", feats)
-    return feats
+
+    def compute() -> np.ndarray:
+        return log_mel(fix_length(audio.load(path, cfg.sample_rate), cfg.clip_samples), cfg)
+
+    if not cache:
+        return compute()
+    key = hashlib.sha1(f"{cfg.key()}:{audio.content_hash(path)}".encode()).hexdigest()
+    return fileio.cached_npy(paths.cache_dir() / "features" / f"{key}.npy", compute)

@@ -43,6 +43,19 @@ def write_npy(target, arr: np.ndarray) -> Path:
     return atomic_write(target, lambda f: np.save(f, arr))
 
 
+def cached_npy(path, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """The array saved at `path`, or compute() saved there atomically (a corrupt entry is recomputed)."""
+    path = Path(path)
+    if path.exists():
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            pass  # corrupt cache entry: recompute and overwrite
+    arr = compute()
+    write_npy(path, arr)
+    return arr
+
+
 def read_json(path, default=None):
     try:
         return json.loads(Path(path).read_text())

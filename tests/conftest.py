@@ -95,3 +95,15 @@ def trained_run(tiny_data):
     from babycry_core.train import fit
 
     return fit(tiny_train_config(), progress=False)
+
+
+def train_template(tiny_corpus: Path, base: Path, epochs: int = 1) -> Path:
+    """A finished small-CNN run trained once (for a module) in its own data/ and checkpoints/ under base."""
+    from babycry_core import data
+    from babycry_core.train import fit
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BABYCRY_DATA", str(base / "data"))
+        mp.setenv("BABYCRY_CHECKPOINTS", str(base / "checkpoints"))
+        data.prepare("donateacry", source=tiny_corpus, seed=0, n_folds=3, progress=False)
+        return fit(tiny_train_config(epochs=epochs), progress=False)

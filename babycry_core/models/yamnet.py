@@ -252,21 +252,15 @@ def clip_frame_embeddings(path, cfg: FeatureConfig, handle: str | None = None, c
     16 kHz), cached on disk by model and clip content."""
     from .. import audio
 
-    f = None
-    if cache:
-        key = hashlib.sha1(f"{model_key(handle)}:{audio.content_hash(path)}:{cfg.sample_rate}:{cfg.clip_samples}"
-                           .encode()).hexdigest()
-        f = paths.cache_dir() / "yamnet" / f"{key}.npy"
-        if f.exists():
-            try:
-                return np.load(f)
-            except (OSError, ValueError):
-                pass  # corrupt cache entry: recompute and overwrite
-    y = fix_length(audio.load(path, cfg.sample_rate), cfg.clip_samples)
-    frames = frame_embeddings(to_16k(y, cfg.sample_rate), handle)
-    if f is not None:
-        fileio.write_npy(f, frames)
-    return frames
+    def compute() -> np.ndarray:
+        y = fix_length(audio.load(path, cfg.sample_rate), cfg.clip_samples)
+        return frame_embeddings(to_16k(y, cfg.sample_rate), handle)
+
+    if not cache:
+        return compute()
+    key = hashlib.sha1(f"{model_key(handle)}:{audio.content_hash(path)}:{cfg.sample_rate}:{cfg.clip_samples}"
+                       .encode()).hexdigest()
+    return fileio.cached_npy(paths.cache_dir() / "yamnet" / f"{key}.npy", compute)
 
 
 def clip_embeddings(items, cfg: FeatureConfig, handle: str | None = None, *, progress: bool = False,

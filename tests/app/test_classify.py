@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from babycry_core import paths, synth
-from conftest import tiny_train_config
+from conftest import tiny_train_config, train_template
 
 HOME = str(paths.ROOT / "Home.py")
 PAGE = "pages/1_Classify.py"
@@ -21,15 +21,7 @@ ANSWERS = ("Detected:", "Not sure", "No cry")
 @pytest.fixture(scope="module")
 def run_template(tiny_corpus, tmp_path_factory) -> Path:
     """A finished small-CNN run (2 s windows) trained once for the module, in its own folders."""
-    from babycry_core import data
-    from babycry_core.train import fit
-
-    base = tmp_path_factory.mktemp("classify_template")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BABYCRY_DATA", str(base / "data"))
-        mp.setenv("BABYCRY_CHECKPOINTS", str(base / "checkpoints"))
-        data.prepare("donateacry", source=tiny_corpus, seed=0, n_folds=3, progress=False)
-        return fit(tiny_train_config(epochs=2), progress=False)
+    return train_template(tiny_corpus, tmp_path_factory.mktemp("classify_template"), epochs=2)
 
 
 @pytest.fixture

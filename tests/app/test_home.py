@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from babycry_core import paths
-from conftest import tiny_train_config
+from conftest import train_template
 
 HOME = str(paths.ROOT / "Home.py")
 
@@ -21,15 +21,7 @@ HOME = str(paths.ROOT / "Home.py")
 @pytest.fixture(scope="module")
 def run_template(tiny_corpus, tmp_path_factory) -> Path:
     """A finished small-CNN run trained once for the module; its data folder sits beside it."""
-    from babycry_core import data
-    from babycry_core.train import fit
-
-    base = tmp_path_factory.mktemp("home_template")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BABYCRY_DATA", str(base / "data"))
-        mp.setenv("BABYCRY_CHECKPOINTS", str(base / "checkpoints"))
-        data.prepare("donateacry", source=tiny_corpus, seed=0, n_folds=3, progress=False)
-        return fit(tiny_train_config(epochs=1), progress=False)
+    return train_template(tiny_corpus, tmp_path_factory.mktemp("home_template"), epochs=1)
 
 
 def home() -> AppTest:
