@@ -174,7 +174,7 @@ def fold_baseline(corpus: str, protocol: str, fold: int, classes: list[str]) -> 
     from .evaluate import majority_baseline
 
     train, val, test = data.split_frames(corpus, "fold", fold, protocol)
-    test = test[test["label"].isin(classes)]
+    train, val, test = (part[part["label"].isin(classes)] for part in (train, val, test))
     b = majority_baseline(test["label"].tolist(), classes, train_labels=train["label"].tolist() + val["label"].tolist())
     return {**b, "fold": fold, "n_test": len(test), "test_labels": test["label"].tolist()}
 
@@ -324,7 +324,8 @@ def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int =
     plans = {}
     for corpus in corpora:
         try:
-            splits, classes = data.load_splits(corpus), data.labels_of(data.load_manifest(corpus))
+            splits = data.load_splits(corpus)  # the classes the models learn: all but the gate-only cry_unknown
+            classes = [c for c in data.labels_of(data.load_manifest(corpus)) if c != data.UNKNOWN_CRY]
         except FileNotFoundError as e:
             board["corpora"][corpus] = {"status": f"not run: no data ({e}); build it with "
                                                   f"`python -m babycry_core data build --corpus {corpus}`"}
