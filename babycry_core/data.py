@@ -161,6 +161,11 @@ def labels_of(manifest: pd.DataFrame) -> list[str]:
     return sorted(manifest["label"].astype(str).unique())
 
 
+def model_classes(corpus: str) -> list[str]:
+    """The classes a model of this corpus learns: every label except the gate-only "cry without a reason"."""
+    return [c for c in labels_of(load_manifest(corpus)) if c != UNKNOWN_CRY]
+
+
 def class_summary(manifest: pd.DataFrame) -> pd.DataFrame:
     """Per label: clips, groups (distinct source recordings / babies), share of clips, is_cry."""
     g = manifest.groupby("label", sort=True)

@@ -270,7 +270,7 @@ def split_clips(cfg, labels: list[str] | None = None):
     fold = cfg.fold if cfg.split == "fold" else None
     frames = dict(zip(("train", "val", "test"), data.split_frames(cfg.corpus, cfg.split, fold, cfg.protocol)))
     # as train.load_split_features: every class but the gate-only "cry without a reason"
-    labels = labels or [c for c in data.labels_of(data.load_manifest(cfg.corpus)) if c != data.UNKNOWN_CRY]
+    labels = labels or data.model_classes(cfg.corpus)
     index = {c: i for i, c in enumerate(labels)}
     out = {}
     for part, df in frames.items():

@@ -325,7 +325,7 @@ def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int =
     for corpus in corpora:
         try:
             splits = data.load_splits(corpus)  # the classes the models learn: all but the gate-only cry_unknown
-            classes = [c for c in data.labels_of(data.load_manifest(corpus)) if c != data.UNKNOWN_CRY]
+            classes = data.model_classes(corpus)
         except FileNotFoundError as e:
             board["corpora"][corpus] = {"status": f"not run: no data ({e}); build it with "
                                                   f"`python -m babycry_core data build --corpus {corpus}`"}

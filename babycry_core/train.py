@@ -86,7 +86,7 @@ def load_split_features(cfg: TrainConfig, labels: list[str] | None = None, progr
     fold = cfg.fold if cfg.split == "fold" else None
     frames = dict(zip(("train", "val", "test"), data.split_frames(cfg.corpus, cfg.split, fold, cfg.protocol)))
     # a flat model learns every class of the corpus except "cry without a reason" (a gate-only label)
-    labels = labels or [c for c in data.labels_of(data.load_manifest(cfg.corpus)) if c != data.UNKNOWN_CRY]
+    labels = labels or data.model_classes(cfg.corpus)
     index = {c: i for i, c in enumerate(labels)}
     fcfg = cfg.feature_config
     out = {}
