@@ -223,7 +223,7 @@ def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: _Writer, flag:
     Xtr, ytr, _ = parts["train"]
     Xva, yva, _ = parts["val"]
     counts = np.bincount(ytr, minlength=k).astype(float)
-    class_w = torch.tensor(np.where(counts > 0, counts.sum() / (k * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
+    class_w = balanced_class_weights(counts)
     w = (class_w if cfg.balance == "loss" else torch.ones(k)).to(ctx.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
@@ -306,6 +306,14 @@ def _finish(run_dir, labels, parts, status, best_epoch, started) -> None:
     runs.append_event(run_dir, {"event": "end", "status": status, "best_epoch": best_epoch, "seconds": ended - started})
     runs.set_status(run_dir, status, ended=ended, best_epoch=best_epoch,
                     message="stopped by request" if status == "stopped" else "")
+
+
+def balanced_class_weights(counts: np.ndarray):
+    """Per-class loss weights n / (k * n_c) (sklearn's "balanced"); 0 for a class absent from training."""
+    import torch
+
+    k = len(counts)
+    return torch.tensor(np.where(counts > 0, counts.sum() / (k * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
 
 
 def _epoch_order(y: np.ndarray, counts: np.ndarray, balance: str, gen) -> np.ndarray:

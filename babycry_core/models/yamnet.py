@@ -330,7 +330,7 @@ def build_head(n_classes: int, dropout: float = 0.3, hidden: int = HIDDEN, **_) 
 def _train_head(cfg, E: dict, parts: dict, k: int, run_dir: Path, flag, progress: bool):
     from tqdm import tqdm
 
-    from ..train import _epoch_metrics, _epoch_order
+    from ..train import _epoch_metrics, _epoch_order, balanced_class_weights
 
     import torch.nn.functional as F
 
@@ -343,7 +343,7 @@ def _train_head(cfg, E: dict, parts: dict, k: int, run_dir: Path, flag, progress
         head.mean.copy_(Xtr.mean(0))
         head.scale.copy_(Xtr.std(0).clamp_min(1e-4) if len(Xtr) > 1 else torch.ones(Xtr.shape[1]))
     counts = np.bincount(ytr, minlength=k).astype(float)
-    class_w = torch.tensor(np.where(counts > 0, counts.sum() / (k * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
+    class_w = balanced_class_weights(counts)
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     yt = torch.tensor(ytr)
     best, best_epoch, since, best_state, status = (-1.0, float("inf")), -1, 0, None, "finished"
