@@ -190,15 +190,9 @@ def _weights_sha256(run_dir: Path) -> str:
 
 @lru_cache(maxsize=16)
 def _sha256_cached(path: str, _mtime: int, _size: int) -> str:
-    return sha256_file(path)
+    return fileio.sha256_file(path)
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- handcrafted acoustic set

@@ -56,6 +56,17 @@ def cached_npy(path, compute: Callable[[], np.ndarray]) -> np.ndarray:
     return arr
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, read in 1 MB blocks (checks that project-written files are unchanged)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def read_json(path, default=None):
     try:
         return json.loads(Path(path).read_text())

@@ -160,7 +160,7 @@ def write_run_files(run_dir: Path, meta: dict, fcfg: FeatureConfig, labels: list
 
 
 def file_hashes(run_dir: Path, rel_paths) -> dict:
-    return {rel: embeddings.sha256_file(Path(run_dir) / rel) for rel in rel_paths}
+    return {rel: fileio.sha256_file(Path(run_dir) / rel) for rel in rel_paths}
 
 
 def finish_run(run_dir: Path, model: EmbeddingModel, labels: list[str], parts: dict, E: dict, started: float,
@@ -204,7 +204,7 @@ def check_run(run_dir: Path) -> str | None:
         if size == 0:
             return f"{rel} is empty"
         if size <= MAX_HASHED_BYTES:
-            if embeddings.sha256_file(f) != sha:
+            if fileio.sha256_file(f) != sha:
                 return f"{rel} does not match the sha256 recorded in config.json"
         elif f.suffix == ".safetensors":
             try:
@@ -222,7 +222,7 @@ def verify_files(run_dir: Path, config: dict) -> None:
     """Full sha256 check of every recorded model file, before anything is deserialised. Raises ValueError."""
     for rel, sha in (config.get("files") or {}).items():
         f = Path(run_dir) / rel
-        if not f.is_file() or embeddings.sha256_file(f) != sha:
+        if not f.is_file() or fileio.sha256_file(f) != sha:
             raise ValueError(f"checkpoint {Path(run_dir).name} is damaged: {rel} is missing or does not match "
                              f"the sha256 recorded in config.json (refusing to load it)")
 
@@ -348,7 +348,7 @@ def _record_source(src: Source, run_dir: Path, fcfg: FeatureConfig, parts: dict)
     cnn_cfg = fileio.read_json(src.run_dir / "config.json")
     meta = {"kind": "cnn", "run_id": src.run_dir.name, "source_path": str(src.run_dir), "path": EMBEDDER,
             "model": cnn_cfg.get("model"), "layer": "penultimate (LogMelNet.embed)",
-            "weights_sha256": embeddings.sha256_file(dest / "model.safetensors"), "feature_config": fcfg.to_dict(),
+            "weights_sha256": fileio.sha256_file(dest / "model.safetensors"), "feature_config": fcfg.to_dict(),
             "embedder_split": {k: cnn_cfg.get(k) for k in ("corpus", "split", "fold", "protocol")}}
     meta["test_clips_seen_by_embedder"] = _embedder_overlap(cnn_cfg, parts)
     if meta["test_clips_seen_by_embedder"]:

@@ -30,7 +30,6 @@ clip-length and generated-signal checks, re-evaluation) are in two_stage_checks.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import signal
 import threading
@@ -185,16 +184,8 @@ def combined_calibration(model: TwoStageModel, X_val: np.ndarray, y_val: np.ndar
     return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _stage_files(run_dir: Path) -> dict:
-    return {f"{s}/{f}": _sha256(run_dir / s / f) for s in STAGES for f in STAGE_FILES}
+    return {f"{s}/{f}": fileio.sha256_file(run_dir / s / f) for s in STAGES for f in STAGE_FILES}
 
 
 def check_run(run_dir: Path) -> str | None:
@@ -214,7 +205,7 @@ def check_run(run_dir: Path) -> str | None:
         f = run_dir / rel
         if not f.is_file():
             return f"no {rel}"
-        if _sha256(f) != sha:
+        if fileio.sha256_file(f) != sha:
             return f"{rel} does not match the sha256 recorded in config.json"
     return None
 
