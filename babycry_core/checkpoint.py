@@ -1,6 +1,7 @@
 """Save and rebuild models from a run folder alone (nanoGPT-style: the folder carries its model args).
 
-Weights are safetensors (no pickle: nothing in a checkpoint can execute code), written atomically.
+Weights are safetensors (no pickle: nothing in a checkpoint can execute code), written atomically;
+scikit-learn models are skops files (models/classical.py).
 """
 from __future__ import annotations
 
@@ -69,8 +70,17 @@ class LoadedModel:
         return float(self.calibration.get("threshold", 0.0))
 
 
-def load(run_dir: Path) -> LoadedModel:
-    """Rebuild a model from its run folder. Raises ValueError with a readable reason if the folder is damaged."""
+def load(run_dir: Path, *, trust_pickle: bool = False) -> LoadedModel:
+    """Rebuild a model from its run folder. Raises ValueError with a readable reason if the folder is damaged.
+
+    trust_pickle: also read an old run's pickle file (svm.joblib, with a warning); without it such a run raises a
+    ValueError that says how to convert it (env BABYCRY_TRUST_PICKLE=1 trusts it too).
+    """
+    if trust_pickle:
+        from .models.classical import trusting_pickle
+
+        with trusting_pickle():
+            return load(run_dir)
     run_dir = Path(run_dir)
     problem = weights_problem(run_dir)
     if problem:

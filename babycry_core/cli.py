@@ -121,7 +121,7 @@ def cmd_predict(a) -> int:
     from .inference import Prediction, predict
 
     try:
-        results = predict(a.files, run=a.run)
+        results = predict(a.files, run=a.run, trust_pickle=a.trust_pickle)
     except FileNotFoundError as e:  # no such run / no checkpoint at all
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+")
     s.add_argument("--run", default=None, help="run id or folder (default: the app's default checkpoint)")
     s.add_argument("--json", action="store_true", help="one JSON array, one object per file")
+    s.add_argument("--trust-pickle", action="store_true",
+                   help="also load an old run's pickle file (svm.joblib; it can run code), with a warning; "
+                        "env BABYCRY_TRUST_PICKLE=1 does the same for the app")
     s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("card", help="write (or overwrite) a run's MODEL_CARD.md; prints its path")

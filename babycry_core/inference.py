@@ -113,18 +113,20 @@ _CACHE: dict[tuple, Predictor] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_predictor(run: str | Path | None = None) -> Predictor:
-    """A Predictor for a run id or folder (default: the app's default checkpoint), cached by path and mtime."""
+def load_predictor(run: str | Path | None = None, trust_pickle: bool = False) -> Predictor:
+    """A Predictor for a run id or folder (default: the app's default checkpoint), cached by path and mtime.
+
+    trust_pickle: also read an old run's pickle (svm.joblib); see checkpoint.load."""
     from . import runs
 
     _one_blas_thread()
     run_dir = runs.find_run(run) if run else runs.default_run()
     if run_dir is None:
         raise FileNotFoundError("no trained checkpoint found; train one (Train page or `python -m babycry_core train`)")
-    key = (str(Path(run_dir).resolve()), _mtime(run_dir))
+    key = (str(Path(run_dir).resolve()), _mtime(run_dir), bool(trust_pickle))
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = Predictor(load(run_dir))
+            _CACHE[key] = Predictor(load(run_dir, trust_pickle=trust_pickle))
         return _CACHE[key]
 
 
@@ -140,9 +142,9 @@ def _mtime(run_dir: Path) -> float:
     return max((f.stat().st_mtime for f in Path(run_dir).iterdir() if f.is_file()), default=0.0)
 
 
-def predict(files, run: str | Path | None = None) -> list[Prediction | dict]:
+def predict(files, run: str | Path | None = None, trust_pickle: bool = False) -> list[Prediction | dict]:
     """Classify each file; a file that fails gives {"file", "error"} and the others still run."""
-    predictor = load_predictor(run)
+    predictor = load_predictor(run, trust_pickle)
     out: list[Prediction | dict] = []
     for f in files:
         try:
