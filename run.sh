@@ -3,12 +3,29 @@
 #   ./run.sh          set up (venv, dependencies, corpus link, manifests) and start the app
 #   ./run.sh test     set up, then run the test suite (what CI runs)
 #   ./run.sh setup    set up only
-# Extra arguments after `test` go to pytest, after the default they go to `streamlit run`.
+# Extra arguments after `test` go to pytest, after `app` (or leading `-` options: `./run.sh --server.port 8611`)
+# they go to `streamlit run`. BABYCRY_DRY_RUN=1 skips the setup and prints the final command instead of running it.
+# Without ../shared/data the corpus is cloned (BABYCRY_CORPUS_URL overrides the URL); without a network the app
+# still starts and the tests still run, on generated demo signals.
 set -euo pipefail
 cd "$(dirname "$0")"
-cmd=${1:-app}; [ $# -gt 0 ] && shift
+case "${1:-}" in
+  -h|--help) cmd=help ;;
+  ""|-*) cmd=app ;;  # no command, or streamlit options first: the app
+  *) cmd=$1; shift ;;
+esac
+dry=${BABYCRY_DRY_RUN:-0}
+
+run() {
+  if [ "$dry" = 1 ]; then
+    printf 'dry run:'; printf ' %q' "$@"; printf '\n'
+    exit 0
+  fi
+  exec "$@"
+}
 
 setup() {
+  if [ "$dry" = 1 ]; then echo "dry run: setup skipped"; return 0; fi
   if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
   fi
@@ -19,16 +36,20 @@ setup() {
     .venv/bin/pip install -q -r requirements-dev.txt
     echo "$want" > .venv/.requirements.sha
   fi
-  # link ../shared/data (or clone the public corpus) into data/corpus, then build manifests and splits
-  if [ ! -f data/donateacry/splits.json ]; then
-    .venv/bin/python -m babycry_core data build --corpus donateacry || echo "warning: no corpus; the app offers generated demo signals"
+  # link ../shared/data (or clone the public corpus) into data/corpus, then build manifests and splits; without a
+  # corpus `data build` says so in one line and the app falls back to generated demo signals: never fatal here
+  local data_dir=${BABYCRY_DATA:-data}
+  if [ ! -f "$data_dir/donateacry/splits.json" ]; then
+    .venv/bin/python -m babycry_core data build --corpus donateacry || true
   fi
-  if [ ! -f data/combined/splits.json ] && [ -e data/corpus/giulbia ]; then
+  if [ ! -f "$data_dir/combined/splits.json" ] && [ -f "$data_dir/donateacry/splits.json" ] \
+     && [ -e "$data_dir/corpus/giulbia" ]; then
     .venv/bin/python -m babycry_core data build --corpus combined || true
   fi
 }
 
 browser() {
+  [ "$dry" = 1 ] && return 0
   # the real-browser test drives Debian's chromium (never `playwright install`)
   if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) \
@@ -36,9 +57,11 @@ browser() {
   fi
 }
 
+usage="usage: ./run.sh [app|test|setup] [ARGS...]   (app ARGS, e.g. --server.address 0.0.0.0, go to streamlit run)"
 case "$cmd" in
   setup) setup ;;
-  test) setup; browser; exec .venv/bin/python -m pytest "$@" ;;
-  app) setup; exec .venv/bin/streamlit run Home.py "$@" ;;
-  *) echo "usage: ./run.sh [app|test|setup]" >&2; exit 2 ;;
+  test) setup; browser; run .venv/bin/python -m pytest "$@" ;;
+  app) setup; run .venv/bin/streamlit run Home.py "$@" ;;
+  help) echo "$usage" ;;
+  *) echo "$usage" >&2; exit 2 ;;
 esac

@@ -235,6 +235,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. An expected failure (missing corpus, manifest or run, a bad argument, a damaged file, an
+    optional dependency that is not installed) becomes one line on stderr and exit status 1; with -v the
+    traceback too. Usage errors exit 2 (argparse). Commands keep their own codes for what they handle."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, LookupError, RuntimeError, ImportError) as e:
+        if args.verbose:
+            raise
+        text = " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())
+        if isinstance(e, KeyError) or not text:
+            text = f"{type(e).__name__}: {text or 'no details'}"
+        print(getattr(e, "cli_prefix", "error: ") + text, file=sys.stderr)
+        return 1
