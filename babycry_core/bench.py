@@ -16,8 +16,9 @@ from . import fileio, paths
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=["speed", "accuracy", "load"],
-                   help="speed: per-clip latency; accuracy: the leaderboard; load: concurrent classify requests")
+    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry"],
+                   help="speed: per-clip latency; accuracy: the leaderboard; load: concurrent classify requests; "
+                        "cry: the cry detector against its anchors on grouped folds")
     p.add_argument("--run", default=None, help="load: run id or folder (default: the app's default checkpoint)")
     p.add_argument("--models", nargs="+", default=None, help="registry names (default: all torch models)")
     p.add_argument("--repeats", type=int, default=20)
@@ -182,6 +183,12 @@ def main(a) -> int:
         rows = speed(a.models, a.repeats)
         print(format_speed(rows))
         fileio.write_json(a.out or paths.results_dir() / "bench_speed.json", rows)
+        return 0
+    if a.kind == "cry":
+        from .bench_cry import MODELS, format_report, run
+
+        rep = run(a.models or MODELS, folds=a.folds, epochs=a.epochs or 0, out=a.out)
+        print(format_report(rep))
         return 0
     from .leaderboard import run_accuracy  # the accuracy benchmark (model x fold sweep)
 

@@ -75,6 +75,7 @@ class SourceSpec:
     folder_grouping: Mapping[str, str] = field(default_factory=dict)  # per-folder override of `grouping`
     cry_labels: frozenset | None = None  # labels that are cries (is_cry); None: all of them
     extensions: tuple = AUDIO_EXTENSIONS
+    derived: tuple = ()  # class folders that derived.py builds under root (e.g. "speech", "roomtone")
 
     def label_for(self, folder: str, reason: str | None) -> str | None:
         """The label of a file in `folder` with this reason tag; None if the folder is not a class."""
@@ -126,6 +127,26 @@ CORPORA: dict[str, CorpusSpec] = {
                     "(cry_unknown, for the cry gate only) from giulbia/baby_cry_detection.",
     ),
 }
+
+
+CRY, SPEECH = "cry", "speech"
+_REASON_FOLDERS = ("hungry", "discomfort", "tired", "belly_pain", "burping")
+DETECTOR_CLASSES = (CRY, "laugh", "noise", "silence", SPEECH)  # what the cry detector can say it heard
+
+CORPORA["detect"] = CorpusSpec(
+    name="detect",
+    sources=(
+        SourceSpec(name="donateacry", root="corpus/donateacry", grouping="uuid",
+                   folders={f: CRY for f in _REASON_FOLDERS}, cry_labels=frozenset({CRY})),
+        SourceSpec(name="giulbia", root="corpus/giulbia",
+                   folders={"laugh": "laugh", "silence": "silence", "noise": "noise", "cry": CRY},
+                   grouping="recording", folder_grouping={"silence": "folder"}, cry_labels=frozenset({CRY})),
+        SourceSpec(name="derived", root="derived", folders={"speech": SPEECH, "roomtone": "silence"},
+                   grouping="recording", cry_labels=frozenset(), derived=("speech", "roomtone")),
+    ),
+    description="The cry detector's corpus: every Donate-a-Cry and giulbia cry as 'cry'; giulbia laugh / noise / "
+                "silence; adult speech joined from FSDD (grouped by speaker); generated quiet rooms (silence).",
+)
 
 
 def get_corpus(name: str) -> CorpusSpec:

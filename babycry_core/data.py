@@ -36,7 +36,7 @@ _STR_COLUMNS = ["clip_id", "path", "label", "group", "source", "uuid", "gender",
 BUILD_HINT = "run `python -m babycry_core data build`"
 CLONE_URL = "https://github.com/gveres/donateacry-corpus"
 CLEANED_FOLDER = "donateacry_corpus_cleaned_and_updated_data"
-LINKED = ("donateacry", "giulbia", "uploads-sample")
+LINKED = ("donateacry", "giulbia", "uploads-sample", "fsdd")
 CORPUS_URL_ENV = "BABYCRY_CORPUS_URL"  # another clone URL or a local git repository (mirrors, tests)
 NO_CORPUS = ("no corpus: the app offers generated demo signals; "
              "run `python -m babycry_core data link` when online")
@@ -77,6 +77,10 @@ def _source_root(src: SourceSpec, override: Path | None) -> Path:
         return Path(os.path.abspath(root))
     root = Path(src.root)
     root = root if root.is_absolute() else paths.data_dir() / root
+    if src.derived:  # generated or joined from other corpora (derived.py), built on first use
+        from . import derived
+
+        derived.ensure(src.derived, root)
     if root.is_dir():
         return root
     shared = paths.shared_data_dir() / Path(src.root).name

@@ -30,6 +30,8 @@ class FeatureConfig:
     fmax: float = 4000.0
     clip_seconds: float = 7.0
     top_db: float = 80.0
+    normalize: bool = False  # shift each window's log-mel so its peak is 0 dB: the shape counts, not the level
+    hop_seconds: float = 0.0  # hop between model windows; 0: half a window
 
     @property
     def band_hz(self) -> tuple[float, float]:
@@ -47,11 +49,18 @@ class FeatureConfig:
 
     @property
     def window_hop_samples(self) -> int:
-        """Long recordings are cut into windows that overlap by half."""
+        """Long recordings are cut into windows that overlap by half (or `hop_seconds` apart)."""
+        if self.hop_seconds > 0:
+            return max(1, int(round(self.hop_seconds * self.sample_rate)))
         return self.clip_samples // 2
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields; the newer ones only when set, so older run folders and cache keys stay the same."""
+        d = dataclasses.asdict(self)
+        for name, default in _LATER_FIELDS.items():
+            if d[name] == default:
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureConfig":
@@ -61,6 +70,9 @@ class FeatureConfig:
     def key(self) -> str:
         """Short stable hash of the config, for cache keys."""
         return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+_LATER_FIELDS = {"normalize": False, "hop_seconds": 0.0}
 
 
 @lru_cache(maxsize=8)
@@ -77,7 +89,9 @@ def _window(n_fft: int) -> np.ndarray:
 
 
 def log_mel(y: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """Log-mel spectrogram in dB, shape (n_mels, frames), float32. Silence maps to -top_db, not -inf."""
+    """Log-mel spectrogram in dB, shape (n_mels, frames), float32. Silence maps to -top_db, not -inf.
+
+    With cfg.normalize the peak of this call's input is 0 dB (call it once per model window)."""
     y = np.asarray(y, dtype=np.float32)
     pad = cfg.n_fft // 2
     y = np.pad(y, pad, mode="constant")
@@ -89,6 +103,8 @@ def log_mel(y: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
     mel = _mel_basis(cfg) @ power.T  # (n_mels, frames)
     # absolute reference (not per-clip max) so loudness stays visible to the model and the energy gate
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    if cfg.normalize:  # level-free: a cry at -45 dBFS looks like one at -5 dBFS
+        db = db - db.max()
     return np.maximum(db, -cfg.top_db).astype(np.float32)
 
 

@@ -33,6 +33,9 @@ class Prediction:
     level_dbfs: float
     timeline: list[dict] = field(default_factory=list)  # [{"start", "end", "probabilities"}]
     run: str = ""
+    cry: dict | None = None  # step 1: {"probability", "detected", "seconds", "threshold", "windows"}
+    heard: str | None = None  # cry / speech / laugh / noise / silence
+    reason: dict | None = None  # step 2, only for a cry: {"label" (None when unclear), "probabilities", "prior", "named", ...}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,8 +88,9 @@ class Predictor:
         wins = windows(y, cfg)
         if lvl < SILENCE_DBFS:
             p = {**{c: 0.0 for c in self.labels}, "silence": 1.0}  # also for models without a silence class
-            msg = f"No cry detected: the recording is silent (level {lvl:.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS)."
-            return Prediction(name, "silence", 1.0, p, "silence", msg, dur, lvl, [], self.run_id)
+            msg = f"Silent recording (level {lvl:.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS): nothing to hear."
+            return Prediction(name, "silence", 1.0, p, "silence", msg, dur, lvl, [], self.run_id,
+                              cry={"probability": 0.0, "detected": False, "seconds": 0.0}, heard="silence")
         logits = self.scorer.window_logits([w for _, w in wins], cfg)
         proba = softmax(logits, self.loaded.temperature)  # (windows, n_classes)
         clip = proba.mean(axis=0)
@@ -96,7 +100,8 @@ class Predictor:
         label = self.labels[int(clip.argmax())]
         conf = float(clip.max())
         status, msg = answer(label, conf, probs, self.loaded.threshold)
-        return Prediction(name, label, conf, probs, status, msg, dur, lvl, timeline, self.run_id)
+        return Prediction(name, label, conf, probs, status, msg, dur, lvl, timeline, self.run_id,
+                          **_one_model_steps(label, status, probs, dur))
 
 
 def answer(label: str, conf: float, probs: dict[str, float], threshold: float) -> tuple[str, str]:
@@ -109,12 +114,68 @@ def answer(label: str, conf: float, probs: dict[str, float], threshold: float) -
     return "detected", f"Detected: {L.display(label)} (confidence {conf:.0%})"
 
 
+def _one_model_steps(label: str, status: str, probs: dict[str, float], dur: float) -> dict:
+    """The two-step keys for a single model that answers both questions at once (flat or gate x reason)."""
+    cry_p = float(sum(p for c, p in probs.items() if L.is_cry(c)))
+    is_cry = L.is_cry(label)
+    reasons = {c: p / cry_p for c, p in probs.items() if L.is_cry(c)} if cry_p > 0 else {}
+    return {"cry": {"probability": cry_p, "detected": is_cry, "seconds": dur if is_cry else 0.0},
+            "heard": "cry" if is_cry else label,
+            "reason": {"label": label if status == "detected" else None, "named": status == "detected",
+                       "probabilities": reasons, "prior": {}} if is_cry else None}
+
+
 _CACHE: dict[tuple, Predictor] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_predictor(run: str | Path | None = None, trust_pickle: bool = False) -> Predictor:
-    """A Predictor for a run id or folder (default: the app's default checkpoint), cached by path and mtime.
+def load_predictor(run: str | Path | None = None, trust_pickle: bool = False):
+    """What answers a recording: the two-step answer (cry detector, then a reason model) where it can be
+    composed, else the one model. run=None: the app's default (checkpoints/default.json: detector + reason);
+    a reason model: the default detector + it; a detector: it + the default reason model.
+
+    trust_pickle: also read an old run's pickle (svm.joblib); see checkpoint.load."""
+    from . import runs
+
+    det_dir, reason_dir = runs.default_pair()
+    if run is not None:
+        run_dir = runs.find_run(run)
+        role = _role(run_dir)
+        if role == "detector":
+            det_dir = run_dir
+        elif role == "reason" and det_dir is not None:
+            reason_dir = run_dir
+        else:
+            return load_model(run_dir, trust_pickle)
+    if det_dir is None or reason_dir is None:
+        return load_model(run, trust_pickle)
+    from .answer import TwoStepPredictor
+    from .detector import CryDetector
+
+    key = ("two_step", str(Path(det_dir).resolve()), _mtime(det_dir), str(Path(reason_dir).resolve()),
+           _mtime(reason_dir), bool(trust_pickle))
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+    if cached is None:
+        cached = TwoStepPredictor(CryDetector(load_model(det_dir).loaded), load_model(reason_dir, trust_pickle))
+        with _CACHE_LOCK:
+            _CACHE[key] = cached
+    return cached
+
+
+def _role(run_dir: Path) -> str:
+    """"detector", "reason" (every class a cry reason) or "" (a model that answers both questions)."""
+    from . import fileio
+
+    config = fileio.read_json(Path(run_dir) / "config.json", default={})
+    if config.get("role") == "detector":
+        return "detector"
+    labels = fileio.read_json(Path(run_dir) / "labels.json", default=[])
+    return "reason" if labels and all(L.is_cry(c) for c in labels) else ""
+
+
+def load_model(run: str | Path | None = None, trust_pickle: bool = False) -> Predictor:
+    """A Predictor for one run id or folder (default: the app's default run), cached by path and mtime.
 
     trust_pickle: also read an old run's pickle (svm.joblib); see checkpoint.load."""
     from . import runs

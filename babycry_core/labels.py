@@ -1,7 +1,7 @@
 """How class names read to a caregiver, and what to try for each. Class lists themselves come from the data."""
 from __future__ import annotations
 
-NON_CRY = frozenset({"laugh", "silence", "noise"})
+NON_CRY = frozenset({"laugh", "silence", "noise", "speech"})
 
 DISPLAY = {
     "hungry": "Hunger cry",
@@ -14,6 +14,8 @@ DISPLAY = {
     "silence": "Silence",
     "noise": "Noise",
     "cry_unknown": "Cry (reason unknown)",
+    "cry": "Crying",
+    "speech": "Speech",
 }
 
 TIPS = {

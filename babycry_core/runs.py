@@ -186,6 +186,18 @@ def default_run(root: Path | None = None) -> Path | None:
     return runs[0].path if runs else None
 
 
+def default_pair(root: Path | None = None) -> tuple[Path | None, Path | None]:
+    """(cry detector, reason model) that checkpoints/default.json names for the two-step answer; None for
+    either that is missing or not usable."""
+    root = root or paths.checkpoints_dir()
+    pinned = fileio.read_json(root / "default.json", default={}) if (root / "default.json").exists() else {}
+    out = []
+    for key in ("detector", "reason"):
+        d = root / str(pinned.get(key, ""))
+        out.append(d if pinned.get(key) and d.is_dir() and run_info(d).usable else None)
+    return out[0], out[1]
+
+
 def launch(args: list[str], root: Path | None = None, model: str = "run") -> Path:
     """Start `python -m babycry_core train ARGS --run-dir NEW` in its own process group; return at once."""
     run_dir = new_run_dir(model, root)

@@ -41,6 +41,7 @@ class TrainConfig:
     mixup: float = 0.2  # Beta(alpha, alpha); 0 switches mixup off
     patience: int = 8  # epochs without a better validation macro-F1 before stopping
     score_train: bool = True  # score the whole training part after each epoch (curves); False saves time
+    epoch_size: int = 0  # examples drawn per epoch; 0: as many as the training part holds
     pretrained: bool = False
     threads: int = 0  # torch threads; 0 keeps torch's default
     embedding: str = "handcrafted"  # svm/xgboost input: "handcrafted", "yamnet", or a CNN run id/folder
@@ -154,9 +155,13 @@ class _Writer:
             save_weights(unwrap(model), self.run_dir)
 
 
-def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True, data_parts=None) -> Path:
+def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True, data_parts=None,
+        extra_meta: dict | None = None, finish_hook=None) -> Path:
     """Train, early-stop, evaluate on the test part, write the run folder. Returns the run folder.
 
+    Any model that builds a torch network trains here: the log-mel CNNs from their corpus split, and staged
+    or derived models (two_stage, cry_detector) from the `data_parts` they prepare, with `extra_meta` for
+    config.json and `finish_hook(run_dir)`, run after calibration and before the status says "finished".
     Under torchrun the same call runs on every rank (see distributed.py); rank 0 writes the folder.
     """
     import torch
@@ -165,7 +170,7 @@ def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True,
     from .models import build_model, get_spec
 
     spec = get_spec(cfg.model)  # unknown names fail before any work
-    if spec.family != "torch":  # embedding + classical heads, YAMNet: their own trainer, same run folder
+    if spec.family != "torch" and data_parts is None:  # other families prepare their data (or train) themselves
         return spec.params["fit"](cfg, run_dir, progress=progress)
     ctx = distributed.context()
     if ctx.is_main:
@@ -186,7 +191,7 @@ def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True,
         meta = {**dataclasses.asdict(cfg), "family": "torch", "n_classes": len(labels), "world_size": ctx.world_size,
                 "pretrained_status": getattr(model, "pretrained_status", ""),
                 "n_params": int(sum(p.numel() for p in model.parameters())),
-                **{f"n_{part}": int(len(parts[part][1])) for part in ("train", "val", "test")}}
+                **{f"n_{part}": int(len(parts[part][1])) for part in ("train", "val", "test")}, **(extra_meta or {})}
         out.json("config.json", meta)
         out.json("feature_config.json", cfg.feature_config.to_dict())
         out.json("labels.json", labels)
@@ -198,7 +203,7 @@ def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True,
         if ctx.world_size > 1:
             print(f"rank {ctx.rank} weights {distributed.weights_digest(model)}", flush=True)
         if ctx.is_main:
-            _finish(run_dir, labels, parts, status, best_epoch, started)
+            _finish(run_dir, labels, parts, status, best_epoch, started, finish_hook)
         return run_dir
     except BaseException as e:
         out.status("failed", ended=time.time(), message=f"{type(e).__name__}: {e}"[:500])
@@ -234,7 +239,7 @@ def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: _Writer, flag:
     for epoch in bar:
         t0 = time.time()
         model.train()
-        order = ctx.shard(_epoch_order(ytr, counts, cfg.balance, gen))
+        order = ctx.shard(_epoch_order(ytr, counts, cfg.balance, gen, cfg.epoch_size))
         tr_loss, n_seen = 0.0, 0
         for i in range(0, len(order), batch):
             if flag.stop and ctx.world_size == 1:
@@ -286,7 +291,7 @@ def _ensure_saved(best_epoch: int, model, out: _Writer) -> int:
     return best_epoch
 
 
-def _finish(run_dir, labels, parts, status, best_epoch, started) -> None:
+def _finish(run_dir, labels, parts, status, best_epoch, started, hook=None) -> None:
     """Reload the best weights, calibrate on validation, evaluate on test; status is written last."""
     from . import calibration
     from .checkpoint import load, load_torch_model
@@ -301,6 +306,8 @@ def _finish(run_dir, labels, parts, status, best_epoch, started) -> None:
 
         metrics = test_metrics(predict_logits(loaded, Xte), yte, labels, cal, parts["test"][2]["clip_id"].tolist())
         fileio.write_json(run_dir / "metrics.json", metrics)
+    if hook is not None:
+        hook(run_dir)
     load(run_dir)  # proves the folder rebuilds a model on its own, before it is marked done
     ended = time.time()
     runs.append_event(run_dir, {"event": "end", "status": status, "best_epoch": best_epoch, "seconds": ended - started})
@@ -316,14 +323,16 @@ def balanced_class_weights(counts: np.ndarray):
     return torch.tensor(np.where(counts > 0, counts.sum() / (k * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
 
 
-def _epoch_order(y: np.ndarray, counts: np.ndarray, balance: str, gen) -> np.ndarray:
-    """Example order for one epoch: class-balanced sampling with replacement, or a plain shuffle."""
+def _epoch_order(y: np.ndarray, counts: np.ndarray, balance: str, gen, size: int = 0) -> np.ndarray:
+    """Example order for one epoch (`size` examples, 0: len(y)): class-balanced sampling with replacement,
+    or a plain shuffle."""
     import torch
 
+    n = size or len(y)
     if balance in ("sampler", "sqrt"):
         w = 1.0 / np.maximum(counts[y], 1) ** (0.5 if balance == "sqrt" else 1.0)
-        return torch.multinomial(torch.tensor(w / w.sum()), len(y), replacement=True, generator=gen).numpy()
-    return torch.randperm(len(y), generator=gen).numpy()
+        return torch.multinomial(torch.tensor(w / w.sum()), n, replacement=True, generator=gen).numpy()
+    return torch.randperm(len(y), generator=gen).numpy()[:n]
 
 
 def _main_thread() -> bool:

@@ -39,7 +39,7 @@ def test_card_of_an_svm_run(tiny_data):
     m = fileio.read_json(run / "metrics.json")
     assert f"{m['macro_f1']:.3f} [" in card and "majority baseline" in card
     assert "--model svm" in card and "grouped CV on the training part" in card
-    assert "svm.joblib" in card and "handcrafted" in card
+    assert "svm.skops" in card and "handcrafted" in card
     assert "not a medical device" in card.lower()
 
 

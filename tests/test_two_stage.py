@@ -184,7 +184,7 @@ def test_digital_silence_is_caught_by_the_energy_check(two_stage_run, tmp_path):
     sf.write(f, synth.silence(3.0, SR_DAC), SR_DAC)
     pred = Predictor(load(two_stage_run)).predict(f)
     assert pred.status == "silence" and pred.label == "silence" and pred.level_dbfs < SILENCE_DBFS
-    assert "silent" in pred.message and "dBFS" in pred.message and pred.message.startswith("No cry detected")
+    assert "Silent" in pred.message and "dBFS" in pred.message and pred.message.startswith("Silent recording")
     assert predict([f], run=two_stage_run)[0].status == "silence"
 
 

@@ -39,7 +39,7 @@ def register(name: str, family: str, description: str, **params):
 
 def _ensure_loaded() -> None:
     # importing the modules runs their @register decorators; torch is imported here, never at package import
-    from . import cnn, vision, classical, yamnet, two_stage  # noqa: F401  (order = order in the pages)
+    from . import cnn, detector, vision, classical, yamnet, two_stage  # noqa: F401  (order = order in the pages)
 
 
 def model_names(family: str | None = None) -> list[str]:

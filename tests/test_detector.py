@@ -1,0 +1,111 @@
+"""The cry detector: clip probability, threshold rule, the derived corpus, and the shipped detector on real audio."""
+import numpy as np
+import pytest
+
+from babycry_core import fileio, paths, synth
+from babycry_core.detector import choose_threshold, clip_probability, segment_probability
+from tests.conftest import shared_or_skip
+
+SHIPPED = paths.ROOT / "checkpoints"
+
+
+def test_clip_probability_is_the_mean_of_the_top_third():
+    assert clip_probability([0.9, 0.1, 0.1]) == pytest.approx(0.9)
+    assert clip_probability([0.9, 0.8, 0.1, 0.1, 0.1, 0.1]) == pytest.approx(0.85)
+    assert clip_probability([0.3]) == pytest.approx(0.3)
+    assert clip_probability([]) == 0.0
+
+
+def test_segments_take_the_windows_that_cover_them():
+    starts = np.array([0.0, 0.5, 1.0])
+    seg, p = segment_probability(starts, np.array([1.0, 0.0, 0.0]), 2.0, 0.5, 3.0)
+    assert list(seg) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    assert p[0] == 1.0 and p[1] == pytest.approx(0.5) and p[-1] == 0.0
+
+
+def test_threshold_keeps_the_recall_and_then_cuts_false_alarms():
+    rng = np.random.default_rng(0)
+    cry = rng.uniform(0.5, 1.0, 200)
+    other = rng.uniform(0.0, 0.6, 200)
+    out = choose_threshold(np.concatenate([cry, other]), np.r_[np.ones(200, bool), np.zeros(200, bool)], 0.95)
+    assert out["val_recall"] >= 0.95
+    assert (cry >= out["cry_threshold"]).mean() >= 0.95
+    assert out["val_false_alarm_rate"] < (other >= 0.5).mean()  # better than a blind 0.5
+
+
+def test_threshold_without_both_kinds_falls_back():
+    assert choose_threshold([0.2, 0.9], [True, True])["cry_threshold"] == 0.5
+
+
+def test_derived_speech_is_grouped_by_speaker(tmp_path):
+    from babycry_core import data, derived
+
+    src = shared_or_skip("fsdd", "recordings")
+    out = derived.build_speech(tmp_path, src)
+    files = sorted(out.glob("*.wav"))
+    speakers = {f.stem.rsplit("_", 1)[0] for f in files}
+    assert len(speakers) == 6 and len(files) > 100
+    spec = data.get_corpus("detect").sources[-1]
+    assert {spec.group_for(f.stem, "speech") for f in files} == speakers
+    import soundfile as sf
+
+    d = sf.info(str(files[0])).duration
+    assert 7.5 < d < 11.5
+
+
+def test_detect_corpus_folds_never_split_a_group():
+    from babycry_core import data
+
+    shared_or_skip("fsdd")
+    shared_or_skip("donateacry")
+    data.link_corpus()
+    manifest, splits = data.prepare("detect", progress=False)
+    assert {"cry", "speech", "laugh", "noise", "silence"} == set(manifest["label"])
+    group = manifest.set_index("clip_id")["group"]
+    for fold in splits["folds"]:
+        sides = [set(group[fold[p]]) for p in ("train", "val", "test")]
+        assert not (sides[0] & sides[2]) and not (sides[1] & sides[2]) and not (sides[0] & sides[1])
+
+
+# ---------------------------------------------------------------- the shipped detector
+
+def _shipped_detector():
+    pinned = fileio.read_json(SHIPPED / "default.json", default={})
+    if not pinned.get("detector"):
+        pytest.skip("no detector named in checkpoints/default.json")
+    from babycry_core.checkpoint import load
+    from babycry_core.detector import CryDetector
+
+    return CryDetector(load(SHIPPED / pinned["detector"]))
+
+
+def test_shipped_detector_hears_speech_as_speech():
+    from babycry_core import audio, derived
+
+    det = _shipped_detector()
+    src = shared_or_skip("fsdd", "recordings")
+    y = np.concatenate([np.r_[audio.load(f, 8000), np.zeros(1600, np.float32)]
+                        for f in sorted(src.glob("*_jackson_1*.wav"))[:14]])
+    r = det.detect(y)
+    assert not r.detected and r.heard == "speech", (r.probability, r.heard_probabilities)
+    del derived
+
+
+def test_shipped_detector_hears_a_real_cry_turned_down_40_db():
+    from babycry_core import audio
+    from babycry_core.augment_cry import quantize16
+
+    det = _shipped_detector()
+    root = shared_or_skip("donateacry")
+    f = sorted((root / "hungry").glob("*.wav"))[0]
+    y = audio.load(f, 8000)
+    r = det.detect(quantize16(y * 10 ** (-40 / 20)))
+    assert r.detected and r.seconds > 1.0, r.probability
+
+
+@pytest.mark.parametrize("kind", sorted(synth.SIGNALS))
+def test_shipped_detector_answers_generated_signals(kind):
+    det = _shipped_detector()
+    r = det.detect(synth.SIGNALS[kind](3.0, 8000))
+    assert 0.0 <= r.probability <= 1.0 and r.heard in det.labels
+    assert len(r.windows) >= 2 and all(0 <= w["p"] <= 1 for w in r.windows)
