@@ -18,7 +18,7 @@ import numpy as np
 from . import audio, labels as L
 from .corpora import CRY
 from .detector import CryDetector, segment_probability
-from .inference import SILENCE_DBFS, Prediction, Predictor, level_dbfs
+from .prediction import SILENCE_DBFS, Prediction, level_dbfs
 from .reason_naming import load_naming
 
 HEARD_TEXT = {"speech": "speech", "laugh": "laughing", "noise": "noise", "silence": "a quiet room", CRY: "crying"}
@@ -26,7 +26,8 @@ MIN_CRY_AUDIO_S = 1.0  # below this much crying the reason model hears the whole
 
 
 class TwoStepPredictor:
-    def __init__(self, detector: CryDetector, reason: Predictor):
+    def __init__(self, detector: CryDetector, reason):
+        """reason: an inference.Predictor over cry reasons only."""
         self.detector, self.reason = detector, reason
         self.cfg = detector.cfg
         self.labels = list(reason.labels)

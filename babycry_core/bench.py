@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="accuracy: run the models x folds jobs here (default) or as Ray tasks (requirements-scale.txt)")
     p.add_argument("--address", default=None, help="accuracy: an existing Ray cluster (default with ray: a local one)")
+    p.add_argument("--cached-only", action="store_true",
+                   help="cry: train nothing; report the folds that every model has finished (results/cry_bench/)")
     p.add_argument("--out", default=None, help="JSON output (default: results/bench_<kind>.json)")
 
 
@@ -187,7 +189,7 @@ def main(a) -> int:
     if a.kind == "cry":
         from .bench_cry import MODELS, format_report, run
 
-        rep = run(a.models or MODELS, folds=a.folds, epochs=a.epochs or 0, out=a.out)
+        rep = run(a.models or MODELS, folds=a.folds, epochs=a.epochs or 0, out=a.out, cached_only=a.cached_only)
         print(format_report(rep))
         return 0
     from .leaderboard import run_accuracy  # the accuracy benchmark (model x fold sweep)

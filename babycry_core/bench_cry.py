@@ -140,7 +140,9 @@ def _fold_two_stage(k: int, frames, epochs: int, progress: bool):
 
 # ---------------------------------------------------------------- the sweep
 
-def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, out: Path | None = None) -> dict:
+def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, out: Path | None = None,
+        cached_only: bool = False) -> dict:
+    """The sweep (see the module doc). cached_only: train nothing; report the folds every model has finished."""
     from . import audio, data
     from .augment_cry import gain
     from .detector_train import build_parts, default_config
@@ -164,6 +166,8 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
         mine = [n for n in upload_waves if Path(n).stem in test_stems]
         cries = test["label"].to_numpy() == CRY
         prepared = None
+        if cached_only and not all((_work_dir() / f"fold{k}" / f"{m}.json").exists() for m in models):
+            continue
         for m in models:
             cache = _work_dir() / f"fold{k}" / f"{m}.json"
             if cache.exists():
@@ -197,7 +201,7 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
 
     frame = pd.concat(test_rows, ignore_index=True)
     report = summarise(scores, frame)
-    report.update(folds=folds, seconds=round(time.time() - started, 1), date=time.strftime("%Y-%m-%d"),
+    report.update(folds=folds, folds_scored=sorted({int(f) for f in frame["fold"]}), seconds=round(time.time() - started, 1), date=time.strftime("%Y-%m-%d"),
                   command="python -m babycry_core bench cry", n_recordings=int(len(frame)),
                   n_groups=int(frame["group"].nunique()), n_uploads=len(upload_waves),
                   recordings_per_class=frame["label"].value_counts().to_dict(),

@@ -73,7 +73,7 @@ def cmd_data(a) -> int:
 
 
 def cmd_train(a) -> int:
-    from .train import fit
+    from .fitting import fit
     from .cv import cross_validate
 
     from .models.yamnet import YamnetUnavailable
@@ -163,7 +163,7 @@ def cmd_models(a) -> int:
 
 
 def cmd_card(a) -> int:
-    from . import runs
+    from . import fileio, runs
     from .model_card import write_model_card
 
     try:
@@ -171,7 +171,32 @@ def cmd_card(a) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if fileio.read_json(run_dir / "config.json", default={}).get("role") == "detector":
+        from .detector_card import write_detector_card
+        from .detector_train import score_run
+
+        if "cry" not in fileio.read_json(run_dir / "metrics.json", default={}):
+            score_run(run_dir)
+        print(write_detector_card(run_dir))
+        return 0
     print(write_model_card(run_dir))
+    return 0
+
+
+def cmd_reasons(a) -> int:
+    from . import runs
+    from .inference import load_model
+    from .reason_naming import FILE, fit_naming
+
+    run_dir = runs.find_run(a.run)
+    out = fit_naming(run_dir, load_model(run_dir), progress=True)
+    for r, d in out["reasons"].items():
+        thr = "never named" if d["threshold"] is None else f"named from P >= {d['threshold']:.2f} " \
+              f"(held-out precision {d['precision']:.2f}, {d['named']} clips)"
+        print(f"{r:<12} prior {d['prior']:.3f}  {thr}")
+    h = out["held_out"]
+    print(f"held out: top reason right {h['accuracy']:.3f} of {h['n']} clips; always {h['baseline']!r}: "
+          f"{h['baseline_accuracy']:.3f}. Written to {FILE}.")
     return 0
 
 
@@ -220,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("card", help="write (or overwrite) a run's MODEL_CARD.md; prints its path")
     s.add_argument("run", help="run id or folder")
     s.set_defaults(func=cmd_card)
+
+    s = sub.add_parser("reasons", help="choose when a reason model may name a reason (held-out thresholds)")
+    s.add_argument("run", help="run id or folder of a reason model")
+    s.set_defaults(func=cmd_reasons)
 
     s = sub.add_parser("runs", help="list run folders and their status")
     s.set_defaults(func=cmd_runs)

@@ -1,14 +1,14 @@
 """Prediction: file or bytes → decoded audio → windows → model → calibrated probabilities → one answer.
 
-`Predictor` wraps a model rebuilt from a run folder; `predict()` is what the CLI and the pages both call.
-Answers come in four kinds: "detected" (a reason), "no_cry" (laugh / noise / silence), "not_sure"
-(confidence below the validated threshold), and "silence" (digital silence, caught before any model runs).
+`load_predictor()` is what the CLI and the pages call: the two-step answer (answer.py: cry detector, then a
+reason model) where checkpoints/default.json or the chosen run allows it, else `Predictor`, one model rebuilt
+from its run folder. A single model's answers come in four kinds: "detected" (a reason), "no_cry" (laugh /
+noise / silence), "not_sure" (confidence below the validated threshold), and "silence" (digital silence,
+caught before any model runs).
 """
 from __future__ import annotations
 
-import math
 import threading
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,35 +18,7 @@ from .calibration import softmax
 from .checkpoint import LoadedModel, load
 from .features import FeatureConfig, log_mel, windows
 
-SILENCE_DBFS = -65.0  # RMS below this is treated as silence, whatever a model would say
-
-
-@dataclass
-class Prediction:
-    file: str
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
-    status: str  # detected / no_cry / not_sure / silence
-    message: str
-    duration: float
-    level_dbfs: float
-    timeline: list[dict] = field(default_factory=list)  # [{"start", "end", "probabilities"}]
-    run: str = ""
-    cry: dict | None = None  # step 1: {"probability", "detected", "seconds", "threshold", "windows"}
-    heard: str | None = None  # cry / speech / laugh / noise / silence
-    reason: dict | None = None  # step 2, only for a cry: {"label" (None when unclear), "probabilities", "prior", "named", ...}
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def top(self, n: int = 2) -> list[tuple[str, float]]:
-        return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:n]
-
-
-def level_dbfs(y: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
-    return 20 * math.log10(rms) if rms > 0 else -math.inf
+from .prediction import SILENCE_DBFS, Prediction, level_dbfs  # noqa: F401  (re-exported)
 
 
 class TorchScorer:

@@ -64,16 +64,14 @@ def corpus_prior(labels: list[str], corpus: str = "donateacry") -> dict[str, flo
     return {r: float(counts.get(r, 0)) / total for r in labels}
 
 
-def fit_naming(run_dir: Path, progress: bool = False) -> dict:
-    """Score the reason run on its test part (held-out babies), choose each reason's naming threshold, write
-    reason_naming.json into the run folder and return it."""
+def fit_naming(run_dir: Path, pred, progress: bool = False) -> dict:
+    """Score the reason run (`pred`: its inference.Predictor) on its test part (held-out babies), choose each
+    reason's naming threshold, write reason_naming.json into the run folder and return it."""
     from tqdm import tqdm
 
     from . import data
-    from .inference import load_model
 
     run_dir = Path(run_dir)
-    pred = load_model(run_dir)
     config = fileio.read_json(run_dir / "config.json")
     corpus = config.get("corpus", "donateacry")
     labels = list(pred.labels)

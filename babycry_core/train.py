@@ -171,6 +171,8 @@ def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True,
 
     spec = get_spec(cfg.model)  # unknown names fail before any work
     if spec.family != "torch" and data_parts is None:  # other families prepare their data (or train) themselves
+        if "fit" not in spec.params:
+            raise ValueError(f"{cfg.model} is trained by fitting.fit (python -m babycry_core train --model {cfg.model})")
         return spec.params["fit"](cfg, run_dir, progress=progress)
     ctx = distributed.context()
     if ctx.is_main:

@@ -1,18 +1,12 @@
 """The cry detector's network (`cry_detector`): the small CNN over 2 s normalised log-mel windows, five outputs
-(cry, laugh, noise, silence, speech). Its data, training and threshold are in detector_train.py."""
+(cry, laugh, noise, silence, speech). Its data, training and threshold are in detector_train.py (fitting.fit picks it)."""
 from __future__ import annotations
 
 from .cnn import build_cnn
 from .registry import register
 
 
-def _fit(cfg, run_dir=None, *, progress: bool = True):
-    from ..detector_train import fit_detector  # the training layer; imported only when asked to train
-
-    return fit_detector(cfg, run_dir, progress=progress)
-
-
 @register("cry_detector", "detector", "Cry detector: small CNN on 2 s level-normalised log-mel windows, "
-                                      "cry / speech / laugh / noise / silence every 0.5 s", fit=_fit)
+                                      "cry / speech / laugh / noise / silence every 0.5 s")
 def build_cry_detector(n_classes: int = 5, dropout: float = 0.2, pretrained: bool = False, **_):
     return build_cnn(n_classes, dropout=dropout)

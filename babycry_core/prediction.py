@@ -1,0 +1,37 @@
+"""What every answer is: the `Prediction` record, and the level check that comes before any model."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+SILENCE_DBFS = -65.0  # RMS below this is treated as silence, whatever a model would say
+
+
+@dataclass
+class Prediction:
+    file: str
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    status: str  # detected / no_cry / not_sure / silence
+    message: str
+    duration: float
+    level_dbfs: float
+    timeline: list[dict] = field(default_factory=list)  # [{"start", "end", "probabilities"}]
+    run: str = ""
+    cry: dict | None = None  # step 1: {"probability", "detected", "seconds", "threshold", "windows"}
+    heard: str | None = None  # cry / speech / laugh / noise / silence
+    reason: dict | None = None  # step 2, only for a cry: {"label" (None when unclear), "probabilities", "prior", "named", ...}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def top(self, n: int = 2) -> list[tuple[str, float]]:
+        return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:n]
+
+
+def level_dbfs(y: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
