@@ -12,14 +12,16 @@ from babycry_core.ui import app_state as S
 
 st.set_page_config(page_title="babycry", page_icon="👶", layout="wide")
 st.title("babycry")
-st.markdown("**Why is the baby crying?** Upload or record a few seconds of crying and babycry suggests the most "
-            "likely reason (hungry, tired, discomfort, belly pain, burping, …), how sure it is, which part of the "
-            "sound it relied on, and what you could try.")
+st.markdown("**Why is the baby crying?** Upload or record a few seconds of sound and babycry answers in two steps: "
+            "**is it a cry?** (or speech, laughing, noise, a quiet room), and only for a cry, **why?** (hungry, "
+            "tired, discomfort, belly pain, burping, …) with how sure it is, which part of the sound it relied on, "
+            "and what you could try.")
 st.warning(L.SAFETY, icon=":material/medical_services:")
 c1, c2 = st.columns(2)
 c1.markdown("**What it does**\n"
             "- classifies a recording (WAV, MP3, M4A, AAC, OGG, FLAC, 3GP, CAF; or the microphone)\n"
-            "- says *not sure* when its confidence is below a threshold validated on held-out babies\n"
+            "- names a reason only where held-out babies confirm it at that confidence; otherwise it says "
+            "*reason unclear* and lists the reasons worth checking first\n"
             "- shows the evidence: spectrogram, per-class probabilities, saliency maps\n"
             "- lets you train and compare models on the public Donate-a-Cry corpus")
 c2.markdown("**What it does not do**\n"
@@ -47,8 +49,8 @@ S.corrupt_runs_warning(corrupt)
 if not usable:
     S.no_checkpoint_notice()
 else:
-    default = usable[S.default_index(usable)].run_id
-    rows = [{"run": r.run_id + ("  ★ default" if r.run_id == default else ""), "model": r.model, "corpus": r.corpus,
+    marks = S.default_marks(usable)  # the two-step pair (detector, reason), or the one default run
+    rows = [{"run": r.run_id + (f"  {marks[r.run_id]}" if r.run_id in marks else ""), "model": r.model, "corpus": r.corpus,
              "macro-F1 [95% CI]": fmt(r.metrics, "macro_f1"),
              "balanced accuracy [95% CI]": fmt(r.metrics, "balanced_accuracy"),
              "majority baseline macro-F1 / bal. acc.": "—" if not r.metrics.get("baseline") else
@@ -57,7 +59,9 @@ else:
              "test clips": r.metrics.get("n", "—")} for r in usable]
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
     st.caption("Scores on held-out test babies (grouped split), with 95 % bootstrap intervals. The majority "
-               "baseline always answers the most frequent class: a model is only useful where it beats it.")
+               "baseline always answers the most frequent class: a model is only useful where it beats it. "
+               "★ marks the default answer: a cry detector (step 1) and a reason model (step 2) when "
+               "checkpoints/default.json names both.")
 
 st.header("Data")
 try:

@@ -1,6 +1,6 @@
 """Compare trained runs side by side: metrics with intervals, the separate no-cry / reason / nine-class figures of
 runs that can say "no cry", confusion matrices, curves, calibration and coverage, the clips the models disagree
-on, and the benchmark leaderboard. Everything is read from run folders."""
+on, the cry-detection benchmark (is it a cry?) and the benchmark leaderboard. Everything is read from run folders."""
 import json
 
 import streamlit as st
@@ -121,6 +121,38 @@ else:
             player.audio(str(path))
         else:
             player.caption("audio file not found here")
+
+st.subheader("Is it a cry?")
+cry_json = paths.results_dir() / "cry_detection.json"
+try:
+    cry_bench = json.loads(cry_json.read_text()) if cry_json.is_file() else None
+except (OSError, ValueError) as e:
+    cry_bench = None
+    st.warning(f"{cry_json} is unreadable ({type(e).__name__}); run `python -m babycry_core bench cry` again.")
+if cry_bench and cry_bench.get("models"):
+    bench_table = cp.cry_bench_table(cry_bench).set_index("model").T  # models side by side, like the tables above
+    st.dataframe(bench_table, height=35 * len(bench_table) + 40)
+    st.plotly_chart(cp.cry_bench_figure(cry_bench), key="cry_bench")
+    line = cp.detector_minus_anchor_text(cry_bench)
+    if line:
+        st.markdown(line)
+    t = cry_bench.get("targets") or {}
+    st.caption(
+        "Step 1 of the answer on its own: every recording of the detection corpus tested once over "
+        f"{cry_bench.get('folds', '?')} grouped folds (by baby, source recording, speaker)"
+        + (f", {cry_bench['n_recordings']} recordings in {cry_bench.get('n_groups', '?')} groups" if
+           cry_bench.get("n_recordings") else "")
+        + ". Brackets: 95 % intervals from resampling whole groups. False alarms: the share of each non-cry kind "
+        "called a cry. Quiet recall: held-out cries turned down. Phone uploads: raw uploads scored by the fold model "
+        "that never trained on their baby."
+        + (f" Targets: F1 ≥ {t['f1']:.2f}, recall ≥ {t.get('recall', 0):.2f}, false alarms ≤ "
+           f"{t.get('false_alarm_speech', 0):.0%} on speech and ≤ {t.get('false_alarm_other', 0):.0%} on the rest."
+           if "f1" in t else "")
+        + (f" Written {cry_bench['date']} by `{cry_bench.get('command', 'bench cry')}`." if cry_bench.get("date") else ""))
+elif cry_bench is not None or not cry_json.is_file():
+    st.info("No cry-detection benchmark yet. Produce it with `python -m babycry_core bench cry` (the cry detector "
+            "against an SVM anchor and the two-stage gate on the same grouped folds; it writes "
+            "results/cry_detection.json).")
 
 st.subheader("Leaderboard")
 lb_json, lb_md = paths.results_dir() / "leaderboard.json", paths.results_dir() / "leaderboard.md"

@@ -3,7 +3,9 @@
 Stable API (other pages import these; keep the names):
     cached_predictor(run_path)   -> inference.Predictor, st.cache_resource keyed by resolved path + mtime
     predictor_or_error(run)      -> Predictor, or None after one st.error line (damaged checkpoint)
-    run_selectbox(usable)        -> the RunInfo picked in a select box (default: runs.default_run())
+    run_selectbox(usable)        -> the RunInfo picked in a select box (default: the two-step pair's reason run
+                                    when checkpoints/default.json names one, else runs.default_run())
+    default_marks(usable)        -> {run_id: "★ default ..."} for the default run, or both runs of the default pair
     usable_runs(root=None)       -> (usable, corrupt): lists of runs.RunInfo, newest first
     corrupt_runs_warning(corrupt)   one st.warning naming every damaged run folder and why
     no_checkpoint_notice()          st.info: no trained model yet, with a link to the Train page
@@ -13,7 +15,9 @@ Stable API (other pages import these; keep the names):
     one_line(exc)                -> the first line of an exception, for st.error
 Classify helpers (cached pure transforms, keyed by content):
     decode(data, name, sr), spectrogram(data, name, cfg_json), sample_clips(data_dir, per_class),
-    demo_clips(sr), cached_saliency(run_path, data, name, method)
+    demo_clips(sr), cached_saliency(run_path, data, name, method, target=None)
+A run that load_predictor composes into the two-step answer (a reason model or a cry detector, with
+checkpoints/default.json naming the other) gives an answer.TwoStepPredictor; saliency explains its reason model.
 
 Nothing here imports torch or TensorFlow at import time: Home uses this module and stays fast.
 """
@@ -39,17 +43,28 @@ def run_mtime(run_path: str | Path) -> float:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def _load_predictor(run_path: str, mtime: float):
+def _load_predictor(run_path: str, mtime: float, pair: tuple = ()):
     from ..inference import load_predictor
 
     return load_predictor(run_path)
 
 
+def _pair_key(root: Path | None = None) -> tuple:
+    """What the two-step composition depends on besides the chosen run: default.json and the default pair."""
+    root = root or paths.checkpoints_dir()
+    try:
+        pinned = (root / "default.json").stat().st_mtime
+    except OSError:
+        pinned = 0.0
+    return (pinned, *((str(d), run_mtime(d)) if d is not None else None for d in runs.default_pair(root)))
+
+
 def cached_predictor(run_path: str | Path):
-    """The run's Predictor, loaded once per (resolved path, mtime) for all sessions. Raises what loading raises
-    (ValueError for a damaged checkpoint, FileNotFoundError for a missing one); failures are not cached."""
+    """The run's predictor (a Predictor, or the two-step answer it composes into), loaded once per (resolved
+    path, mtime, default pair) for all sessions. Raises what loading raises (ValueError for a damaged
+    checkpoint, FileNotFoundError for a missing one); failures are not cached."""
     p = Path(run_path).resolve()
-    return _load_predictor(str(p), run_mtime(p))
+    return _load_predictor(str(p), run_mtime(p), _pair_key())
 
 
 def predictor_or_error(run):
@@ -64,9 +79,12 @@ def predictor_or_error(run):
 def run_selectbox(usable: list, label: str = "Model", **kw):
     """A select box over usable runs (shown with run_title), defaulting to the app's default run; -> RunInfo."""
     by_id = {r.run_id: r for r in usable}
-    kw.setdefault("help", "Finished runs in checkpoints/; the default is the pinned (default.json) or best one.")
+    marks = default_marks(usable)
+    kw.setdefault("help", "Finished runs in checkpoints/; the default is the pinned (default.json) or best one. "
+                          "A reason model or a cry detector answers in two steps together with the default other half.")
     return by_id[st.selectbox(label, list(by_id), index=default_index(usable),
-                              format_func=lambda i: run_title(by_id[i]), **kw)]
+                              format_func=lambda i: run_title(by_id[i]) + (f"  {marks[i]}" if i in marks else ""),
+                              **kw)]
 
 
 def usable_runs(root: Path | None = None) -> tuple[list, list]:
@@ -76,11 +94,28 @@ def usable_runs(root: Path | None = None) -> tuple[list, list]:
     return [r for r in all_runs if r.usable], [r for r in all_runs if r.status == "corrupt"]
 
 
+def _default_pair(root: Path | None = None) -> tuple[Path | None, Path | None]:
+    det, reason = runs.default_pair(root)
+    return (det, reason) if det is not None and reason is not None else (None, None)
+
+
 def default_index(usable: list, root: Path | None = None) -> int:
-    """Index in `usable` of the app's default run (runs.default_run), 0 when it is not among them."""
-    d = runs.default_run(root)
+    """Index in `usable` of the app's default: the reason run of the default two-step pair (it answers together
+    with the default detector), else runs.default_run; 0 when it is not among them."""
+    d = _default_pair(root)[1] or runs.default_run(root)
     paths_ = [Path(r.path).resolve() for r in usable]
     return paths_.index(Path(d).resolve()) if d is not None and Path(d).resolve() in paths_ else 0
+
+
+def default_marks(usable: list, root: Path | None = None) -> dict[str, str]:
+    """{run_id: mark} for the app's default: both runs of the two-step pair, or the one default run."""
+    det, reason = _default_pair(root)
+    if det is not None:
+        marks = {Path(det).name: "★ default, step 1: is it a cry?", Path(reason).name: "★ default, step 2: why?"}
+    else:
+        marks = {usable[default_index(usable, root)].run_id: "★ default"} if usable else {}
+    ids = {r.run_id for r in usable}
+    return {k: v for k, v in marks.items() if k in ids}
 
 
 def run_title(info) -> str:
@@ -158,17 +193,20 @@ def spectrogram(data: bytes, name: str, cfg_json: str) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _saliency(run_path: str, mtime: float, data: bytes, name: str, method: str):
+def _saliency(run_path: str, mtime: float, pair: tuple, data: bytes, name: str, method: str, target: str | None):
     from ..explain import saliency
+    from .answer_view import explained
 
-    predictor = cached_predictor(run_path)
-    return saliency(predictor, decode(data, name, predictor.cfg.sample_rate), method)
+    model = explained(cached_predictor(run_path))  # a two-step answer: its reason model
+    return saliency(model, decode(data, name, model.cfg.sample_rate), method, target)
 
 
-def cached_saliency(run_path: str | Path, data: bytes, name: str, method: str) -> np.ndarray | None:
-    """explain.saliency for this run and recording, cached by run (path + mtime), content and method."""
+def cached_saliency(run_path: str | Path, data: bytes, name: str, method: str,
+                    target: str | None = None) -> np.ndarray | None:
+    """explain.saliency for this run and recording (the reason model of a two-step answer), cached by run
+    (path + mtime + default pair), content, method and target class (None: the model's own answer)."""
     p = Path(run_path).resolve()
-    return _saliency(str(p), run_mtime(p), data, name, method)
+    return _saliency(str(p), run_mtime(p), _pair_key(), data, name, method, target)
 
 
 @st.cache_data(ttl=300, show_spinner=False)

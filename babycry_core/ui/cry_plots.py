@@ -1,7 +1,9 @@
 """Compare's figures for runs that can say "no cry" (two-stage / nine-class): each question on its own.
 
 Reads only what cry_metrics.report wrote into metrics.json ("cry_detection", "reason_only", "flat", "by_tag",
-"groups_per_class"); a run without those keys (a five-class CNN) is simply not a cry run here.
+"groups_per_class"); a run without those keys (a five-class CNN) is simply not a cry run here. The `bench cry`
+figures (results/cry_detection.json: the cry detector against its anchors on grouped folds) are drawn by
+cry_bench_table, cry_bench_figure and detector_minus_anchor_text.
 """
 from __future__ import annotations
 
@@ -126,3 +128,76 @@ def per_class_table(run) -> pd.DataFrame:
         })
     df = pd.DataFrame(rows)
     return df.set_index("class") if len(df) else df
+
+
+# ---------------------------------------------------------------- `bench cry`: is it a cry? (results/cry_detection.json)
+
+BENCH_MODELS = {"cry_detector": "cry detector (step 1 of the answer)",
+                "svm_anchor": "SVM anchor (log-mel / MFCC statistics)",
+                "two_stage": "two-stage gate (the earlier default)"}
+KINDS = ("speech", "laugh", "noise", "silence")
+
+
+def bench_name(model: str) -> str:
+    return BENCH_MODELS.get(model, model)
+
+
+def _pct_or_dash(x) -> str:
+    v = _num(x)
+    return DASH if v is None else f"{v:.1%}"
+
+
+def cry_bench_table(report: dict) -> pd.DataFrame:
+    """One row per model of `bench cry`: cry F1, recall and precision with 95 % intervals over groups, the
+    share of each non-cry kind called a cry, recall on turned-down cries, and the phone uploads called a cry."""
+    rows = []
+    for m, r in (report.get("models") or {}).items():
+        fa = r.get("false_alarms") or {}
+        levels = r.get("quiet_levels_dbfs") or []
+        up, scored = r.get("uploads_called_cry"), r.get("uploads_scored")
+        rows.append({
+            "model": bench_name(m),
+            "cry F1 [95 % CI]": _with_ci(r, "f1"),
+            "recall [95 % CI]": _with_ci(r, "recall"),
+            "precision [95 % CI]": _with_ci(r, "precision"),
+            **{f"false alarms · {k}": _pct_or_dash(fa.get(k)) for k in KINDS},
+            "quiet recall" + (f" ({' / '.join(f'{x:g}' for x in levels)} dBFS)" if levels else ""):
+                _pct_or_dash(r.get("quiet_recall")),
+            "phone uploads called a cry": f"{up} of {scored}" if scored else DASH,
+        })
+    return pd.DataFrame(rows)
+
+
+def cry_bench_figure(report: dict) -> go.Figure:
+    """Cry F1 per model with its 95 % interval as error bars, and the target F1 as a dashed line."""
+    models = list((report.get("models") or {}).items())
+    f1 = [_num(r.get("f1")) for _, r in models]
+    ci = [r.get("f1_ci") or [None, None] for _, r in models]
+    up = [max(0.0, _num(c[1]) - v) if v is not None and _num(c[1]) is not None else 0 for v, c in zip(f1, ci)]
+    down = [max(0.0, v - _num(c[0])) if v is not None and _num(c[0]) is not None else 0 for v, c in zip(f1, ci)]
+    fig = go.Figure(go.Bar(
+        x=[bench_name(m) for m, _ in models], y=f1, marker_color=[_color(i) for i in range(len(models))],
+        error_y=dict(type="data", array=up, arrayminus=down, color="#555", thickness=1.2),
+        text=[DASH if v is None else f"{v:.3f}" for v in f1], textposition="inside", insidetextanchor="middle",
+        hovertemplate="%{x}: cry F1 %{y:.3f}<extra></extra>"))
+    target = _num((report.get("targets") or {}).get("f1"))
+    if target is not None:
+        fig.add_hline(y=target, line=dict(color="#555", dash="dash", width=1),
+                      annotation_text=f"target {target:.2f}", annotation_position="bottom right")
+    fig.update_layout(title=dict(text="Is it a cry? Cry F1 with 95 % intervals (pooled over grouped folds)", x=0,
+                                 font=dict(size=15)), height=340, margin=dict(l=10, r=10, t=40, b=10),
+                      yaxis=dict(range=[0, 1.05], title="cry F1"), showlegend=False)
+    return fig
+
+
+def detector_minus_anchor_text(report: dict) -> str | None:
+    """The detector's cry F1 minus the SVM anchor's, with its interval, in one sentence (None when not run)."""
+    d = report.get("detector_minus_anchor_f1") or {}
+    point, ci = _num(d.get("point")), d.get("ci") or [None, None]
+    if point is None:
+        return None
+    lo, hi = (_num(ci[0]), _num(ci[1])) if len(ci) == 2 else (None, None)
+    interval = f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else ""
+    verdict = ("ahead of the anchor outside the interval" if d.get("ahead_outside_interval") else
+               "not clear of the anchor: the interval includes zero or lies below it")
+    return f"**Detector minus SVM anchor**, cry F1: {point:+.3f}{interval}, {verdict}."
