@@ -58,7 +58,7 @@ def _level(db: float) -> str:
 
 def step1(pred, predictor) -> tuple[str, str]:
     """Step 1, "Is it a cry?": (kind, sentence)."""
-    from ..inference import SILENCE_DBFS
+    from ..prediction import SILENCE_DBFS
 
     cry = pred.cry or {}
     if pred.status == "silence":
