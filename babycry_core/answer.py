@@ -26,16 +26,16 @@ MIN_CRY_AUDIO_S = 1.0  # below this much crying the reason model hears the whole
 
 
 class TwoStepPredictor:
-    def __init__(self, detector: CryDetector, reason):
-        """reason: an inference.Predictor over cry reasons only."""
+    def __init__(self, detector: CryDetector, reason=None):
+        """reason: an inference.Predictor over cry reasons only, or None (step 1 alone)."""
         self.detector, self.reason = detector, reason
         self.cfg = detector.cfg
-        self.labels = list(reason.labels)
-        self.naming = load_naming(reason.loaded.run_dir, self.labels)
+        self.labels = list(reason.labels) if reason else []
+        self.naming = load_naming(reason.loaded.run_dir, self.labels) if reason else {"reasons": {}, "prior": {}}
 
     @property
     def run_id(self) -> str:
-        return f"{self.detector.run_id} + {self.reason.run_id}"
+        return f"{self.detector.run_id} + {self.reason.run_id}" if self.reason else self.detector.run_id
 
     def predict(self, source, name: str | None = None, **load_kw) -> Prediction:
         y = audio.load(source, self.cfg.sample_rate, name=name, **load_kw)
@@ -71,8 +71,9 @@ class TwoStepPredictor:
             msg = f"{head} Reason: {L.display(r)} ({conf:.0%})."
         else:
             status, label, conf = "reason_unclear", CRY, found.probability
-            msg = f"{head} Reason unclear from the sound: " + ", ".join(L.display(r).lower() for r in reason["order"][:3]) \
-                  + " are the ones worth checking first."
+            msg = f"{head} Reason unclear from the sound" + (": " + ", ".join(
+                L.display(r).lower() for r in reason["order"][:3]) + " are the ones worth checking first."
+                if reason["order"] else ".")
         return Prediction(name, label, conf, reason["probabilities"], status, msg, dur, lvl, timeline, self.run_id,
                           cry=cry, heard=CRY, reason=reason)
 
@@ -87,6 +88,14 @@ class TwoStepPredictor:
 
     def why(self, y: np.ndarray, seconds: float) -> dict:
         """Step 2: the reason model's calibrated probabilities, the prior, and a reason only where validated."""
+        if self.reason is None:
+            return {"label": None, "named": False, "probabilities": {}, "prior": {}, "order": [], "thresholds": {},
+                    "held_out": {}, "model": None, "seconds_heard": seconds}
+        sr_in, sr_reason = self.cfg.sample_rate, self.reason.cfg.sample_rate
+        if sr_reason != sr_in:
+            from .augment_cry import audio_resample
+
+            y = audio_resample(y, sr_in, sr_reason)
         pred = self.reason.predict_waveform(y, "cry")
         probs = {c: float(pred.probabilities.get(c, 0.0)) for c in self.labels}
         reasons, prior = self.naming["reasons"], self.naming["prior"]

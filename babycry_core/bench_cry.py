@@ -185,7 +185,7 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
             elif m == "svm_anchor":
                 lab = prepared[2]
                 tr = lab["train"] + lab["train_aug"] + lab["val"]
-                is_cry = [*(frames["train"]["label"] == CRY), *lab["train_aug_is_cry"], *(frames["val"]["label"] == CRY)]
+                is_cry = [*lab["train_is_cry"], *lab["train_aug_is_cry"], *(frames["val"]["label"] == CRY)]
                 decide = _fold_svm(tr, is_cry)
             elif m == "two_stage":
                 decide = _fold_two_stage(k, frames, epochs, progress)

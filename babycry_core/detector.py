@@ -20,7 +20,7 @@ from .checkpoint import LoadedModel
 from .corpora import CRY
 from .features import FeatureConfig, log_mel, windows
 
-DETECTOR_FEATURES = FeatureConfig(clip_seconds=2.0, hop_seconds=0.5, normalize=True)
+DETECTOR_FEATURES = FeatureConfig(clip_seconds=2.0, hop_seconds=0.5, normalize=True, hop_length=256)  # (64, 63) per window
 TOP_FRACTION = 1 / 3
 DEFAULT_THRESHOLD = 0.5
 

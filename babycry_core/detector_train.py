@@ -4,7 +4,9 @@
 recording, ESC-50 source and speaker). The training part gets augmented copies (augment_cry.py) cut into
 2 s windows; validation and test are real recordings only. The epoch loop is train.fit's own; this module
 contributes the data and a finish hook that chooses the cry threshold on validation *recordings* (not
-windows), with each validation cry also turned down to -40 dBFS, and scores the test recordings.
+windows), with each validation cry also turned down to -40 dBFS, and scores the test recordings. The
+training part also gets generated household sounds (household.py) as more kinds of noise; they are never
+tested.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pandas as pd
 from . import fileio
 from .corpora import CRY, DETECTOR_CLASSES, SPEECH
 from .detector import DETECTOR_FEATURES, CryDetector, choose_threshold
+from .augment_cry import rms_dbfs
 from .features import FeatureConfig, fix_length, log_mel
 
 CORPUS = "detect"
@@ -24,15 +27,17 @@ N_AUGMENTED = {"cry": 1, "speech": 1, "laugh": 4, "noise": 4, "silence": 2}  # a
 # the rare, varied not-a-cry kinds get more (the sampler balances classes; more copies make them more varied)
 TRAIN_HOP_S = 1.0  # training windows are cut 1 s apart (inference scores every 0.5 s)
 QUIET_DBFS = -40.0
+N_HOUSEHOLD, HOUSEHOLD_SECONDS = 120, 5.0  # generated household sounds added to the training part (noise)
+ACTIVE_DB = 20.0  # training windows this far below the recording's loudest window are left out
 MIN_RECALL = 0.98  # the threshold's validation recall (the target is >= 0.95 on held-out babies)
 
 
 def default_config(**overrides):
-    """The detector's TrainConfig: 2 s normalised windows, balanced sampling, 3000 windows an epoch, one thread."""
+    """The detector's TrainConfig: 2 s normalised windows, balanced sampling, 6000 windows an epoch, one thread."""
     from .train import TrainConfig
 
-    base = dict(model="cry_detector", corpus=CORPUS, epochs=10, batch_size=64, patience=4, mixup=0.0, lr=2e-3,
-                dropout=0.2, score_train=False, epoch_size=3000, threads=1, features=DETECTOR_FEATURES.to_dict())
+    base = dict(model="cry_detector", corpus=CORPUS, epochs=15, batch_size=64, patience=5, mixup=0.0, lr=3e-3,
+                dropout=0.2, score_train=False, epoch_size=6000, threads=1, features=DETECTOR_FEATURES.to_dict())
     base.update(overrides)
     return TrainConfig(**base)
 
@@ -47,11 +52,15 @@ def load_waves(frame: pd.DataFrame, sr: int, progress: bool = False) -> list[np.
 
 
 def cut(y: np.ndarray, cfg: FeatureConfig, hop_s: float = TRAIN_HOP_S) -> list[np.ndarray]:
-    """Training windows of one recording: cfg.clip_seconds long, hop_s apart (a short one padded)."""
+    """Training windows of one recording: cfg.clip_seconds long, hop_s apart (a short one padded), without
+    the windows more than ACTIVE_DB below the recording's loudest one: a pause between two cries (or the
+    silent tail of an ESC-50 clip) is no example of its recording's label."""
     n, hop = cfg.clip_samples, int(hop_s * cfg.sample_rate)
     if len(y) <= n:
         return [fix_length(y, n)]
-    return [y[s : s + n] for s in range(0, len(y) - n + 1, hop)]
+    wins = [y[s : s + n] for s in range(0, len(y) - n + 1, hop)]
+    level = np.array([rms_dbfs(w) for w in wins])
+    return [w for w, lv in zip(wins, level) if lv >= level.max() - ACTIVE_DB]
 
 
 def _windows_part(waves, frame: pd.DataFrame, labels: list[str], cfg: FeatureConfig, tag: str = ""):
@@ -88,18 +97,35 @@ def augmented(waves, frame: pd.DataFrame, sr: int, seed: int, progress: bool = F
     return out_w, pd.DataFrame(out_rows)
 
 
+def with_household(frame: pd.DataFrame, waves: list, sr: int, seed: int):
+    """The training part plus N_HOUSEHOLD generated household sounds (household.py), labelled noise."""
+    from . import household
+
+    hw, kinds = household.sounds(N_HOUSEHOLD, HOUSEHOLD_SECONDS, sr, seed)
+    rows = pd.DataFrame([{"clip_id": f"household/{k}_{i}", "label": "noise", "group": f"household_{i}",
+                          "source": "household", "is_cry": False, "duration": HOUSEHOLD_SECONDS}
+                         for i, k in enumerate(kinds)])
+    return pd.concat([frame, rows], ignore_index=True), list(waves) + hw
+
+
 def build_parts(cfg, frames, *, progress: bool = False):
-    """{part: (X, y, window frame)} for train.fit, and the decoded recordings of each part."""
+    """{part: (X, y, window frame)} for train.fit, and the decoded recordings of each part (the training
+    part's with the generated household sounds, and its augmented copies under "train_aug")."""
     fcfg = cfg.feature_config
     labels = list(DETECTOR_CLASSES)
+    frames = dict(frames)
     waves = {part: load_waves(f, fcfg.sample_rate, progress) for part, f in frames.items()}
+    frames["train"], waves["train"] = with_household(frames["train"], waves["train"], fcfg.sample_rate,
+                                                     cfg.seed + 1000 * int(cfg.fold or 0))
+    waves["train_is_cry"] = list(frames["train"]["label"] == CRY)
     parts = {part: _windows_part(waves[part], f, labels, fcfg) for part, f in frames.items()}
     aw, af = augmented(waves["train"], frames["train"], fcfg.sample_rate, cfg.seed, progress)
     waves["train_aug"], waves["train_aug_is_cry"] = aw, list(af["label"] == CRY)
     Xa, ya, fa = _windows_part(aw, af, labels, fcfg)
     X, y, f = parts["train"]
     parts["train"] = (np.concatenate([X, Xa]), np.concatenate([y, ya]), pd.concat([f, fa], ignore_index=True))
-    info = {"augmented_recordings": len(aw), "train_windows": int(len(parts["train"][1])),
+    info = {"augmented_recordings": len(aw), "household_sounds": N_HOUSEHOLD, "active_db": ACTIVE_DB,
+            "n_augmented": N_AUGMENTED, "train_windows": int(len(parts["train"][1])),
             "train_windows_per_class": {labels[i]: int(n) for i, n in enumerate(np.bincount(parts["train"][1],
                                                                                                minlength=len(labels)))}}
     return labels, parts, waves, info

@@ -119,17 +119,19 @@ def load_predictor(run: str | Path | None = None, trust_pickle: bool = False):
             reason_dir = run_dir
         else:
             return load_model(run_dir, trust_pickle)
-    if det_dir is None or reason_dir is None:
+    if det_dir is None or (reason_dir is None and run is None):
         return load_model(run, trust_pickle)
     from .answer import TwoStepPredictor
     from .detector import CryDetector
 
-    key = ("two_step", str(Path(det_dir).resolve()), _mtime(det_dir), str(Path(reason_dir).resolve()),
-           _mtime(reason_dir), bool(trust_pickle))
+    key = ("two_step", str(Path(det_dir).resolve()), _mtime(det_dir),
+           str(Path(reason_dir).resolve()) if reason_dir else "", _mtime(reason_dir) if reason_dir else 0.0,
+           bool(trust_pickle))
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
     if cached is None:
-        cached = TwoStepPredictor(CryDetector(load_model(det_dir).loaded), load_model(reason_dir, trust_pickle))
+        reason = load_model(reason_dir, trust_pickle) if reason_dir is not None else None
+        cached = TwoStepPredictor(CryDetector(load_model(det_dir).loaded), reason)
         with _CACHE_LOCK:
             _CACHE[key] = cached
     return cached

@@ -58,7 +58,7 @@ def corpus_prior(labels: list[str], corpus: str = "donateacry") -> dict[str, flo
 
     try:
         counts = data.load_manifest(corpus)["label"].value_counts()
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):
         return {r: 1 / len(labels) for r in labels}
     total = float(sum(counts.get(r, 0) for r in labels)) or 1.0
     return {r: float(counts.get(r, 0)) / total for r in labels}
@@ -99,10 +99,12 @@ def fit_naming(run_dir: Path, pred, progress: bool = False) -> dict:
 
 
 def load_naming(run_dir: Path, labels: list[str]) -> dict:
-    """The run's reason_naming.json; without one, nothing is ever named and the prior is uniform."""
+    """The run's reason_naming.json; without one, nothing is ever named and the prior is the corpus's
+    (uniform when the corpus is not here either)."""
     f = Path(run_dir) / FILE
     if f.exists():
         return fileio.read_json(f)
-    uniform = {r: 1 / len(labels) for r in labels}
-    return {"reasons": {r: {"threshold": None, "precision": None, "named": 0, "prior": uniform[r]} for r in labels},
-            "prior": uniform, "held_out": {}, "rule": f"no {FILE}: reasons are never named"}
+    corpus = fileio.read_json(Path(run_dir) / "config.json", default={}).get("corpus", "donateacry")
+    prior = corpus_prior(labels, corpus)
+    return {"reasons": {r: {"threshold": None, "precision": None, "named": 0, "prior": prior[r]} for r in labels},
+            "prior": prior, "held_out": {}, "rule": f"no {FILE}: reasons are never named"}

@@ -124,3 +124,16 @@ def test_naming_needs_precision_and_more_than_the_prior():
     # "hungry" is right 84 % of the time only because 84 % of cries are "hungry": never named
     flat = np.c_[np.full(n, 0.9), np.full(n, 0.1)]
     assert naming_thresholds(flat, list(true), labels, prior)["hungry"]["threshold"] is None
+
+
+def test_a_detector_alone_answers_step_one_only():
+    from babycry_core import inference
+    from babycry_core.answer import TwoStepPredictor
+
+    det = make_detector_run(paths.checkpoints_dir(), 0.0)
+    inference._CACHE.clear()
+    pred = inference.load_predictor(det)
+    assert isinstance(pred, TwoStepPredictor) and pred.reason is None
+    p = pred.predict(synth.to_wav_bytes(synth.cry_sweep(3.0)), name="c.wav")
+    assert p.cry["detected"] and p.status == "reason_unclear" and p.reason["label"] is None
+    assert "Detected" not in p.message

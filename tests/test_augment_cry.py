@@ -82,3 +82,13 @@ def test_feature_config_keys_of_older_runs_stay_the_same():
     d = FeatureConfig().to_dict()
     assert "normalize" not in d and "hop_seconds" not in d  # older run folders and cache keys unchanged
     assert FeatureConfig.from_dict(FeatureConfig(normalize=True, hop_seconds=0.5).to_dict()).normalize
+
+
+@pytest.mark.parametrize("kind", __import__("babycry_core.household", fromlist=["KINDS"]).KINDS)
+def test_household_sounds_are_finite_and_never_digital_zero(kind):
+    from babycry_core import household
+
+    y = household.sound(kind, 2.0, SR, np.random.default_rng(0))
+    assert y.shape == (2 * SR,) and np.isfinite(y).all()
+    assert -21 < 20 * np.log10(np.abs(y).max()) < 0
+    assert np.abs(y).min() > 0 or np.count_nonzero(y == 0) < 10  # a room floor under every sound
