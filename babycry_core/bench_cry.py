@@ -120,7 +120,7 @@ def _two_stage_corpus(k: int, frames) -> str:
 def _fold_two_stage(k: int, frames, epochs: int, progress: bool):
     from .checkpoint import load
     from .inference import Predictor
-    from .models.two_stage import fit_two_stage
+    from .fit_two_stage import fit_two_stage
     from .train import TrainConfig
 
     run_dir = _work_dir() / f"fold{k}" / "two_stage"

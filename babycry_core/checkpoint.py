@@ -1,7 +1,13 @@
-"""Save and rebuild models from a run folder alone (nanoGPT-style: the folder carries its model args).
+"""Rebuild a model from its run folder alone (nanoGPT-style: the folder carries its model args).
 
-Weights are safetensors (no pickle: nothing in a checkpoint can execute code), written atomically;
-scikit-learn models are skops files (models/classical.py).
+`load(run_dir)` checks the folder (weights.weights_problem), reads its config, labels, feature config and
+calibration, and rebuilds the model with the family's loader from LOADERS (config.json["family"]):
+    torch       the registry network + model.safetensors (weights.load_torch_model)
+    classical   embedding source + svm.skops (sklearn_io: trusted types only) or xgboost.json + scaler.json
+    yamnet      YAMNet (loaded on first use) + the head's model.safetensors
+    two_stage   the gate/ and reason/ torch runs, combined (models/two_stage.TwoStageModel)
+Weights are safetensors and scikit-learn models skops files: nothing in a checkpoint can execute code, and
+every recorded model file is checked against its sha256 before it is deserialised.
 """
 from __future__ import annotations
 
@@ -10,44 +16,7 @@ from pathlib import Path
 
 from . import fileio
 from .features import FeatureConfig
-
-WEIGHTS = "model.safetensors"
-
-
-def save_weights(model, run_dir: Path) -> None:
-    from safetensors.torch import save
-
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    fileio.write_bytes(Path(run_dir) / WEIGHTS, save(state))
-
-
-def weights_problem(run_dir: Path) -> str | None:
-    """None when the run's weights file is complete and readable, else why not (cheap header check)."""
-    run_dir = Path(run_dir)
-    cfg = fileio.read_json(run_dir / "config.json", default={})
-    family = cfg.get("family", "torch")
-    if family == "cv":
-        return None  # a cross-validation summary: metrics only, no single model
-    if family != "torch":  # other families check their own files (registry param "check")
-        from .models import UnknownModelError, get_spec
-
-        try:
-            check = get_spec(cfg.get("model", "")).params.get("check")
-        except UnknownModelError:
-            return f"unknown model {cfg.get('model')!r} in config.json"
-        return check(run_dir) if check else None
-    f = run_dir / WEIGHTS
-    if not f.exists():
-        return f"no {WEIGHTS}"
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(f), framework="numpy") as sf:  # header only; no torch import for listing runs
-            if not list(sf.keys()):
-                return f"{WEIGHTS} holds no tensors"
-    except Exception as e:  # safetensors raises its own error type for a truncated header
-        return f"{WEIGHTS} is unreadable ({type(e).__name__})"
-    return None
+from .weights import WEIGHTS, load_torch_model, save_weights, verify_files, weights_problem  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -77,7 +46,7 @@ def load(run_dir: Path, *, trust_pickle: bool = False) -> LoadedModel:
     ValueError that says how to convert it (env BABYCRY_TRUST_PICKLE=1 trusts it too).
     """
     if trust_pickle:
-        from .models.classical import trusting_pickle
+        from .sklearn_io import trusting_pickle
 
         with trusting_pickle():
             return load(run_dir)
@@ -91,24 +60,73 @@ def load(run_dir: Path, *, trust_pickle: bool = False) -> LoadedModel:
     calibration = fileio.read_json(run_dir / "calibration.json", default={"temperature": 1.0, "threshold": 0.0}) \
         if (run_dir / "calibration.json").exists() else {"temperature": 1.0, "threshold": 0.0}
     family = config.get("family", "torch")
-    if family == "torch":
-        model = load_torch_model(run_dir)
-    else:
-        from .models import get_spec
-
-        model = get_spec(config["model"]).params["load"](run_dir, config, labels)
+    if family not in LOADERS:
+        raise ValueError(f"checkpoint {run_dir.name}: a {family!r} run holds no model to load")
+    model = LOADERS[family](run_dir, config, labels)
     return LoadedModel(run_dir, model, labels, fcfg, config, calibration)
 
 
-def load_torch_model(run_dir: Path):
-    """The network of a torch run, in eval mode, from config.json + model.safetensors."""
+# ---------------------------------------------------------------- the families' loaders
+
+def _load_torch(run_dir: Path, config: dict, labels: list[str]):
+    return load_torch_model(run_dir)
+
+
+def _load_classical(run_dir: Path, config: dict, labels: list[str]):
+    """The whole chain (embedding source → scaler → classifier), every model file checked first."""
+    from .embedding_models import SvmModel, XgbModel, source_of
+
+    verify_files(run_dir, config)  # before any deserialisation
+    fcfg = FeatureConfig.from_dict(fileio.read_json(run_dir / "feature_config.json"))
+    source = source_of(run_dir, config)
+    if config["model"] == "svm":
+        from .sklearn_io import load_pipeline
+
+        return SvmModel(load_pipeline(run_dir, config), source, fcfg, labels)
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    booster.load_model(str(run_dir / "xgboost.json"))
+    sc = fileio.read_json(run_dir / "scaler.json")
+    names = booster.feature_names or sc.get("feature_names")
+    return XgbModel(booster, sc["mean"], sc["scale"], names, source, fcfg, labels,
+                    config.get("classes_trained", range(len(labels))))
+
+
+def _load_yamnet(run_dir: Path, config: dict, labels: list[str]):
+    """The head from model.safetensors; YAMNet itself is loaded on first use (yamnet_hub.handle_for_run)."""
     from safetensors.torch import load_file
 
-    from .models import build_model
+    from .embedding_models import YamnetModel
+    from .embeddings import YAMNET, Source
+    from .models.yamnet import D_IN, HIDDEN, YamnetHead
+    from .yamnet_hub import handle_for_run
 
-    config = fileio.read_json(Path(run_dir) / "config.json")
-    model = build_model(config["model"], config["n_classes"], dropout=config.get("dropout", 0.3), pretrained=False)
-    state = load_file(str(run_dir / WEIGHTS))
-    model.load_state_dict(state)
-    model.eval()
+    verify_files(run_dir, config)
+    h = config.get("head", {})
+    head = YamnetHead(len(labels), h.get("d_in", D_IN), h.get("hidden", HIDDEN), h.get("dropout", 0.3))
+    head.load_state_dict(load_file(str(run_dir / WEIGHTS)))
+    fcfg = FeatureConfig.from_dict(fileio.read_json(run_dir / "feature_config.json"))
+    handle = handle_for_run((config.get("yamnet") or {}).get("handle") or config.get("yamnet_handle"))
+    return YamnetModel(head, Source(YAMNET, handle=handle), fcfg, labels)
+
+
+def _load_two_stage(run_dir: Path, config: dict, labels: list[str]):
+    """The combined model from the gate/ and reason/ torch runs, each stage with its usable temperature."""
+    from .models.two_stage import STAGES, TwoStageModel, usable_temperature
+
+    fcfg = FeatureConfig.from_dict(fileio.read_json(run_dir / "feature_config.json"))
+    nets, stage_labels, temps = {}, {}, {}
+    for stage in STAGES:
+        nets[stage] = load_torch_model(run_dir / stage)
+        stage_labels[stage] = fileio.read_json(run_dir / stage / "labels.json")
+        temps[stage] = usable_temperature(fileio.read_json(run_dir / stage / "calibration.json"))
+        if stage_labels[stage] != config["stages"][stage]["labels"]:
+            raise ValueError(f"checkpoint {run_dir.name}: {stage}/labels.json disagrees with config.json")
+    model = TwoStageModel(nets["gate"], nets["reason"], labels, stage_labels["gate"], stage_labels["reason"], fcfg,
+                          temps["gate"], temps["reason"])
+    model.run_dir = run_dir
     return model
+
+
+LOADERS = {"torch": _load_torch, "classical": _load_classical, "yamnet": _load_yamnet, "two_stage": _load_two_stage}

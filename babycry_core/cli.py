@@ -76,7 +76,7 @@ def cmd_train(a) -> int:
     from .fitting import fit
     from .cv import cross_validate
 
-    from .models.yamnet import YamnetUnavailable
+    from .yamnet_hub import YamnetUnavailable
 
     cfg = _train_config(a)
     try:

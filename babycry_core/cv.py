@@ -1,4 +1,5 @@
-"""Evaluation of saved runs, and k-fold cross-validation over the saved grouped folds."""
+"""Evaluation of saved runs (EVALUATORS, one per family), and k-fold cross-validation over the saved grouped
+folds (every family, through fitting.fit)."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,51 +10,52 @@ from pathlib import Path
 import numpy as np
 
 from . import fileio, paths, runs
+from .run_writer import test_metrics  # noqa: F401 (re-exported)
 
 
 def evaluate_run(run_dir: Path) -> dict:
     """Re-evaluate a run on the test part of the split it was trained on; rewrite its metrics.json."""
-    from .checkpoint import load
-    from .inference import Predictor
-    from .train import TrainConfig, load_split_features
-
     config = fileio.read_json(Path(run_dir) / "config.json")
-    if config.get("family", "torch") != "torch":  # embedding + classical heads, YAMNet: their own evaluator
-        from .models import get_spec
-
-        return get_spec(config["model"]).params["evaluate"](Path(run_dir))
-    loaded = load(run_dir)
-    cfg = TrainConfig.from_dict(loaded.config)
-    labels, parts = load_split_features(cfg, labels=loaded.labels)
-    X, y, frame = parts["test"]
-    scorer = Predictor(loaded).scorer
-    logits = _logits(scorer, X, loaded)
-    metrics = test_metrics(logits, y, labels, loaded.calibration, frame["clip_id"].tolist())
+    family = config.get("family", "torch")
+    if family not in EVALUATORS:
+        raise ValueError(f"run {Path(run_dir).name}: a {family!r} run has no model to evaluate")
+    metrics = EVALUATORS[family](Path(run_dir))
     fileio.write_json(Path(run_dir) / "metrics.json", metrics)
     return metrics
 
 
-def test_metrics(logits: np.ndarray, y: np.ndarray, labels: list[str], cal: dict, clip_ids: list[str]) -> dict:
-    """evaluate() + calibration figures + the per-clip answers (Compare's disagreement explorer reads them)."""
-    from . import calibration
-    from .evaluate import evaluate
+def _evaluate_torch(run_dir: Path) -> dict:
+    from .checkpoint import load
+    from .train import TrainConfig, load_split_features, predict_logits
 
-    pred = [labels[i] for i in logits.argmax(1)]
-    true = [labels[i] for i in y]
-    metrics = evaluate(pred, true, classes=labels)
-    metrics.update(calibration.report(logits, y, cal))
-    metrics.update(test_clip_ids=list(clip_ids), test_predictions=pred, test_labels=true,
-                   test_confidence=calibration.softmax(logits, cal["temperature"]).max(1).round(4).tolist())
-    return metrics
+    loaded = load(run_dir)
+    cfg = TrainConfig.from_dict(loaded.config)
+    labels, parts = load_split_features(cfg, labels=loaded.labels)
+    X, y, frame = parts["test"]
+    return test_metrics(predict_logits(loaded.model, X), y, labels, loaded.calibration, frame["clip_id"].tolist())
 
 
-def _logits(scorer, X: np.ndarray, loaded) -> np.ndarray:
-    """Logits for cached log-mel features X (n, 1, n_mels, frames)."""
-    from .train import predict_logits
+def _evaluate_embedding(run_dir: Path) -> dict:
+    """classical and yamnet runs: the test part of their own split, embeddings cached per clip."""
+    from . import embeddings
+    from .checkpoint import load
+    from .train import TrainConfig
 
-    if hasattr(scorer, "model"):
-        return predict_logits(scorer.model, X)
-    return scorer.feature_logits(X, loaded.feature_config)
+    loaded = load(run_dir)
+    cfg = TrainConfig.from_dict(loaded.config)
+    labels, parts = embeddings.split_clips(cfg, labels=loaded.labels)
+    clip_paths, y, frame = parts["test"]
+    return test_metrics(loaded.model.clip_logits(clip_paths), y, labels, loaded.calibration, frame["clip_id"].tolist())
+
+
+def _evaluate_two_stage(run_dir: Path) -> dict:
+    from .two_stage_checks import evaluate_metrics
+
+    return evaluate_metrics(run_dir)
+
+
+EVALUATORS = {"torch": _evaluate_torch, "classical": _evaluate_embedding, "yamnet": _evaluate_embedding,
+              "two_stage": _evaluate_two_stage}
 
 
 def cross_validate(cfg, n_folds: int | None = None, out_root: Path | None = None, progress: bool = True) -> dict:
@@ -64,7 +66,7 @@ def cross_validate(cfg, n_folds: int | None = None, out_root: Path | None = None
     """
     from . import data
     from .evaluate import evaluate
-    from .train import fit
+    from .fitting import fit
 
     splits = data.load_splits(cfg.corpus)
     key = "folds" if cfg.protocol == "grouped" else "random_folds"

@@ -4,7 +4,7 @@ Sources (TrainConfig.embedding):
   "handcrafted"  a named acoustic set computed from `features.log_mel` (the same 0-4 kHz front end as the
                  CNNs): MFCC mean/std, MFCC-delta mean/std, log-mel band statistics, energy and spectral
                  centroid statistics, active fraction (110 features, e.g. "mfcc3_mean").
-  "yamnet"       YAMNet frame embeddings pooled to mean + std (2048-d), see `models/yamnet.py`.
+  "yamnet"       YAMNet frame embeddings pooled to mean + std (2048-d), see `yamnet_hub.py`.
   a CNN run      id or folder of a trained torch run: its penultimate layer (`LogMelNet.embed`) on the
                  log-mel of each window, with that run's own FeatureConfig.
 `items` are either paths of corpus clips (decoded at cfg.sample_rate and cut/padded to one window, exactly
@@ -54,9 +54,9 @@ def resolve(source, handle: str | None = None) -> Source:
     if s == HANDCRAFTED:
         return Source(HANDCRAFTED)
     if s == YAMNET:
-        from .models import yamnet
+        from .yamnet_hub import resolve_handle
 
-        return Source(YAMNET, handle=yamnet.resolve_handle(handle))
+        return Source(YAMNET, handle=resolve_handle(handle))
     from . import runs
 
     run_dir = Path(runs.find_run(s)).resolve()
@@ -78,9 +78,9 @@ def dim(source: Source, cfg: FeatureConfig) -> int:
     if source.kind == HANDCRAFTED:
         return len(handcrafted_names(cfg))
     if source.kind == YAMNET:
-        from .models import yamnet
+        from .yamnet_hub import EMBED_DIM
 
-        return 2 * yamnet.EMBED_DIM
+        return 2 * EMBED_DIM
     return int(_cnn(source.run_dir).feat_dim)
 
 
@@ -103,9 +103,9 @@ def embed(source, items, cfg: FeatureConfig, *, handle: str | None = None, progr
     if not items:
         return np.zeros((0, dim(src, cfg)), np.float32)
     if src.kind == YAMNET:
-        from .models import yamnet
+        from .yamnet_hub import clip_embeddings
 
-        return yamnet.clip_embeddings(items, cfg, src.handle, progress=progress, cache=cache)
+        return clip_embeddings(items, cfg, src.handle, progress=progress, cache=cache)
     if isinstance(items[0], np.ndarray):
         return _embed_waves(src, [np.asarray(w, np.float32) for w in items], cfg)
     return _embed_paths(src, items, cfg, progress, cache)
@@ -176,7 +176,7 @@ def _cnn(run_dir: Path):
 
 @lru_cache(maxsize=4)
 def _cnn_cached(run_dir: str, _mtime: int):
-    from .checkpoint import load_torch_model
+    from .weights import load_torch_model
 
     with _CNN_LOCK:
         return load_torch_model(Path(run_dir))
@@ -191,8 +191,6 @@ def _weights_sha256(run_dir: Path) -> str:
 @lru_cache(maxsize=16)
 def _sha256_cached(path: str, _mtime: int, _size: int) -> str:
     return fileio.sha256_file(path)
-
-
 
 
 # ---------------------------------------------------------------- handcrafted acoustic set

@@ -193,7 +193,7 @@ def feature_drivers(predictor, y: np.ndarray, top: int = 10) -> list[tuple[str, 
     `pred_contribs`), largest first. None for every other kind of model."""
     if predictor.loaded.config.get("model") != "xgboost":
         return None
-    from .models.classical import feature_contributions
+    from .embedding_models import feature_contributions
 
     return feature_contributions(predictor.loaded, y, top=top)
 
@@ -204,6 +204,6 @@ def audioset_opinion(y: np.ndarray, sr: int, top: int = 5) -> dict:
     Imports TensorFlow (after torch, via tf_import) only when called. Raises YamnetUnavailable with one
     sentence saying what failed and how to fix it when the weights cannot be had.
     """
-    from .models.yamnet import audioset_evidence, to_16k
+    from .yamnet_hub import audioset_evidence, to_16k
 
     return audioset_evidence(to_16k(y, sr), top=top)

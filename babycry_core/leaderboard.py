@@ -1,4 +1,4 @@
-"""`bench accuracy`: every requested registry model trained (train.fit, as cv.cross_validate) and tested on the
+"""`bench accuracy`: every requested registry model trained (fitting.fit, as cv.cross_validate) and tested on the
 same saved folds, grouped by baby (honest) and by file (`random_folds`, leaky, shown beside it), next to the
 majority baseline of each fold's training part. Writes results/leaderboard.json and .md. Per fold:
 results/runs/leaderboard/<corpus>/<model>/<protocol>/seed-<s>/fold-<k>/{run/, result.json}; result.json (figures,
@@ -105,8 +105,9 @@ def fold_job(job: dict) -> dict:
 def run_fold(cfg, fold_dir: Path, parts_cache: dict) -> dict:
     """fit() cfg on its fold, read back its figures and val/test logits; write fold_dir/result.json last."""
     from .checkpoint import load
+    from .fitting import fit
     from .models import get_spec
-    from .train import fit, load_split_features, predict_logits
+    from .train import load_split_features, predict_logits
 
     family = get_spec(cfg.model).family
     run_dir = Path(fold_dir) / "run"
@@ -432,7 +433,7 @@ def to_markdown(board: dict) -> str:
              f"{len(r.get('invocations', []))} invocation(s) (a resumed sweep reuses finished folds); the folds' own "
              f"training and scoring took {r.get('fold_seconds_total', 0) / 60:.0f} min. Per-model epoch budgets and "
              "the seconds of every fold are in leaderboard.json.", "",
-             "Each model is trained with `train.fit` on the same saved folds (early stopping and calibration on each "
+             "Each model is trained with `fitting.fit` on the same saved folds (early stopping and calibration on each "
              "fold's validation part) and tested on each fold's test part. **Grouped** folds keep a baby on one side. "
              "The **random-split (leaky)** column uses folds by file: a model can recognise the baby, so it is shown "
              "only to make that leak visible. *Pooled*: the test predictions of all folds together (each clip tested "

@@ -9,13 +9,13 @@ flat, by-tag and per-stage figures get sections of their own) and "cv" (k-fold r
 """
 from __future__ import annotations
 
-import shlex
 import time
 from pathlib import Path
 
 from . import data, fileio
 from .corpora import CORPORA
 from .features import FeatureConfig
+from .train_config import train_command
 
 NAN = float("nan")
 WHEN = "%Y-%m-%d %H:%M %Z"
@@ -44,28 +44,6 @@ def _mci(d: dict, key: str) -> str:
 
 def _f(v, spec: str = ".3f") -> str:
     return "n/a" if v is None or v != v else format(v, spec)
-
-
-def train_command(config: dict) -> str:
-    """The CLI call that reproduces a run from its config (fields left at their defaults are not written)."""
-    from .train import TrainConfig
-
-    cfg, d = TrainConfig.from_dict(config), TrainConfig()
-    args = ["python", "-m", "babycry_core", "train", "--model", cfg.model]
-    flags = {"corpus": "--corpus", "epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size",
-             "weight_decay": "--weight-decay", "dropout": "--dropout", "seed": "--seed", "balance": "--balance",
-             "mixup": "--mixup", "patience": "--patience", "threads": "--threads"}
-    for field, flag in flags.items():
-        if getattr(cfg, field) != getattr(d, field):
-            args += [flag, str(getattr(cfg, field))]
-    for wanted, extra in ((not cfg.specaugment, ["--no-augment"]), (cfg.split == "fold", ["--fold", str(cfg.fold)]),
-                          (cfg.protocol != "grouped", ["--protocol", cfg.protocol]), (cfg.pretrained, ["--pretrained"]),
-                          (cfg.embedding != d.embedding, ["--embedding", cfg.embedding]),
-                          (cfg.yamnet_handle, ["--yamnet-handle", str(cfg.yamnet_handle)]),
-                          (config.get("family") == "cv", ["--cv"])):
-        if wanted:
-            args += extra
-    return shlex.join(args)
 
 
 def _describe(cfg: dict) -> str:
@@ -334,7 +312,7 @@ def _limitations(cfg: dict, labels: list, m: dict, manifest, sources: set) -> li
                        "its test figures rest on few babies / clips: wide intervals, indicative only")
             L.append(f"- **{c}**: {r['clips']} clips from {who} in the corpus{where}; {verdict}.")
     if "silence" in labels:
-        from .inference import SILENCE_DBFS
+        from .prediction import SILENCE_DBFS
 
         L.append(f"- Digital silence never reaches the model: inference answers it from the signal level (below "
                  f"{SILENCE_DBFS:g} dBFS) and says so" + ("; the 'silence' class is quiet-room hiss (one recording)."

@@ -138,7 +138,7 @@ def run_info(run_dir: Path) -> RunInfo:
                 fileio.read_json(run_dir / f)
             if (run_dir / "metrics.json").exists():
                 info.metrics = fileio.read_json(run_dir / "metrics.json")
-            from .checkpoint import weights_problem
+            from .weights import weights_problem
 
             problem = weights_problem(run_dir)
             if problem:

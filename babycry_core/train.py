@@ -1,71 +1,48 @@
-"""Training of the log-mel networks: class balance, SpecAugment, mixup, early stopping on validation macro-F1.
+"""The one epoch loop for every torch model: the log-mel CNNs, the cry detector, each stage of the two-stage model
+and the YAMNet head. Class balance (sampler or loss), SpecAugment and mixup (log-mel input), AdamW with a cosine
+schedule, early stopping on validation macro-F1; the best epoch's weights are saved as it happens.
 
-`fit(cfg, run_dir)` trains one model on one split (the fixed split or one grouped fold) and writes a
-self-describing run folder. Progress goes to a tqdm bar and to history.jsonl (one JSON event per epoch).
-SIGTERM (the Train page's Stop button) ends the run cleanly after the current batch, marked "stopped".
+`fit(cfg, run_dir)` trains one registry network on one split (the fixed split or one grouped fold) and writes a
+self-describing run folder (run_writer.py). Staged or derived models pass the `data_parts` they prepare;
+`run_job` is the same machinery for a family that prepares its own data and network (fit_yamnet.py). Progress
+goes to a tqdm bar and to history.jsonl (one JSON event per epoch). SIGTERM (the Train page's Stop button) ends
+the run cleanly after the current batch, marked "stopped". Under torchrun the same call runs on every rank
+(distributed.py); rank 0 writes the folder. Every family is trained through fitting.fit.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import random
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from . import fileio, runs
-from .features import FeatureConfig
+from .run_writer import RunWriter, StopFlag, make_dir, stop_on_sigterm
+from .train_config import TrainConfig  # noqa: F401 (re-exported: callers import it from here)
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class TrainConfig:
-    model: str = "cnn"
-    corpus: str = "donateacry"
-    split: str = "fixed"  # "fixed" or "fold"
-    fold: int | None = None  # with split="fold": which grouped fold is the test set
-    protocol: str = "grouped"  # "grouped" (by baby) or "random" (leaky; leaderboard comparison only)
-    epochs: int = 30
-    lr: float = 1e-3
-    batch_size: int = 32
-    weight_decay: float = 1e-4  # L2
-    dropout: float = 0.3
-    seed: int = 0
-    balance: str = "sampler"  # "sampler" (class-balanced), "sqrt" (sampling ∝ 1/sqrt(count)), "loss" or "none"
-    specaugment: bool = True
-    mixup: float = 0.2  # Beta(alpha, alpha); 0 switches mixup off
-    patience: int = 8  # epochs without a better validation macro-F1 before stopping
-    score_train: bool = True  # score the whole training part after each epoch (curves); False saves time
-    epoch_size: int = 0  # examples drawn per epoch; 0: as many as the training part holds
-    pretrained: bool = False
-    threads: int = 0  # torch threads; 0 keeps torch's default
-    embedding: str = "handcrafted"  # svm/xgboost input: "handcrafted", "yamnet", or a CNN run id/folder
-    yamnet_handle: str | None = None  # YAMNet model: TF Hub URL, local SavedModel or cache folder
-    features: dict = field(default_factory=lambda: FeatureConfig().to_dict())
+class TorchJob:
+    """One torch training run beyond its TrainConfig: the data, and what the family adds to the loop.
 
-    @property
-    def feature_config(self) -> FeatureConfig:
-        return FeatureConfig.from_dict(self.features)
+    parts: {"train"|"val"|"test": (X, y, frame)}, X an array the network takes (log-mel (n, 1, n_mels, frames),
+    or embeddings (n, d)); meta: extra config.json entries (family, ...); build(n_classes): the network (default:
+    the registry's); augment: SpecAugment and mixup on the inputs (log-mel only); finish(run_dir): runs after
+    calibration and test metrics, before the folder is proved and marked done.
+    """
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-class _StopFlag:
-    """Set by SIGTERM; checked between batches."""
-
-    def __init__(self):
-        self.stop = False
-
-    def __call__(self, *_):
-        self.stop = True
+    labels: list[str]
+    parts: dict
+    meta: dict = field(default_factory=dict)
+    build: Callable | None = None
+    augment: bool = True
+    finish: Callable | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -129,97 +106,69 @@ def _epoch_metrics(logits: np.ndarray, y: np.ndarray, k: int) -> dict:
     return {"loss": loss, "accuracy": float(_fast("accuracy", k)(y, pred)), "macro_f1": float(_fast("macro_f1", k)(y, pred))}
 
 
-class _Writer:
-    """Writes the run folder; a no-op on DDP ranks other than 0, so exactly one process writes."""
-
-    def __init__(self, run_dir: Path, enabled: bool):
-        self.run_dir, self.enabled = run_dir, enabled
-
-    def status(self, status: str, **extra) -> None:
-        if self.enabled:
-            runs.set_status(self.run_dir, status, **extra)
-
-    def event(self, event: dict) -> None:
-        if self.enabled:
-            runs.append_event(self.run_dir, event)
-
-    def json(self, name: str, obj) -> None:
-        if self.enabled:
-            fileio.write_json(self.run_dir / name, obj)
-
-    def weights(self, model) -> None:
-        if self.enabled:
-            from .checkpoint import save_weights
-            from .distributed import unwrap
-
-            save_weights(unwrap(model), self.run_dir)
-
-
 def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True, data_parts=None,
         extra_meta: dict | None = None, finish_hook=None) -> Path:
-    """Train, early-stop, evaluate on the test part, write the run folder. Returns the run folder.
+    """Train a registry network, early-stop, calibrate, evaluate on the test part, write the run folder; return it.
 
-    Any model that builds a torch network trains here: the log-mel CNNs from their corpus split, and staged
-    or derived models (two_stage, cry_detector) from the `data_parts` they prepare, with `extra_meta` for
-    config.json and `finish_hook(run_dir)`, run after calibration and before the status says "finished".
-    Under torchrun the same call runs on every rank (see distributed.py); rank 0 writes the folder.
+    The log-mel CNNs load their corpus split; staged or derived models (two_stage's stages, cry_detector) pass
+    `data_parts` = (labels, parts), `extra_meta` for config.json and `finish_hook(run_dir)`, run after
+    calibration and before the status says "finished". Other families are trained by fitting.fit.
     """
     import torch
 
     from . import distributed
-    from .models import build_model, get_spec
+    from .models import get_spec
 
     spec = get_spec(cfg.model)  # unknown names fail before any work
-    if spec.family != "torch" and data_parts is None:  # other families prepare their data (or train) themselves
-        if "fit" not in spec.params:
-            raise ValueError(f"{cfg.model} is trained by fitting.fit (python -m babycry_core train --model {cfg.model})")
-        return spec.params["fit"](cfg, run_dir, progress=progress)
+    if spec.family != "torch" and data_parts is None:
+        raise ValueError(f"{cfg.model} is a {spec.family!r} model, trained by fitting.fit "
+                         f"(python -m babycry_core train --model {cfg.model})")
     ctx = distributed.context()
     if ctx.is_main:
-        run_dir = Path(run_dir) if run_dir else runs.new_run_dir(cfg.model)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    run_dir = ctx.share_path(run_dir)
-    out = _Writer(run_dir, ctx.is_main)
-    flag = _StopFlag()
-    old_handler = signal.signal(signal.SIGTERM, flag) if _main_thread() else None
-    started = time.time()
-    out.status("running", pid=os.getpid(), started=started)
-    try:
+        run_dir = make_dir(cfg.model, run_dir)
+    out = RunWriter(ctx.share_path(run_dir), ctx.is_main)
+    with stop_on_sigterm() as flag, out.failing():
+        out.begin()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed)
         labels, parts = data_parts or load_split_features(cfg, progress=progress and ctx.is_main)
-        model = build_model(cfg.model, len(labels), dropout=cfg.dropout, pretrained=cfg.pretrained).to(ctx.device)
-        meta = {**dataclasses.asdict(cfg), "family": "torch", "n_classes": len(labels), "world_size": ctx.world_size,
-                "pretrained_status": getattr(model, "pretrained_status", ""),
-                "n_params": int(sum(p.numel() for p in model.parameters())),
-                **{f"n_{part}": int(len(parts[part][1])) for part in ("train", "val", "test")}, **(extra_meta or {})}
-        out.json("config.json", meta)
-        out.json("feature_config.json", cfg.feature_config.to_dict())
-        out.json("labels.json", labels)
-        out.event({"event": "start", "time": started, "model": cfg.model, "epochs": cfg.epochs,
-                   "world_size": ctx.world_size, "pretrained_status": meta["pretrained_status"]})
-        if cfg.pretrained:
-            log.warning("model %s: %s", cfg.model, meta["pretrained_status"])
-        status, best_epoch = _train_loop(cfg, ctx.wrap(model), parts, len(labels), ctx, out, flag, progress)
-        if ctx.world_size > 1:
-            print(f"rank {ctx.rank} weights {distributed.weights_digest(model)}", flush=True)
-        if ctx.is_main:
-            _finish(run_dir, labels, parts, status, best_epoch, started, finish_hook)
-        return run_dir
-    except BaseException as e:
-        out.status("failed", ended=time.time(), message=f"{type(e).__name__}: {e}"[:500])
-        out.event({"event": "end", "status": "failed", "message": str(e)[:300]})
-        raise
-    finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
+        run_job(cfg, TorchJob(labels, parts, dict(extra_meta or {}), finish=finish_hook), out, flag, progress, ctx)
+    return out.run_dir
 
 
-def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: _Writer, flag: _StopFlag, progress: bool):
+def run_job(cfg: TrainConfig, job: TorchJob, out: RunWriter, flag: StopFlag, progress: bool = True, ctx=None) -> None:
+    """Build the network, train it with the one epoch loop, then calibrate, test and finish the run folder.
+    The caller has begun the run (`out.begin()`), seeded, and handles failure (`out.failing()`)."""
+    from . import distributed
+    from .models import build_model
+
+    ctx = ctx or distributed.context()
+    labels, parts = job.labels, job.parts
+    build = job.build or (lambda k: build_model(cfg.model, k, dropout=cfg.dropout, pretrained=cfg.pretrained))
+    model = build(len(labels)).to(ctx.device)
+    meta = {**dataclasses.asdict(cfg), "family": "torch", "n_classes": len(labels), "world_size": ctx.world_size,
+            "pretrained_status": getattr(model, "pretrained_status", ""),
+            "n_params": int(sum(p.numel() for p in model.parameters())),
+            **{f"n_{part}": int(len(parts[part][1])) for part in ("train", "val", "test")}, **job.meta}
+    out.run_files(meta, cfg.feature_config, labels)
+    out.event({"event": "start", "time": out.started, "model": cfg.model, "epochs": cfg.epochs,
+               "world_size": ctx.world_size, "pretrained_status": meta["pretrained_status"]})
+    if cfg.pretrained:
+        log.warning("model %s: %s", cfg.model, meta["pretrained_status"])
+    status, best_epoch = _train_loop(cfg, ctx.wrap(model), parts, len(labels), ctx, out, flag, progress, job.augment)
+    if ctx.world_size > 1:
+        print(f"rank {ctx.rank} weights {distributed.weights_digest(model)}", flush=True)
+    if ctx.is_main:
+        _finish(out, labels, parts, status, best_epoch, job.finish)
+
+
+def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: RunWriter, flag: StopFlag, progress: bool,
+                augment: bool = True):
     """Epochs with early stopping on validation macro-F1; the best epoch's weights are saved as it happens.
 
-    Returns (status, best_epoch): "finished", or "stopped" after a SIGTERM.
+    augment: SpecAugment and mixup on the inputs (log-mel networks). Returns (status, best_epoch): "finished", or
+    "stopped" after a SIGTERM.
     """
     import torch
     import torch.nn.functional as F
@@ -251,9 +200,9 @@ def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: _Writer, flag:
                 continue  # BatchNorm needs two examples (shards are equal, so all ranks skip together)
             xb = torch.from_numpy(Xtr[idx])  # (batch, 1, n_mels, frames)
             yb = F.one_hot(torch.from_numpy(ytr[idx]), k).float()
-            if cfg.specaugment:
+            if augment and cfg.specaugment:
                 xb = spec_augment(xb, gen)
-            if cfg.mixup > 0:
+            if augment and cfg.mixup > 0:
                 xb, yb = mixup(xb, yb, cfg.mixup, gen)
             logp = F.log_softmax(model(xb.to(ctx.device)), dim=1)
             loss = -(yb.to(ctx.device) * logp * w).sum(1).mean()
@@ -287,34 +236,23 @@ def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: _Writer, flag:
     return "finished", _ensure_saved(best_epoch, model, out)
 
 
-def _ensure_saved(best_epoch: int, model, out: _Writer) -> int:
+def _ensure_saved(best_epoch: int, model, out: RunWriter) -> int:
     if best_epoch < 0:  # stopped before the first epoch ended: keep the current weights
         out.weights(model)
     return best_epoch
 
 
-def _finish(run_dir, labels, parts, status, best_epoch, started, hook=None) -> None:
+def _finish(out: RunWriter, labels, parts, status, best_epoch, hook=None) -> None:
     """Reload the best weights, calibrate on validation, evaluate on test; status is written last."""
-    from . import calibration
-    from .checkpoint import load, load_torch_model
+    from .checkpoint import load
+    from .weights import load_torch_model
 
-    loaded = load_torch_model(run_dir)
-    Xva, yva, _ = parts["val"]
-    Xte, yte, _ = parts["test"]
-    cal = calibration.fit(predict_logits(loaded, Xva), yva) if len(yva) else {"temperature": 1.0, "threshold": 0.0}
-    fileio.write_json(run_dir / "calibration.json", cal)
-    if len(yte):
-        from .cv import test_metrics
-
-        metrics = test_metrics(predict_logits(loaded, Xte), yte, labels, cal, parts["test"][2]["clip_id"].tolist())
-        fileio.write_json(run_dir / "metrics.json", metrics)
+    net = load_torch_model(out.run_dir)
+    out.calibrate_and_test(labels, parts, lambda part: predict_logits(net, parts[part][0]))
     if hook is not None:
-        hook(run_dir)
-    load(run_dir)  # proves the folder rebuilds a model on its own, before it is marked done
-    ended = time.time()
-    runs.append_event(run_dir, {"event": "end", "status": status, "best_epoch": best_epoch, "seconds": ended - started})
-    runs.set_status(run_dir, status, ended=ended, best_epoch=best_epoch,
-                    message="stopped by request" if status == "stopped" else "")
+        hook(out.run_dir)
+    load(out.run_dir)  # proves the folder rebuilds a model on its own, before it is marked done
+    out.end(status, best_epoch=best_epoch)
 
 
 def balanced_class_weights(counts: np.ndarray):
@@ -335,9 +273,3 @@ def _epoch_order(y: np.ndarray, counts: np.ndarray, balance: str, gen, size: int
         w = 1.0 / np.maximum(counts[y], 1) ** (0.5 if balance == "sqrt" else 1.0)
         return torch.multinomial(torch.tensor(w / w.sum()), n, replacement=True, generator=gen).numpy()
     return torch.randperm(len(y), generator=gen).numpy()[:n]
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from babycry_core import embeddings, fileio, runs, synth
-from babycry_core.checkpoint import load
+from babycry_core.checkpoint import LOADERS, load
 from babycry_core.data import resolve_path
 from babycry_core.features import FeatureConfig
 from babycry_core.inference import Predictor
@@ -65,11 +65,16 @@ def _check_run(run, kind, tiny_data, source_kind):
 
 
 def test_registry_lists_the_classical_models():
+    from babycry_core import cv, fitting, weights
+    from babycry_core.fit_classical import HEADS
+
     assert {"svm", "xgboost"} <= set(model_names("classical"))
     for n in ("svm", "xgboost"):
         spec = get_spec(n)
-        assert spec.description and {"fit", "load", "check", "evaluate"} <= set(spec.params)
+        assert spec.description and "grid" in spec.params and n in HEADS
     assert spec.build(3).named_steps["scaler"] is not None  # a scikit-learn Pipeline
+    for table in (fitting.FITTERS, LOADERS, weights.CHECKS, cv.EVALUATORS):  # the training side's, by family
+        assert "classical" in table
 
 
 def test_handcrafted_features_are_named_and_band_limited():
@@ -88,7 +93,7 @@ def test_handcrafted_features_are_named_and_band_limited():
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_handcrafted(kind, tiny_data, wav_file):
-    from babycry_core.train import fit
+    from babycry_core.fitting import fit
 
     run = fit(tiny_train_config(model=kind, embedding="handcrafted"), progress=False)
     cfg, m = _check_run(run, kind, tiny_data, "handcrafted")
@@ -96,7 +101,7 @@ def test_handcrafted(kind, tiny_data, wav_file):
     assert cfg["embedding_source"]["feature_names"][:2] == ["mfcc0_mean", "mfcc0_std"]
     assert cfg["band_hz"] == [50.0, 4000.0]
     if kind == "xgboost":
-        from babycry_core.models.classical import feature_contributions
+        from babycry_core.embedding_models import feature_contributions
         from babycry_core import audio
 
         loaded = load(run)
@@ -111,13 +116,13 @@ def test_handcrafted(kind, tiny_data, wav_file):
             f.write(b"tampered")
         assert runs.run_info(run).status == "corrupt"
         with pytest.raises(ValueError, match="sha256"):
-            get_spec("svm").params["load"](run, fileio.read_json(run / "config.json"), ["a", "b", "c"])
+            LOADERS["classical"](run, fileio.read_json(run / "config.json"), ["a", "b", "c"])  # checks too
 
 
 def test_cnn_penultimate_layer(trained_run, tiny_data):
     import shutil
 
-    from babycry_core.train import fit
+    from babycry_core.fitting import fit
 
     out = {}
     for kind in KINDS:
@@ -138,7 +143,7 @@ def test_cnn_penultimate_layer(trained_run, tiny_data):
 
 
 def test_yamnet_embeddings(tiny_data, use_standin):  # noqa: F811 (fixture)
-    from babycry_core.train import fit
+    from babycry_core.fitting import fit
 
     for kind in KINDS:
         run = fit(tiny_train_config(model=kind, embedding="yamnet"), progress=False)
@@ -149,7 +154,7 @@ def test_yamnet_embeddings(tiny_data, use_standin):  # noqa: F811 (fixture)
 
 def test_evaluate_and_grouped_cv(tiny_data):
     from babycry_core.cv import cross_validate, evaluate_run
-    from babycry_core.train import fit
+    from babycry_core.fitting import fit
 
     run = fit(tiny_train_config(model="svm"), progress=False)
     m = fileio.read_json(run / "metrics.json")
@@ -159,7 +164,7 @@ def test_evaluate_and_grouped_cv(tiny_data):
 
 
 def test_unknown_embedding_run_is_a_clear_error(tiny_data):
-    from babycry_core.train import fit
+    from babycry_core.fitting import fit
 
     with pytest.raises(FileNotFoundError, match="no run 'nope'"):
         fit(tiny_train_config(model="svm", embedding="nope"), progress=False)

@@ -27,17 +27,17 @@ def _sweep(models, **kw):
 
 @pytest.fixture
 def counted_fit(monkeypatch):
-    """Counts train.fit calls (the leaderboard's only way to train)."""
-    from babycry_core import train
+    """Counts fitting.fit calls (the leaderboard's only way to train)."""
+    from babycry_core import fitting
 
     calls = []
-    real = train.fit
+    real = fitting.fit
 
     def fit(cfg, run_dir=None, **kw):
         calls.append((cfg.model, cfg.protocol, cfg.fold))
         return real(cfg, run_dir, **kw)
 
-    monkeypatch.setattr(train, "fit", fit)
+    monkeypatch.setattr(fitting, "fit", fit)
     return calls
 
 
@@ -93,14 +93,13 @@ def test_tiny_sweep_writes_board_and_resumes(tiny_data, counted_fit):
 
 
 def test_unavailable_model_is_reported_not_scored(tiny_data, monkeypatch):
-    from babycry_core import leaderboard, paths
-    from babycry_core.models import get_spec
-    from babycry_core.models.yamnet import YamnetUnavailable
+    from babycry_core import fitting, leaderboard, paths
+    from babycry_core.yamnet_hub import YamnetUnavailable
 
     def no_weights(cfg, run_dir=None, **kw):
         raise YamnetUnavailable("YAMNet could not be loaded from https://tfhub.dev/google/yamnet/1 (no network?).")
 
-    monkeypatch.setitem(get_spec("yamnet").params, "fit", no_weights)
+    monkeypatch.setitem(fitting.FITTERS, "yamnet", no_weights)
     board = _sweep(["cnn", "yamnet"], protocols=("grouped",))
     row = board["corpora"]["donateacry"]["models"]["yamnet"]
     assert row["status"] == leaderboard.NOT_RUN_WEIGHTS and "grouped" not in row

@@ -32,7 +32,7 @@ def test_card_of_a_cnn_run(trained_run, capsys):
 
 
 def test_card_of_an_svm_run(tiny_data):
-    from babycry_core.train import fit
+    from babycry_core.fitting import fit
 
     run = fit(tiny_train_config(model="svm"), progress=False)
     card = write_model_card(run).read_text()

@@ -77,7 +77,7 @@ def test_no_pickle_or_torch_file_in_checkpoints():
 
 
 def test_shipped_svm_is_skops_with_its_sha256(shipped):
-    from babycry_core.models.classical import SKOPS_FILE
+    from babycry_core.sklearn_io import SKOPS_FILE
 
     cfg = fileio.read_json(SVM_RUN / "config.json")
     assert list(cfg["files"]) == [SKOPS_FILE]
@@ -134,7 +134,7 @@ def _pipeline():
 def test_trusted_types_round_trip_the_project_pipeline(tmp_path):
     import skops.io as sio
 
-    from babycry_core.models.classical import load_sklearn, save_sklearn, trusted_types
+    from babycry_core.sklearn_io import load_sklearn, save_sklearn, trusted_types
 
     pipe, X = _pipeline()
     f = tmp_path / "m.skops"
@@ -156,7 +156,7 @@ def test_skops_file_with_an_untrusted_type_is_refused(tmp_path, kind):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-    from babycry_core.models.classical import load_sklearn, save_sklearn
+    from babycry_core.sklearn_io import load_sklearn, save_sklearn
 
     X, y = np.random.default_rng(0).standard_normal((10, 3)), np.repeat([0, 1], 5)
     step = FunctionTransformer(_fail) if kind == "function" else KNeighborsClassifier(n_neighbors=1)
@@ -173,7 +173,7 @@ def test_skops_file_with_an_untrusted_type_is_refused(tmp_path, kind):
 def test_a_skops_svm_run_with_an_untrusted_type_is_refused(tmp_path):
     from sklearn.preprocessing import FunctionTransformer
 
-    from babycry_core.models.classical import SKOPS_FILE, save_sklearn
+    from babycry_core.sklearn_io import SKOPS_FILE, save_sklearn
 
     run = tmp_path / SVM_RUN.name
     shutil.copytree(SVM_RUN, run)
@@ -186,7 +186,7 @@ def test_a_skops_svm_run_with_an_untrusted_type_is_refused(tmp_path):
 
 
 def test_not_a_skops_file_is_a_clear_error(tmp_path):
-    from babycry_core.models.classical import load_sklearn
+    from babycry_core.sklearn_io import load_sklearn
 
     f = tmp_path / "junk.skops"
     f.write_bytes(b"not a zip at all")
@@ -201,7 +201,7 @@ def joblib_run(tmp_path, shipped):
     """The shipped run as an old run folder: svm.joblib with its sha256 in config.json."""
     import joblib
 
-    from babycry_core.models.classical import LEGACY_PICKLE, SKOPS_FILE
+    from babycry_core.sklearn_io import LEGACY_PICKLE, SKOPS_FILE
 
     run = tmp_path / "checkpoints" / "20260101-000000-svm-old1"
     shutil.copytree(SVM_RUN, run)
@@ -225,7 +225,7 @@ def test_joblib_run_without_trust_is_a_clear_error(joblib_run, monkeypatch):
 
 
 def test_joblib_run_with_trust_loads_and_warns(joblib_run, shipped, monkeypatch):
-    from babycry_core.models.classical import PickleWarning
+    from babycry_core.sklearn_io import PickleWarning
 
     monkeypatch.delenv("BABYCRY_TRUST_PICKLE", raising=False)
     wav = generated_signals()["cry_sweep"]
@@ -263,7 +263,7 @@ def test_cli_predict_trust_pickle(joblib_run, monkeypatch, capsys, tmp_path):
 
 
 def test_convert_run(joblib_run, shipped):
-    from babycry_core.models.classical import LEGACY_PICKLE, SKOPS_FILE, convert_run
+    from babycry_core.sklearn_io import LEGACY_PICKLE, SKOPS_FILE, convert_run
 
     old_sha = fileio.read_json(joblib_run / "config.json")["files"][LEGACY_PICKLE]
     with warnings.catch_warnings():

@@ -18,7 +18,8 @@ from babycry_core.corpora import UNKNOWN_CRY, CorpusSpec, SourceSpec
 from babycry_core.features import FeatureConfig
 from babycry_core.inference import SILENCE_DBFS, Predictor
 from babycry_core.models import two_stage
-from babycry_core.train import TrainConfig, fit
+from babycry_core.fitting import fit
+from babycry_core.train import TrainConfig
 
 CORPUS = "two_stage_tiny"
 SR_DAC, SR_GIUL, SECONDS = 8000, 16000, 2.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from .base import LogMelNet
-from .registry import register
+from .spec import ModelSpec
 
 
 def _block(c_in: int, c_out: int, p_drop: float) -> nn.Sequential:
@@ -17,7 +17,6 @@ def _block(c_in: int, c_out: int, p_drop: float) -> nn.Sequential:
     )
 
 
-@register("cnn", "torch", "Base CNN: 4 conv blocks (16-128 channels), ~0.1 M parameters")
 def build_cnn(n_classes: int, dropout: float = 0.3, pretrained: bool = False, **_) -> LogMelNet:
     widths = (16, 32, 64, 128)
     layers, c = [], 1
@@ -32,3 +31,6 @@ def build_cnn(n_classes: int, dropout: float = 0.3, pretrained: bool = False, **
     net = LogMelNet(backbone, widths[-1], n_classes, dropout, cam_layer="backbone.0.3")
     net.pretrained_status = "not applicable"
     return net
+
+
+SPECS = (ModelSpec("cnn", "torch", build_cnn, "Base CNN: 4 conv blocks (16-128 channels), ~0.1 M parameters"),)

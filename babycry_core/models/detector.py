@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from .cnn import build_cnn
-from .registry import register
+from .spec import ModelSpec
 
 
-@register("cry_detector", "detector", "Cry detector: small CNN on 2 s level-normalised log-mel windows, "
-                                      "cry / speech / laugh / noise / silence every 0.5 s")
 def build_cry_detector(n_classes: int = 5, dropout: float = 0.2, pretrained: bool = False, **_):
     return build_cnn(n_classes, dropout=dropout)
+
+
+SPECS = (ModelSpec("cry_detector", "detector", build_cry_detector,
+                   "Cry detector: small CNN on 2 s level-normalised log-mel windows, "
+                   "cry / speech / laugh / noise / silence every 0.5 s"),)

@@ -1,58 +1,43 @@
-"""One registry of models: a name maps to a builder. Pages fill their select boxes from it.
+"""One registry of models: a name maps to a builder and its spec. Pages fill their select boxes from it.
 
-Families: "torch" (log-mel CNNs trained end to end by train.py); later families (embeddings + classical
-heads, YAMNet) register here too, with the trainer that knows how to fit them.
+A spec (spec.ModelSpec) is the name, its family ("torch": log-mel CNNs; "detector"; "classical": svm / xgboost
+on embeddings; "yamnet": a head on YAMNet embeddings; "two_stage"), a builder of the untrained network or
+pipeline, a description and plain parameters (e.g. a hyperparameter grid). Each model module lists its specs
+in SPECS; this module collects them (importing torch only then, never at package import). models/ builds only:
+no I/O, no training, no run folders. The training side picks a family's trainer (fitting.FITTERS), its loader
+(checkpoint.LOADERS), its file check (weights.CHECKS) and its evaluator (cv.EVALUATORS).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
-
-class UnknownModelError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    family: str
-    build: Callable
-    description: str
-    params: dict = field(default_factory=dict)
-
+from .spec import ModelSpec, UnknownModelError
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register(name: str, family: str, description: str, **params):
-    """Decorator: register a builder under `name`."""
+def _ensure_loaded() -> dict[str, ModelSpec]:
+    if not _REGISTRY:
+        from . import classical, cnn, detector, two_stage, vision, yamnet
 
-    def deco(fn):
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelSpec(name, family, fn, description, params)
-        return fn
-
-    return deco
-
-
-def _ensure_loaded() -> None:
-    # importing the modules runs their @register decorators; torch is imported here, never at package import
-    from . import cnn, detector, vision, classical, yamnet, two_stage  # noqa: F401  (order = order in the pages)
+        specs = {}
+        for module in (cnn, detector, vision, classical, yamnet, two_stage):  # the order of the pages' select boxes
+            for s in module.SPECS:
+                if s.name in specs:
+                    raise ValueError(f"model {s.name!r} registered twice")
+                specs[s.name] = s
+        _REGISTRY.update(specs)
+    return _REGISTRY
 
 
 def model_names(family: str | None = None) -> list[str]:
-    _ensure_loaded()
-    return [n for n, s in _REGISTRY.items() if family is None or s.family == family]
+    return [n for n, s in _ensure_loaded().items() if family is None or s.family == family]
 
 
 def get_spec(name: str) -> ModelSpec:
-    _ensure_loaded()
+    registry = _ensure_loaded()
     try:
-        return _REGISTRY[name]
+        return registry[name]
     except KeyError:
-        raise UnknownModelError(f"unknown model {name!r}; valid names: {', '.join(sorted(_REGISTRY))}") from None
+        raise UnknownModelError(f"unknown model {name!r}; valid names: {', '.join(sorted(registry))}") from None
 
 
 def build_model(name: str, n_classes: int, **kwargs):

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .base import LogMelNet
-from .registry import register
+from .spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,11 @@ def _classifier_in_features(m: nn.Module) -> int:
     return linears[0].in_features
 
 
-for _key, _desc in [
-    ("resnet18", "ResNet18 (torchvision), 1-channel log-mel input, 11 M parameters"),
-    ("resnet50", "ResNet50 (torchvision), 1-channel log-mel input, 23.5 M parameters"),
-    ("mobilenet_v3", "MobileNetV3-Small (torchvision), 1-channel log-mel input, 1 M parameters"),
-    ("efficientnet_b0", "EfficientNet-B0 (torchvision), 1-channel log-mel input, 4 M parameters"),
-]:
-    register(_key, "torch", _desc)(lambda n_classes, _k=_key, **kw: build_vision(_k, n_classes, **kw))
+_DESCRIPTIONS = {
+    "resnet18": "ResNet18 (torchvision), 1-channel log-mel input, 11 M parameters",
+    "resnet50": "ResNet50 (torchvision), 1-channel log-mel input, 23.5 M parameters",
+    "mobilenet_v3": "MobileNetV3-Small (torchvision), 1-channel log-mel input, 1 M parameters",
+    "efficientnet_b0": "EfficientNet-B0 (torchvision), 1-channel log-mel input, 4 M parameters",
+}
+SPECS = tuple(ModelSpec(key, "torch", lambda n_classes, _k=key, **kw: build_vision(_k, n_classes, **kw), desc)
+              for key, desc in _DESCRIPTIONS.items())

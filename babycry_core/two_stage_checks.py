@@ -1,12 +1,12 @@
-"""Post-training checks of the two-stage model (models/two_stage.py): its metrics.json and re-evaluation.
+"""Post-training checks of the two-stage model (models/two_stage.py, fit_two_stage.py): metrics.json, re-evaluation.
 
     run_metrics            metrics.json: evaluate() + calibration over the model classes, cry_metrics.report's
                            separate figures (cry detection, reason only, flat, by tag, groups per class), each
                            stage's own test figures, and the two checks below
     length_check           does clip length (giulbia's 5 s padding) tell the gate the class?
     generated_signal_check the answer for generated non-cry signals (GENERATED: noise, tones, quiet hiss)
-    evaluate_run           re-evaluate a saved run on its test part; rewrite metrics.json (the registry's
-                           "evaluate" for two_stage, which cv.evaluate_run calls)
+    evaluate_metrics       a saved run's metrics on its test part, recomputed (cv.evaluate_run's evaluator for
+                           two_stage runs, which rewrites metrics.json)
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fileio
-from ..features import log_mel
-from .two_stage import LOG_FLOOR, STAGES, TwoStageModel, class_roles
+from . import fileio
+from .features import log_mel
+from .models.two_stage import LOG_FLOOR, STAGES, TwoStageModel, class_roles
 
 
 def model_rows(part, roles: dict):
@@ -30,9 +30,9 @@ def model_rows(part, roles: dict):
 def run_metrics(model: TwoStageModel, base: dict, roles: dict, cal: dict, cfg=None) -> dict:
     """metrics.json: evaluate() + calibration over the model classes (cv.test_metrics: the flat figures at the
     top level, as every run has them) + cry_metrics.report's separate figures + each stage's own test figures."""
-    from .. import calibration, cry_metrics
-    from ..calibration import softmax
-    from ..cv import test_metrics
+    from . import calibration, cry_metrics
+    from .calibration import softmax
+    from .run_writer import test_metrics
 
     X, y, frame = model_rows(base["test"], roles)
     logits = model.feature_logits(X)
@@ -69,9 +69,9 @@ def length_check(model: TwoStageModel, frame, seconds: float = 5.0) -> dict:
     window; Donate-a-Cry cries fill it. Test cries longer than `seconds` are scored again cut to `seconds` (and
     zero-padded), non-cry test clips shorter than the window again looped to fill it. A model that keyed on the
     padding would lose cries when cut and raise false alarms when looped."""
-    from .. import audio, data
-    from ..cry_metrics import gate_decision
-    from ..features import fix_length
+    from . import audio, data
+    from .cry_metrics import gate_decision
+    from .features import fix_length
 
     fcfg = model.feature_config
     n, cut = fcfg.clip_samples, int(seconds * fcfg.sample_rate)
@@ -103,8 +103,8 @@ GENERATED = {"white noise": ("white_noise", {"level": 0.1}), "sine 440 Hz": ("si
 def generated_signal_check(model: TwoStageModel, seconds: float = 7.0) -> dict:
     """The model's answer (top class, P(cry)) for generated non-cry signals, averaged over windows as inference
     does (digital silence never reaches a model: inference answers it from the level)."""
-    from .. import synth
-    from ..features import windows
+    from . import synth
+    from .features import windows
 
     fcfg, out = model.feature_config, {}
     cry_cols = [model.labels.index(c) for c in model.cry_labels]
@@ -115,11 +115,11 @@ def generated_signal_check(model: TwoStageModel, seconds: float = 7.0) -> dict:
     return out
 
 
-def evaluate_run(run_dir: Path) -> dict:
-    """Re-evaluate a run on the test part of its split; rewrite metrics.json (cv.evaluate_run calls this)."""
-    from .. import data
-    from ..checkpoint import load
-    from ..train import TrainConfig, load_split_features
+def evaluate_metrics(run_dir: Path) -> dict:
+    """A saved run's metrics.json recomputed on the test part of its split (cv.evaluate_run writes it)."""
+    from . import data
+    from .checkpoint import load
+    from .train import TrainConfig, load_split_features
 
     loaded = load(run_dir)
     cfg = TrainConfig.from_dict(loaded.config)
@@ -128,6 +128,4 @@ def evaluate_run(run_dir: Path) -> dict:
         raise ValueError(f"run {Path(run_dir).name} was trained on classes {loaded.labels}, the corpus now has "
                          f"{roles['labels']}")
     _, base = load_split_features(cfg, labels=roles["all"], progress=False)
-    metrics = run_metrics(loaded.model, base, roles, loaded.calibration, cfg)
-    fileio.write_json(Path(run_dir) / "metrics.json", metrics)
-    return metrics
+    return run_metrics(loaded.model, base, roles, loaded.calibration, cfg)
