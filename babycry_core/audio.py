@@ -5,8 +5,8 @@ Decoding happens in memory (no temp file): `soundfile` first (wav, flac, ogg, mp
 extension; `name` only makes messages friendlier. PyAV only probes an allow-list of audio
 container demuxers (no playlists or other formats that could open further files).
 
-Errors: bad input raises only `AudioError` subclasses, each with a one-line message and a short
-`reason` code:
+Errors (audio_errors.py, re-exported here): bad input raises only `AudioError` subclasses, each with a one-line
+message and a short `reason` code:
   EmptyFileError    "empty"          0 bytes
                     "zero_length"    a valid container with 0 samples (e.g. a WAV header, no data)
   NotAudioError     "not_audio"      nothing recognisable as audio (text, PDF, random bytes)
@@ -28,47 +28,18 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .audio_errors import (AudioError, DecodeError, EmptyFileError, FileTooLargeError,  # noqa: F401 (re-exported)
+                           NotAudioError, TooLongError)
+from .audio_errors import decode_failed as _decode_failed, empty as _empty, no_audio_stream as _no_audio_stream
+from .audio_errors import not_audio as _not_audio, too_large as _too_large, too_long as _too_long
+from .audio_errors import zero_length as _zero_length
+
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_SECONDS = 600.0
 SUPPORTED_EXTENSIONS = (".wav", ".mp3", ".m4a", ".aac", ".ogg", ".flac", ".3gp", ".caf")
-_SUPPORTED = "WAV, MP3, M4A, AAC, OGG, FLAC, 3GP, CAF"
 # Demuxers PyAV may pick (by content); names match any part of FFmpeg's "mov,mp4,m4a,..." list.
 _AV_FORMATS = "mov,mp4,m4a,3gp,aac,caf,amr,amrnb,amrwb,mp3,ogg,flac,wav,w64,aiff,matroska,webm"
 _BLOCK = 1 << 20  # samples per soundfile read: bounds the memory of multi-channel high-rate input
-
-
-class AudioError(ValueError):
-    """Base class. `str(err)` is one line for a caregiver; `reason` is a short machine code."""
-    reason = "audio_error"
-
-    def __init__(self, message: str, *, reason: str | None = None, name: str | None = None):
-        super().__init__(message)
-        if reason:
-            self.reason = reason
-        self.name = name
-
-    def __reduce__(self):  # picklable with its reason/name (for caches and worker processes)
-        return type(self), (str(self),), self.__dict__
-
-
-class EmptyFileError(AudioError):
-    reason = "empty"
-
-
-class NotAudioError(AudioError):
-    reason = "not_audio"
-
-
-class FileTooLargeError(AudioError):
-    reason = "too_large"
-
-
-class TooLongError(AudioError):
-    reason = "too_long"
-
-
-class DecodeError(AudioError):
-    reason = "decode_failed"
 
 
 @dataclass(frozen=True)
@@ -77,60 +48,6 @@ class AudioInfo:
     sample_rate: int
     channels: int
     format: str  # "wav", "flac", "ogg", "mp3", "m4a", "3gp", "mp4", "aac", "caf", ...
-
-
-# ---------------------------------------------------------------- messages
-
-def _label(name) -> str | None:
-    if not name:
-        return None
-    base = os.path.basename(str(name).replace("\\", "/"))
-    base = "".join(c if c.isprintable() else "?" for c in base)
-    return base if len(base) <= 60 else base[:57] + "..."
-
-
-def _duration_text(seconds: float) -> str:
-    return f"{seconds / 60:.3g} min" if seconds >= 60 else f"{seconds:.3g} s"
-
-
-def _empty(name) -> EmptyFileError:
-    n = _label(name)
-    return EmptyFileError(f"The file '{n}' is empty." if n else "The file is empty.", name=n)
-
-
-def _zero_length(name) -> EmptyFileError:
-    n = _label(name)
-    return EmptyFileError(f"The recording{f' {n!r}' if n else ''} is empty (it contains no sound samples).",
-                          reason="zero_length", name=n)
-
-
-def _not_audio(name) -> NotAudioError:
-    n = _label(name)
-    return NotAudioError(f"{f'{n!r} is' if n else 'This is'} not an audio file (could not find any sound in it)."
-                         f" Supported: {_SUPPORTED}.", name=n)
-
-
-def _no_audio_stream(name) -> NotAudioError:
-    n = _label(name)
-    return NotAudioError(f"{repr(n) if n else 'This file'} has no sound track (it may be a video or picture "
-                         "without audio).", reason="no_audio_stream", name=n)
-
-
-def _too_large(size: int, limit: int, name) -> FileTooLargeError:
-    err = FileTooLargeError(f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:g} MB.", name=_label(name))
-    err.size_bytes, err.limit_bytes = size, limit
-    return err
-
-
-def _too_long(seconds: float | None, limit: float, name) -> TooLongError:
-    err = TooLongError(f"The recording is longer than {_duration_text(limit)} (the limit); trim it and try again.",
-                       name=_label(name))
-    err.seconds, err.limit_seconds = seconds, limit  # seconds: None when found while decoding
-    return err
-
-
-def _decode_failed(cause: str, name) -> DecodeError:
-    return DecodeError(f"The audio could not be decoded ({cause}).", name=_label(name))
 
 
 # ---------------------------------------------------------------- reading the bytes

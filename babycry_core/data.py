@@ -13,13 +13,11 @@ Layout of `data/` (never commit it: it holds corpus links, audio and derived fil
     data/corpus/giulbia         symlink to ../shared/data/giulbia
     data/corpus/uploads-sample  symlink to ../shared/data/uploads-sample (raw .3gp/.caf phone uploads)
     data/<corpus>/manifest.csv, failed.csv, splits.json
+Linking or cloning the corpora into data/corpus/ is corpus_setup.py (its names are re-exported here).
 """
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -27,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from . import fileio, paths
+from .corpus_setup import (CLEANED_FOLDER, CLONE_URL, CORPUS_URL_ENV, LINKED, NO_CORPUS,  # noqa: F401 (re-exported)
+                           NoCorpusError, clone_url, link_corpus)
 from .corpora import (CORPORA, UNKNOWN_CRY, CorpusSpec, SourceSpec, get_corpus,  # noqa: F401 (re-exported)
                       parse_donateacry_name)
 
@@ -34,18 +34,6 @@ COLUMNS = ["clip_id", "path", "label", "group", "source", "is_cry", "duration", 
            "uuid", "gender", "age", "reason"]
 _STR_COLUMNS = ["clip_id", "path", "label", "group", "source", "uuid", "gender", "age", "reason"]
 BUILD_HINT = "run `python -m babycry_core data build`"
-CLONE_URL = "https://github.com/gveres/donateacry-corpus"
-CLEANED_FOLDER = "donateacry_corpus_cleaned_and_updated_data"
-LINKED = ("donateacry", "giulbia", "uploads-sample", "fsdd")
-CORPUS_URL_ENV = "BABYCRY_CORPUS_URL"  # another clone URL or a local git repository (mirrors, tests)
-NO_CORPUS = ("no corpus: the app offers generated demo signals; "
-             "run `python -m babycry_core data link` when online")
-
-
-class NoCorpusError(FileNotFoundError):
-    """Donate-a-Cry is neither linked, in ../shared/data, nor cloned. The CLI prints the message as it is."""
-
-    cli_prefix = ""  # the message is the whole line (no "error: ")
 
 
 # ---------------------------------------------------------------- paths
@@ -341,106 +329,3 @@ def split_frames(corpus: str = "donateacry", split: str = "fixed", fold: int | N
         raise ValueError(f"splits.json names {len(missing)} clips missing from the manifest of {corpus!r} "
                          f"(e.g. {sorted(missing)[0]}); they are out of date: {BUILD_HINT}")
     return tuple(by_id.loc[part[k]].reset_index(drop=True) for k in ("train", "val", "test"))
-
-
-# ---------------------------------------------------------------- setup
-
-def clone_url() -> str:
-    """The Donate-a-Cry git URL: $BABYCRY_CORPUS_URL, else the public repository."""
-    return os.environ.get(CORPUS_URL_ENV, "").strip() or CLONE_URL
-
-
-def _say(text: str, end: str = "\n") -> None:
-    print(text, end=end, file=sys.stderr, flush=True)
-
-
-def _git_clone(url: str, dest: Path) -> None:
-    # shallow, never prompting for credentials (a wrong URL fails instead of waiting for a password)
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
-    subprocess.run(["git", "clone", "--depth", "1", "--quiet", url, str(dest)], check=True, capture_output=True,
-                   text=True, timeout=900, stdin=subprocess.DEVNULL, env=env)
-
-
-def _clone_error(e: BaseException) -> str:
-    if isinstance(e, FileNotFoundError):
-        return "git is not installed"
-    if isinstance(e, subprocess.TimeoutExpired):
-        return f"no answer within {int(e.timeout)} s"
-    lines = [ln.strip() for ln in (getattr(e, "stderr", None) or str(e)).strip().splitlines() if ln.strip()]
-    fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]  # git's reason, not its advice
-    return (fatal or lines or [type(e).__name__])[0]
-
-
-def _link(link: Path, target: Path) -> str:
-    if link.is_symlink():
-        if link.resolve() == target.resolve():
-            return f"already linked -> {target}"
-        link.unlink()
-        os.symlink(os.path.relpath(target, link.parent), link)
-        return f"relinked -> {target}"
-    if link.exists():
-        return f"kept existing folder {link}"
-    os.symlink(os.path.relpath(target, link.parent), link)
-    return f"linked -> {target}"
-
-
-def _clone_donateacry(target: Path, quiet: bool) -> tuple[bool, str]:
-    """Shallow-clone the corpus into target/donateacry-corpus (via a .partial folder, so an interrupted clone
-    never looks complete) and link its cleaned folder as target/donateacry. Returns (linked, what happened);
-    a failure has already been logged."""
-    url, clone = clone_url(), target / "donateacry-corpus"
-    if not (clone / CLEANED_FOLDER).is_dir():
-        partial = target / ".donateacry-corpus.partial"
-        if not quiet:  # the step's line is finished below, once git has answered
-            _say(f"corpus: cloning {url} (git clone --depth 1) ...", end=" ")
-        try:
-            shutil.rmtree(partial, ignore_errors=True)
-            _git_clone(url, partial)
-        except (OSError, subprocess.SubprocessError) as e:
-            shutil.rmtree(partial, ignore_errors=True)
-            if not quiet:
-                _say(f"failed: {_clone_error(e)}")
-            return False, f"clone of {url} failed: {_clone_error(e)}"
-        if not (partial / CLEANED_FOLDER).is_dir():
-            shutil.rmtree(partial, ignore_errors=True)
-            if not quiet:
-                _say(f"failed: it has no {CLEANED_FOLDER} folder")
-            return False, f"clone of {url} has no {CLEANED_FOLDER} folder"
-        if clone.is_symlink() or clone.is_file():
-            clone.unlink()
-        shutil.rmtree(clone, ignore_errors=True)  # a stale copy without the cleaned folder
-        partial.rename(clone)
-        if not quiet:
-            _say("done")
-        done = "cloned; "
-    else:
-        done = f"clone in {clone}; "
-    return True, done + _link(target / "donateacry", clone / CLEANED_FOLDER)
-
-
-def link_corpus(target_dir: Path | None = None, quiet: bool = False) -> dict:
-    """Symlink <data_dir>/corpus/{donateacry,giulbia,uploads-sample} to the shared data where it exists; else
-    shallow-clone the Donate-a-Cry corpus ($BABYCRY_CORPUS_URL or CLONE_URL) and link its cleaned folder.
-
-    Returns {name: what happened}; a failed clone is reported, not raised. Unless quiet, each step prints one
-    line on stderr (stdout stays for results)."""
-    target = Path(target_dir) if target_dir is not None else paths.data_dir() / "corpus"
-    target.mkdir(parents=True, exist_ok=True)
-    shared = paths.shared_data_dir()
-    done = {}
-    for name in LINKED:
-        link, src = target / name, shared / name
-        if src.is_dir():
-            done[name] = _link(link, src)
-        elif link.is_dir():
-            done[name] = f"kept {link} (no {src})"
-        elif name == "donateacry":
-            linked, done[name] = _clone_donateacry(target, quiet)
-            if not linked:
-                continue  # the clone step already said why
-        else:
-            done[name] = f"not available (no {src})"
-            continue  # optional extras (development and tests): nothing to say
-        if not quiet:
-            _say(f"corpus: {name} {done[name]}")
-    return done

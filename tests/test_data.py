@@ -249,12 +249,14 @@ def test_link_corpus_links_shared_folders(tmp_path, data_env, monkeypatch):
 def test_link_corpus_failed_clone_is_reported(tmp_path, data_env, monkeypatch):
     import subprocess
 
+    from babycry_core import corpus_setup
+
     monkeypatch.setenv("BABYCRY_SHARED_DATA", str(tmp_path / "none"))
 
     def fail(url, dest):
         raise subprocess.CalledProcessError(128, ["git", "clone"], stderr="fatal: unable to access")
 
-    monkeypatch.setattr(data, "_git_clone", fail)
+    monkeypatch.setattr(corpus_setup, "_git_clone", fail)
     done = data.link_corpus()
     assert "failed" in done["donateacry"] and "unable to access" in done["donateacry"]
     assert not (data_env / "corpus" / "donateacry").exists()
