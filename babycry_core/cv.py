@@ -3,14 +3,13 @@ folds (every family, through fitting.fit)."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from . import fileio, paths, runs
-from .run_writer import test_metrics  # noqa: F401 (re-exported)
+from .run_writer import RunWriter, test_metrics  # noqa: F401 (test_metrics re-exported)
 
 
 def evaluate_run(run_dir: Path) -> dict:
@@ -74,19 +73,17 @@ def cross_validate(cfg, n_folds: int | None = None, out_root: Path | None = None
     as_run = out_root is not None
     out_root = out_root or paths.results_dir() / "cv" / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{cfg.protocol}"
     folds_dir = out_root / "folds" if as_run else out_root
-    if as_run:
-        runs.set_status(out_root, "running", pid=os.getpid(), started=time.time(), model=cfg.model)
+    out = RunWriter(out_root, enabled=as_run)  # the k-fold run folder, when there is one
+    out.begin(model=cfg.model)
     per_fold, pred, true = [], [], []
     for fold in range(k):
         fold_cfg = dataclasses.replace(cfg, split="fold", fold=fold)
         try:
             run_dir = fit(fold_cfg, folds_dir / f"fold-{fold}", progress=progress)
         except BaseException as e:
-            if as_run:
-                runs.set_status(out_root, "failed", ended=time.time(), message=f"fold {fold}: {type(e).__name__}: {e}"[:500])
+            out.fail(e, f"fold {fold}: ")
             raise
-        if as_run:
-            runs.append_event(out_root, {"event": "fold", "fold": fold + 1, "folds": k, "status": runs.run_info(run_dir).status})
+        out.event({"event": "fold", "fold": fold + 1, "folds": k, "status": runs.run_info(run_dir).status})
         m = fileio.read_json(run_dir / "metrics.json")
         per_fold.append({x: m[x] for x in ("macro_f1", "balanced_accuracy", "accuracy")}
                         | {"baseline_macro_f1": m["baseline"]["macro_f1"]})
@@ -99,21 +96,19 @@ def cross_validate(cfg, n_folds: int | None = None, out_root: Path | None = None
     summary.update(model=cfg.model, corpus=cfg.corpus, protocol=cfg.protocol, folds=k, per_fold=per_fold)
     fileio.write_json(out_root / "summary.json", summary)
     if as_run:
-        _write_cv_run(out_root, cfg, k, pooled, summary)
+        _write_cv_run(out, cfg, k, pooled, summary)
     return summary
 
 
-def _write_cv_run(out_root: Path, cfg, k: int, pooled: dict, summary: dict) -> None:
+def _write_cv_run(out: RunWriter, cfg, k: int, pooled: dict, summary: dict) -> None:
     """Make a k-fold sweep a run folder of its own: config (family "cv"), labels, pooled metrics, status last."""
-    first = out_root / "folds" / "fold-0"
+    first = out.run_dir / "folds" / "fold-0"
     fold_cfg = fileio.read_json(first / "config.json")
-    fileio.write_json(out_root / "config.json", {**dataclasses.asdict(cfg), "family": "cv", "folds": k,
-                                                 "n_params": fold_cfg.get("n_params")})
+    out.config({**dataclasses.asdict(cfg), "family": "cv", "folds": k, "n_params": fold_cfg.get("n_params")})
     for name in ("labels.json", "feature_config.json"):
-        fileio.write_json(out_root / name, fileio.read_json(first / name))
-    fileio.write_json(out_root / "metrics.json", {**pooled, "cv": {x: summary[x] for x in ("macro_f1", "balanced_accuracy", "accuracy")}})
-    runs.append_event(out_root, {"event": "end", "status": "finished"})
-    runs.set_status(out_root, "finished", ended=time.time())
+        out.json(name, fileio.read_json(first / name))
+    out.metrics({**pooled, "cv": {x: summary[x] for x in ("macro_f1", "balanced_accuracy", "accuracy")}})
+    out.end("finished")
 
 
 def summarize(per_fold: list[dict]) -> dict:

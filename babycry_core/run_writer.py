@@ -86,9 +86,9 @@ class RunWriter:
 
     # ------------------------------------------------------------ lifecycle
 
-    def begin(self, cfg=None, family: str | None = None) -> "RunWriter":
+    def begin(self, cfg=None, family: str | None = None, **status) -> "RunWriter":
         self.started = time.time()
-        self.status("running", pid=os.getpid(), started=self.started)
+        self.status("running", pid=os.getpid(), started=self.started, **status)
         if family is not None:
             self.config({**dataclasses.asdict(cfg), "family": family})
         return self
@@ -101,8 +101,8 @@ class RunWriter:
             message = "stopped by request" if status == "stopped" else ""
         self.status(status, ended=ended, message=message, **extra)
 
-    def fail(self, e: BaseException) -> None:
-        self.status("failed", ended=time.time(), message=f"{type(e).__name__}: {e}"[:500])
+    def fail(self, e: BaseException, where: str = "") -> None:
+        self.status("failed", ended=time.time(), message=f"{where}{type(e).__name__}: {e}"[:500])
         self.event({"event": "end", "status": "failed", "message": str(e)[:300]})
 
     @contextlib.contextmanager
