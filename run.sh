@@ -46,6 +46,11 @@ setup() {
      && [ -e "$data_dir/corpus/giulbia" ]; then
     .venv/bin/python -m babycry_core data build --corpus combined || true
   fi
+  # the cry detector's corpus (cries, laugh/noise/silence, FSDD speech joined per speaker, generated rooms)
+  if [ ! -f "$data_dir/detect/splits.json" ] && [ -f "$data_dir/donateacry/splits.json" ] \
+     && [ -e "$data_dir/corpus/giulbia" ] && [ -e "$data_dir/corpus/fsdd" ]; then
+    .venv/bin/python -m babycry_core data build --corpus detect >/dev/null || true
+  fi
 }
 
 browser() {
