@@ -16,9 +16,10 @@ from . import fileio, paths
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry"],
+    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry", "serve", "export"],
                    help="speed: per-clip latency; accuracy: the leaderboard; load: concurrent classify requests; "
-                        "cry: the cry detector against its anchors on grouped folds")
+                        "cry: the cry detector against its anchors on grouped folds; serve: the HTTP API under "
+                        "1-8 clients; export: one prediction with onnxruntime against torch")
     p.add_argument("--run", default=None, help="load: run id or folder (default: the app's default checkpoint)")
     p.add_argument("--models", nargs="+", default=None, help="registry names (default: all torch models)")
     p.add_argument("--repeats", type=int, default=20)
@@ -174,6 +175,10 @@ def format_speed(rows: list[dict]) -> str:
 
 
 def main(a) -> int:
+    if a.kind in ("serve", "export"):
+        from . import bench_serve
+
+        return bench_serve.main(a)
     if a.kind == "load":
         from .bench_load import concurrency_sweep, format_sweep
 

@@ -206,6 +206,13 @@ def cmd_bench(a) -> int:
     return bench.main(a)
 
 
+def cmd_serve(a) -> int:
+    from .serve import serve
+
+    serve(a.host, a.port, engine=a.engine, run=a.run, workers=a.workers, queue=a.queue)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m babycry_core", description="babycry: honest baby-cry classification")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -254,6 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_runs)
     s = sub.add_parser("models", help="list the model registry")
     s.set_defaults(func=cmd_models)
+
+    s = sub.add_parser("serve", help="the HTTP API (FastAPI + uvicorn; docs at /docs)")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default: this machine only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--run", default=None, help="run id or folder (default: the app's default two-step answer)")
+    s.add_argument("--engine", choices=["torch", "onnx"], default="torch", help="onnx: the runs' exports, no torch")
+    s.add_argument("--workers", type=int, default=2, help="classify requests at once")
+    s.add_argument("--queue", type=int, default=8, help="requests waiting at most; beyond that 503 at once")
+    s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("bench", help="speed and accuracy benchmarks")
     from .bench import add_arguments
