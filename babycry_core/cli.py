@@ -200,6 +200,38 @@ def cmd_reasons(a) -> int:
     return 0
 
 
+def cmd_detect(a) -> int:
+    from .episodes import Recording, clock, detect_files
+
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    rule_kw = {k: v for k, v in (("on_seconds", a.on_seconds), ("window_seconds", a.within), ("off_seconds", a.off_seconds))
+               if v is not None}
+    results = detect_files(a.files, a.run, max_minutes=a.max_minutes, progress=sys.stderr.isatty(), rule_kw=rule_kw)
+    failed = any(isinstance(r, dict) for r in results)
+    if a.json:
+        print(json.dumps([r.to_dict() if isinstance(r, Recording) else r for r in results], indent=1))
+        return int(failed)
+    for r in results:
+        if isinstance(r, dict):
+            print(f"{r['file']}: error: {r['error']}")
+            continue
+        print(f"{r.file}: {len(r.episodes)} crying episode(s), {r.cry_seconds:.0f} s of crying in {clock(r.duration)}")
+        for e in r.episodes:
+            why = e.reason or {}
+            reason = why.get("label") or ("unclear: check " + ", ".join(why.get("order", [])[:3]) if why else "-")
+            print(f"    {clock(e.start)}-{clock(e.end)}  {e.duration:6.1f} s  peak {e.peak:.2f}  reason: {reason}")
+    return int(failed)
+
+
+def cmd_listen(a) -> int:
+    from .listen import listen
+
+    return listen(device=a.device, run=a.run, minutes=a.minutes)
+
+
 def cmd_bench(a) -> int:
     from . import bench
 
@@ -270,6 +302,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=2, help="classify requests at once")
     s.add_argument("--queue", type=int, default=8, help="requests waiting at most; beyond that 503 at once")
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("detect", help="crying episodes of recordings of any length (minutes to a night)")
+    s.add_argument("files", nargs="+")
+    s.add_argument("--json", action="store_true", help="one JSON array, one object per file")
+    s.add_argument("--max-minutes", type=float, default=12 * 60, help="refuse longer recordings (default: 12 h)")
+    s.add_argument("--run", default=None, help="detector (or reason) run id or folder (default: checkpoints/default.json)")
+    s.add_argument("--on-seconds", type=float, default=None, help="alert after this much crying (default 3 s) ...")
+    s.add_argument("--within", type=float, default=None, help="... within the last this many seconds (default 5 s)")
+    s.add_argument("--off-seconds", type=float, default=None, help="an episode ends after this long without crying (default 5 s)")
+    s.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest here beside other work; 0: torch's choice)")
+    s.set_defaults(func=cmd_detect)
+
+    s = sub.add_parser("listen", help="live from the default input device (needs the sounddevice extra)")
+    s.add_argument("--device", default=None, help="input device name or index (default: the system's default input)")
+    s.add_argument("--run", default=None, help="detector (or reason) run id or folder (default: checkpoints/default.json)")
+    s.add_argument("--minutes", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    s.set_defaults(func=cmd_listen)
+
+    s = sub.add_parser("serve", help="the HTTP API (FastAPI + uvicorn; docs at /docs)")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default: this machine only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--run", default=None, help="run id or folder (default: the app's default two-step answer)")
+    s.add_argument("--engine", choices=["torch", "onnx"], default="torch", help="onnx: the runs' exports, no torch")
+    s.add_argument("--workers", type=int, default=2, help="classify requests at once")
+    s.add_argument("--queue", type=int, default=8, help="requests waiting at most; beyond that 503 at once")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("export", help="a run's network as ONNX + model.json, for devices")
+    s.add_argument("run", help="run id or folder, or `default` (the runs checkpoints/default.json names)")
+    s.add_argument("--format", choices=["onnx"], default="onnx")
+    s.add_argument("--out", default=None, help="folder (default: checkpoints/<run>/onnx/, or $BABYCRY_EXPORTS/<run>/)")
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("bench", help="speed and accuracy benchmarks")
     from .bench import add_arguments

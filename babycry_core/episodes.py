@@ -1,0 +1,443 @@
+"""Crying episodes over time: the cry detector's window probabilities, with hysteresis, become episodes.
+
+    audio chunks ─▶ 2 s windows every 0.5 s ─▶ P(cry) per window (batched) ─▶ hysteresis ─▶ Episode / Alert
+                                                                            └─▶ reason, on the episode's audio
+
+The rule (`EpisodeRule`, defaults from issue 13): a window is *crying* when P(cry) >= the detector's validated
+threshold. An alert goes on when at least `on_seconds` of crying windows (count x hop) fall within the last
+`window_seconds`, and off once `off_seconds` pass without one. A *spell* is a run of crying windows with no
+gap of `off_seconds`; one spell gives at most one episode, and a spell that never reaches `on_seconds` (a blip)
+gives none. A window speaks for its middle (start + 1 s): an episode runs from the earliest crying window that
+counted towards its alert to its last crying window. A live listener hears a window when it ends, so the alert
+comes at `Episode.alert_at` (the end of the window that completed the rule).
+
+Three ways in, one rule:
+  EpisodeTracker   window probabilities in, one at a time, `Alert("on"/"off")` out (live; the Listen page)
+  find_episodes    a whole recording's window probabilities at once (numpy; the benchmark's threshold sweeps)
+  EpisodeEngine    audio chunks in (a microphone or `stream.stream()`); windows are scored in batches
+                   (`batch_windows`; 1 for live), and each episode gets the two-step answer's reason step
+                   (`TwoStepPredictor.why`) on that episode's own samples, kept while it lasts (at most
+                   `max_reason_seconds`), so a long file is never held whole
+`detect_file` is `python -m babycry_core detect`: one file through `stream.AudioStream` and an EpisodeEngine.
+Windows below the silence level (prediction.SILENCE_DBFS) never reach the model (as in the clip answer).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .calibration import softmax
+from .features import _mel_basis, _window, fix_length
+from .prediction import SILENCE_DBFS
+
+EPS = 1e-6  # seconds: window times are multiples of the hop; comparisons must not hinge on rounding
+ROUND = 3
+
+
+@dataclass(frozen=True)
+class EpisodeRule:
+    threshold: float
+    on_seconds: float = 3.0
+    window_seconds: float = 5.0
+    off_seconds: float = 5.0
+    hop_seconds: float = 0.5  # the detector's window hop: one crying window counts for this long
+    win_seconds: float = 2.0  # the detector's window length
+
+    @property
+    def need(self) -> int:
+        """Crying windows needed within `window_seconds` to raise the alert."""
+        return max(1, math.ceil(self.on_seconds / self.hop_seconds - EPS))
+
+    def with_threshold(self, threshold: float) -> "EpisodeRule":
+        from dataclasses import replace
+
+        return replace(self, threshold=float(threshold))
+
+
+@dataclass
+class Episode:
+    start: float  # s into the recording
+    end: float
+    peak: float  # highest P(cry) of its windows
+    reason: dict | None = None  # the reason step (TwoStepPredictor.why, compact); None without a reason model
+    alert_at: float | None = None  # when a live listener raised the alert (s into the recording)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict:
+        return {"start": round(self.start, ROUND), "end": round(self.end, ROUND), "peak": round(self.peak, 4),
+                "reason": self.reason}
+
+
+@dataclass
+class Alert:
+    kind: str  # "on" or "off"
+    time: float  # when it was raised, s into the recording
+    episode: Episode
+
+
+class EpisodeTracker:
+    """The rule, live: `feed(window_start, p_cry)` per window in time order; returns the Alerts it raised
+    (none, usually; "off" then "on" when a spell ends and, with need 1, the next starts at once)."""
+
+    def __init__(self, rule: EpisodeRule):
+        self.rule = rule
+        self.recent: deque[tuple[float, float]] = deque()  # crying windows of this spell in the lookback
+        self.last_cry: float | None = None
+        self.active: Episode | None = None
+        self.episodes: list[Episode] = []
+        self.heard = 0.0  # the end of the last window fed
+
+    def feed(self, start: float, p: float) -> list[Alert]:
+        r = self.rule
+        t, self.heard = start + r.win_seconds / 2, start + r.win_seconds
+        alerts = []
+        if self.last_cry is not None and t - self.last_cry >= r.off_seconds - EPS:  # the spell is over
+            alerts += [a for a in [self._close(self.heard)] if a]
+            self.recent.clear()
+            self.last_cry = None
+        if p >= r.threshold:
+            self.recent.append((t, float(p)))
+            self.last_cry = t
+            if self.active is not None:
+                self.active.end, self.active.peak = t, max(self.active.peak, float(p))
+        while self.recent and self.recent[0][0] <= t - r.window_seconds + EPS:
+            self.recent.popleft()
+        if self.active is None and p >= r.threshold and len(self.recent) >= r.need:
+            first = self.recent[0][0]
+            self.active = Episode(first, t, max(q for _, q in self.recent), alert_at=self.heard)
+            alerts.append(Alert("on", self.heard, self.active))
+        return alerts
+
+    def close(self) -> Alert | None:
+        """The recording (or the session) ended: close an open episode."""
+        return self._close(self.heard)
+
+    def _close(self, at: float) -> Alert | None:
+        ep, self.active = self.active, None
+        if ep is None:
+            return None
+        self.episodes.append(ep)
+        return Alert("off", at, ep)
+
+
+def find_episodes(starts, p, rule: EpisodeRule) -> list[Episode]:
+    """The episodes of a whole recording's windows (starts in s, P(cry)): the tracker's answer, vectorised."""
+    starts, p = np.asarray(starts, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    t = starts + rule.win_seconds / 2
+    idx = np.flatnonzero(p >= rule.threshold)
+    if not len(idx):
+        return []
+    tp = t[idx]
+    spell = np.concatenate([[0], np.cumsum(np.diff(tp) >= rule.off_seconds - EPS)])
+    first = np.searchsorted(spell, spell, side="left")  # index of each spell's first crying window
+    lo = np.maximum(np.searchsorted(tp, tp - rule.window_seconds + EPS, side="right"), first)
+    ok = (np.arange(len(tp)) - lo + 1) >= rule.need
+    out = []
+    for s in np.unique(spell[ok]):
+        k = np.flatnonzero(ok & (spell == s))[0]
+        last = np.flatnonzero(spell == s)[-1]
+        out.append(Episode(float(tp[lo[k]]), float(tp[last]), float(p[idx[lo[k]: last + 1]].max()),
+                           alert_at=float(starts[idx[k]] + rule.win_seconds)))
+    return out
+
+
+# ---------------------------------------------------------------- scoring windows in batches
+
+def batch_log_mel(W: np.ndarray, cfg) -> np.ndarray:
+    """features.log_mel of each row of W (windows, samples) at once: the same numbers, batched."""
+    import scipy.fft
+
+    pad = cfg.n_fft // 2
+    Y = np.pad(np.asarray(W, dtype=np.float32), ((0, 0), (pad, pad)))
+    frames = np.lib.stride_tricks.sliding_window_view(Y, cfg.n_fft, axis=1)[:, :: cfg.hop_length]
+    spec = scipy.fft.rfft(frames * _window(cfg.n_fft), axis=-1, workers=1)
+    power = spec.real ** 2 + spec.imag ** 2  # (windows, frames, bins)
+    mel = np.einsum("mk,bfk->bmf", _mel_basis(cfg), power, optimize=True)
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    if cfg.normalize:
+        db -= db.max(axis=(1, 2), keepdims=True)
+    return np.maximum(db, -cfg.top_db).astype(np.float32)
+
+
+_FAST: dict[int, object] = {}
+
+
+def _fast_net(net, cfg):
+    """The detector network traced and frozen for inference (batch norm folded: about 2x faster on CPU)."""
+    import torch
+
+    key = id(net)
+    if key not in _FAST or _FAST[key][0] is not net:
+        try:
+            with warnings.catch_warnings(), torch.inference_mode():
+                warnings.simplefilter("ignore")
+                x = torch.zeros(2, 1, cfg.n_mels, cfg.n_frames)
+                _FAST[key] = (net, torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(net.eval(), x))))
+        except Exception:  # an exotic build without TorchScript: the network as it is
+            _FAST[key] = (net, net)
+    return _FAST[key][1]
+
+
+class WindowScorer:
+    """Class probabilities of 2 s windows with the detector's features, temperature and labels, batched."""
+
+    def __init__(self, detector, fast: bool = True):
+        self.det, self.cfg = detector, detector.cfg
+        self.net = _fast_net(detector.net, self.cfg) if fast else detector.net
+        self.silence = detector.labels.index("silence") if "silence" in detector.labels else None
+        self.quiet_rms = 10 ** (SILENCE_DBFS / 20)
+
+    def proba(self, W: np.ndarray) -> np.ndarray:
+        import torch
+
+        W = np.asarray(W, dtype=np.float32)
+        out = np.zeros((len(W), len(self.det.labels)), np.float32)
+        loud = np.sqrt(np.mean(np.square(W, dtype=np.float64), axis=1)) >= self.quiet_rms
+        if self.silence is not None:
+            out[~loud, self.silence] = 1.0
+        else:
+            loud[:] = True
+        if loud.any():
+            X = batch_log_mel(W[loud], self.cfg)[:, None]
+            with torch.inference_mode():
+                logits = self.net(torch.from_numpy(X)).numpy()
+            out[loud] = softmax(logits, self.det.temperature)
+        return out
+
+
+# ---------------------------------------------------------------- audio in
+
+def _compact_reason(r: dict | None) -> dict | None:
+    if r is None:
+        return None
+    return {"label": r["label"], "named": r["named"], "probabilities": {k: round(v, 4) for k, v in r["probabilities"].items()},
+            "order": r["order"], "seconds_heard": round(r["seconds_heard"], 2)}
+
+
+class EpisodeEngine:
+    """Audio chunks in (at the detector's rate, any sizes), Alerts out; see the module doc.
+
+    predictor: a TwoStepPredictor (episodes get reasons) or a CryDetector (no reasons)."""
+
+    def __init__(self, predictor, rule: EpisodeRule | None = None, *, batch_windows: int = 256,
+                 reasons: bool = True, max_reason_seconds: float = 60.0, fast: bool = True):
+        det = getattr(predictor, "detector", predictor)
+        self.predictor = predictor if (reasons and hasattr(predictor, "why") and getattr(predictor, "reason", None)) \
+            else None
+        cfg = det.cfg
+        self.sr, self.n, self.hop = cfg.sample_rate, cfg.clip_samples, cfg.window_hop_samples
+        self.rule = rule or EpisodeRule(det.threshold, hop_seconds=self.hop / self.sr, win_seconds=self.n / self.sr)
+        self.scorer, self.cry = WindowScorer(det, fast), det.cry_index
+        self.tracker = EpisodeTracker(self.rule)
+        self.batch = max(1, int(batch_windows))
+        self.max_reason = int(max_reason_seconds * self.sr)
+        self.retain = int((self.rule.window_seconds + 2 * self.rule.win_seconds + 1) * self.sr)
+        self._buf, self._buf0, self._total, self._next = np.zeros(0, np.float32), 0, 0, 0
+        self._pending: list[int] = []
+        self._starts: list[np.ndarray] = []
+        self._p: list[np.ndarray] = []
+        self._cap_from: int | None = None  # first sample of the open episode
+        self._cap: np.ndarray | None = None  # its first max_reason_seconds, once the buffer moved on
+        self.done = False
+
+    @property
+    def seconds(self) -> float:
+        return self._total / self.sr
+
+    @property
+    def episodes(self) -> list[Episode]:
+        return self.tracker.episodes
+
+    @property
+    def active(self) -> Episode | None:
+        return self.tracker.active
+
+    def series(self) -> tuple[np.ndarray, np.ndarray]:
+        """(window starts in s, P(cry)) of every window scored so far."""
+        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
+        return cat(self._starts), cat(self._p)
+
+    def feed(self, chunk: np.ndarray) -> list[Alert]:
+        chunk = np.asarray(chunk, dtype=np.float32).reshape(-1)
+        self._buf = np.concatenate([self._buf, chunk]) if len(self._buf) else chunk.copy()
+        self._total += len(chunk)
+        while self._next + self.n <= self._total:
+            self._pending.append(self._next)
+            self._next += self.hop
+        alerts = self._score() if len(self._pending) >= self.batch else []
+        self._trim()
+        return alerts
+
+    def finish(self) -> list[Alert]:
+        """The end of the recording: the last (padded or end-aligned) window as features.windows cuts it, then
+        an open episode closes."""
+        if self.done:
+            return []
+        self.done = True
+        n, total = self.n, self._total
+        scored = bool(self._starts) or bool(self._pending)
+        if total and total <= n * 1.15:
+            if not scored:
+                self._pending.append(0)
+        elif total and self._next - self.hop + n < total:
+            self._pending.append(total - n)
+        alerts = self._score()
+        a = self.tracker.close()
+        if a is not None:
+            self._closed(a.episode)
+            alerts.append(a)
+        return alerts
+
+    def _window(self, s: int) -> np.ndarray:
+        return fix_length(self._buf[s - self._buf0: s - self._buf0 + self.n], self.n)
+
+    def _score(self) -> list[Alert]:
+        if not self._pending:
+            return []
+        starts = np.array(self._pending, dtype=np.int64)
+        self._pending = []
+        p = self.scorer.proba(np.stack([self._window(s) for s in starts]))[:, self.cry]
+        self._starts.append(starts / self.sr)
+        self._p.append(p.astype(np.float32))
+        alerts = []
+        for s, q in zip(starts, p):
+            for a in self.tracker.feed(float(s) / self.sr, float(q)):
+                if a.kind == "on":
+                    self._cap_from, self._cap = int(round(a.episode.start * self.sr)), None
+                else:
+                    self._closed(a.episode)
+                alerts.append(a)
+        return alerts
+
+    def _episode_audio(self, ep: Episode | None = None) -> np.ndarray:
+        start = self._cap_from
+        if ep is not None:
+            end = int(round(ep.end * self.sr))
+        else:
+            end = self._total
+        end = max(end, start + self.sr)  # at least 1 s
+        if self._cap is not None:
+            return self._cap[: end - start]
+        return self._buf[max(0, start - self._buf0): end - self._buf0][: self.max_reason]
+
+    def _closed(self, ep: Episode) -> None:
+        if self.predictor is not None and self._cap_from is not None:
+            y = self._episode_audio(ep)
+            ep.reason = _compact_reason(self.predictor.why(y, len(y) / self.sr))
+        self._cap_from = self._cap = None
+
+    def current_reason(self) -> dict | None:
+        """The reason step on the open episode's audio so far (None when no episode is open or no reason model)."""
+        if self.predictor is None or self.active is None or self._cap_from is None:
+            return None
+        y = self._episode_audio()
+        return _compact_reason(self.predictor.why(y, len(y) / self.sr))
+
+    def _trim(self) -> None:
+        keep = min(self._pending[0] if self._pending else self._next, self._next) - self.retain
+        if self._cap_from is not None and self._cap is None:
+            if self._total - self._cap_from > self.max_reason:  # keep the episode's first max_reason s aside
+                i = max(0, self._cap_from - self._buf0)
+                self._cap = self._buf[i: i + self.max_reason].copy()
+            else:
+                keep = min(keep, self._cap_from)
+        keep = max(keep, self._buf0)
+        if keep - self._buf0 > len(self._buf) // 2 and keep > self._buf0:
+            self._buf = self._buf[keep - self._buf0:].copy()
+            self._buf0 = keep
+
+
+@dataclass
+class Recording:
+    file: str
+    duration: float
+    episodes: list[Episode]
+    starts: np.ndarray = field(repr=False)
+    p: np.ndarray = field(repr=False)
+    threshold: float = 0.5
+    truncated: bool = False
+
+    @property
+    def cry_seconds(self) -> float:
+        return float(sum(e.duration for e in self.episodes))
+
+    def to_dict(self) -> dict:
+        d = {"file": self.file, "duration": round(self.duration, ROUND), "episodes": [e.to_dict() for e in self.episodes],
+             "cry_seconds": round(self.cry_seconds, ROUND)}
+        if self.truncated:
+            d["warning"] = "the file breaks off; episodes up to where it could be decoded"
+        return d
+
+
+def episodes_of(y: np.ndarray, predictor, rule: EpisodeRule | None = None, **kw) -> Recording:
+    """A waveform already in memory (at the detector's rate): its episodes and window probabilities."""
+    eng = EpisodeEngine(predictor, rule, **kw)
+    eng.feed(y)
+    eng.finish()
+    return Recording("", eng.seconds, eng.episodes, *eng.series(), eng.rule.threshold)
+
+
+def detect_file(source, predictor, rule: EpisodeRule | None = None, *, max_seconds: float | None = None,
+                progress: bool = False, name: str | None = None, **kw) -> Recording:
+    """One recording of any length, decoded in chunks (stream.AudioStream): its episodes, with reasons."""
+    from .stream import DEFAULT_MAX_MINUTES, AudioStream
+
+    det = getattr(predictor, "detector", predictor)
+    name = name or str(source)
+    max_seconds = DEFAULT_MAX_MINUTES * 60 if max_seconds is None else max_seconds
+    eng = EpisodeEngine(predictor, rule, **kw)
+    with AudioStream(source, det.cfg.sample_rate, max_seconds=max_seconds, name=name) as s:
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=round(s.info.duration or 0, 1) or None, unit="s", desc=name[-40:], file=sys.stderr,
+                       leave=False, bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}]")
+        for chunk in s:
+            eng.feed(chunk)
+            if bar is not None:
+                bar.update(len(chunk) / eng.sr)
+        eng.finish()
+        if bar is not None:
+            bar.close()
+        truncated = s.truncated
+    return Recording(name, eng.seconds, eng.episodes, *eng.series(), eng.rule.threshold, truncated)
+
+
+def detect_files(files, run=None, *, max_minutes: float | None = None, progress: bool = False,
+                 rule_kw: dict | None = None) -> list[Recording | dict]:
+    """`detect`: each file's episodes; a file that fails gives {"file", "error"} and the others still run."""
+    from . import audio
+    from .inference import load_predictor
+
+    predictor = load_predictor(run)
+    det = getattr(predictor, "detector", None)
+    if det is None:
+        raise ValueError(f"detect needs a cry detector; {predictor.run_id} is not one (see checkpoints/default.json)")
+    rule = None
+    if rule_kw:
+        rule = EpisodeRule(det.threshold, hop_seconds=det.cfg.window_hop_samples / det.cfg.sample_rate,
+                           win_seconds=det.cfg.clip_seconds, **rule_kw)
+    max_s = None if max_minutes is None else max_minutes * 60
+    out: list[Recording | dict] = []
+    for f in files:
+        try:
+            out.append(detect_file(f, predictor, rule, max_seconds=max_s, progress=progress, name=str(f)))
+        except audio.AudioError as e:
+            out.append({"file": str(f), "error": str(e)})
+        except OSError as e:
+            out.append({"file": str(f), "error": f"cannot read the file ({e.strerror or e})"})
+    return out
+
+
+def clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
