@@ -121,7 +121,12 @@ def cmd_predict(a) -> int:
     from .inference import Prediction, predict
 
     try:
-        results = predict(a.files, run=a.run, trust_pickle=a.trust_pickle)
+        if a.engine == "onnx":  # onnxruntime on export folders (export.py); torch is never imported
+            from .onnx_engine import predict as onnx_predict
+
+            results = onnx_predict(a.files, run=a.run)
+        else:
+            results = predict(a.files, run=a.run, trust_pickle=a.trust_pickle)
     except FileNotFoundError as e:  # no such run / no checkpoint at all
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -245,6 +250,16 @@ def cmd_serve(a) -> int:
     return 0
 
 
+def cmd_export(a) -> int:
+    from .export import main as export
+
+    for m in export(a.run, a.format, a.out):
+        diff = max(v for k, v in m["parity"].items() if k.startswith("max_abs_diff"))
+        print(f"{m['run_id']}: {', '.join(m['files'])} + model.json in {m['out']} ({m['exporter']}; "
+              f"ONNX Runtime matches the original within {diff:.1e})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m babycry_core", description="babycry: honest baby-cry classification")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -279,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trust-pickle", action="store_true",
                    help="also load an old run's pickle file (svm.joblib; it can run code), with a warning; "
                         "env BABYCRY_TRUST_PICKLE=1 does the same for the app")
+    s.add_argument("--engine", choices=["torch", "onnx"], default="torch",
+                   help="onnx: onnxruntime on the runs' exports (`export`), without torch")
     s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("card", help="write (or overwrite) a run's MODEL_CARD.md; prints its path")
@@ -293,15 +310,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_runs)
     s = sub.add_parser("models", help="list the model registry")
     s.set_defaults(func=cmd_models)
-
-    s = sub.add_parser("serve", help="the HTTP API (FastAPI + uvicorn; docs at /docs)")
-    s.add_argument("--host", default="127.0.0.1", help="bind address (default: this machine only)")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--run", default=None, help="run id or folder (default: the app's default two-step answer)")
-    s.add_argument("--engine", choices=["torch", "onnx"], default="torch", help="onnx: the runs' exports, no torch")
-    s.add_argument("--workers", type=int, default=2, help="classify requests at once")
-    s.add_argument("--queue", type=int, default=8, help="requests waiting at most; beyond that 503 at once")
-    s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("detect", help="crying episodes of recordings of any length (minutes to a night)")
     s.add_argument("files", nargs="+")
