@@ -16,10 +16,11 @@ from . import fileio, paths
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry", "serve", "export"],
+    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry", "serve", "export", "episodes"],
                    help="speed: per-clip latency; accuracy: the leaderboard; load: concurrent classify requests; "
                         "cry: the cry detector against its anchors on grouped folds; serve: the HTTP API under "
-                        "1-8 clients; export: one prediction with onnxruntime against torch")
+                        "1-8 clients; export: one prediction with onnxruntime against torch; episodes: crying "
+                        "episodes over synthetic nights from held-out folds, and detect's speed on a long file")
     p.add_argument("--run", default=None, help="load: run id or folder (default: the app's default checkpoint)")
     p.add_argument("--models", nargs="+", default=None, help="registry names (default: all torch models)")
     p.add_argument("--repeats", type=int, default=20)
@@ -36,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="accuracy: run the models x folds jobs here (default) or as Ray tasks (requirements-scale.txt)")
     p.add_argument("--address", default=None, help="accuracy: an existing Ray cluster (default with ray: a local one)")
+    p.add_argument("--only-folds", type=int, nargs="+", default=None,
+                   help="cry: work on these folds only (another process may take the others)")
     p.add_argument("--cached-only", action="store_true",
                    help="cry: train nothing; report the folds that every model has finished (results/cry_bench/)")
     p.add_argument("--out", default=None, help="JSON output (default: results/bench_<kind>.json)")
@@ -194,9 +197,13 @@ def main(a) -> int:
     if a.kind == "cry":
         from .bench_cry import MODELS, format_report, run
 
-        rep = run(a.models or MODELS, folds=a.folds, epochs=a.epochs or 0, out=a.out, cached_only=a.cached_only)
+        rep = run(a.models or MODELS, folds=a.folds, epochs=a.epochs or 0, out=a.out, cached_only=a.cached_only,
+                  only_folds=a.only_folds)
         print(format_report(rep))
         return 0
+    if a.kind == "episodes":
+        from .bench_episodes import main as episodes_main
+        return episodes_main(a)
     from .leaderboard import run_accuracy  # the accuracy benchmark (model x fold sweep)
 
     return run_accuracy(a)

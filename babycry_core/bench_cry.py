@@ -141,8 +141,9 @@ def _fold_two_stage(k: int, frames, epochs: int, progress: bool):
 # ---------------------------------------------------------------- the sweep
 
 def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, out: Path | None = None,
-        cached_only: bool = False) -> dict:
-    """The sweep (see the module doc). cached_only: train nothing; report the folds every model has finished."""
+        cached_only: bool = False, only_folds=None) -> dict:
+    """The sweep (see the module doc). cached_only: train nothing; report the folds every model has finished.
+    only_folds: work on these folds only (a second process can take some folds of the same sweep)."""
     from . import audio, data
     from .augment_cry import gain
     from .detector_train import build_parts, default_config
@@ -167,6 +168,8 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
         cries = test["label"].to_numpy() == CRY
         prepared = None
         if cached_only and not all((_work_dir() / f"fold{k}" / f"{m}.json").exists() for m in models):
+            continue
+        if only_folds is not None and k not in only_folds:
             continue
         for m in models:
             cache = _work_dir() / f"fold{k}" / f"{m}.json"
