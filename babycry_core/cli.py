@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--run", default=None, help="detector (or reason) run id or folder (default: checkpoints/default.json)")
     s.add_argument("--on-seconds", type=float, default=None, help="alert after this much crying (default 3 s) ...")
     s.add_argument("--within", type=float, default=None, help="... within the last this many seconds (default 5 s)")
-    s.add_argument("--off-seconds", type=float, default=None, help="an episode ends after this long without crying (default 5 s)")
+    s.add_argument("--off-seconds", type=float, default=None, help="an episode ends after this long without crying (default 10 s)")
     s.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest here beside other work; 0: torch's choice)")
     s.set_defaults(func=cmd_detect)
 

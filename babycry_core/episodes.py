@@ -5,7 +5,7 @@
 
 The rule (`EpisodeRule`, defaults from issue 13): a window is *crying* when P(cry) >= the detector's validated
 threshold. An alert goes on when at least `on_seconds` of crying windows (count x hop) fall within the last
-`window_seconds`, and off once `off_seconds` pass without one. A *spell* is a run of crying windows with no
+`window_seconds`, and off once `off_seconds` (10 s) pass without one. A *spell* is a run of crying windows with no
 gap of `off_seconds`; one spell gives at most one episode, and a spell that never reaches `on_seconds` (a blip)
 gives none. A window speaks for its middle (start + 1 s): an episode runs from the earliest crying window that
 counted towards its alert to its last crying window. A live listener hears a window when it ends, so the alert
@@ -44,7 +44,7 @@ class EpisodeRule:
     threshold: float
     on_seconds: float = 3.0
     window_seconds: float = 5.0
-    off_seconds: float = 5.0
+    off_seconds: float = 10.0  # pauses for breath and sobbing stay inside one spell
     hop_seconds: float = 0.5  # the detector's window hop: one crying window counts for this long
     win_seconds: float = 2.0  # the detector's window length
 
@@ -227,7 +227,7 @@ class EpisodeEngine:
 
     predictor: a TwoStepPredictor (episodes get reasons) or a CryDetector (no reasons)."""
 
-    def __init__(self, predictor, rule: EpisodeRule | None = None, *, batch_windows: int = 256,
+    def __init__(self, predictor, rule: EpisodeRule | None = None, *, batch_windows: int = 32,
                  reasons: bool = True, max_reason_seconds: float = 60.0, fast: bool = True):
         det = getattr(predictor, "detector", predictor)
         self.predictor = predictor if (reasons and hasattr(predictor, "why") and getattr(predictor, "reason", None)) \

@@ -142,3 +142,6 @@ def test_listen_raises_one_alert_for_one_spell(shipped, monkeypatch, capsys):
     assert "Nothing is recorded to disk" in out
     assert out.count("ALERT") == 1 and "ended" in out and "1 crying episode(s)" in out
 
+
+def test_bench_knows_episodes():
+    assert build_parser().parse_args(["bench", "episodes"]).kind == "episodes"

@@ -1,0 +1,527 @@
+"""`bench episodes`: crying episodes over synthetic nights made from held-out recordings only, and detect's speed.
+
+For each grouped fold k of data/detect, only the fold's *test* recordings are used, and the detector trained on
+the rest (results/cry_bench/fold{k}/cry_detector/, written by `bench cry`) listens. A fold whose detector has not
+finished falls back to the shipped detector, which is NOT held out there (it trained on the fixed split, which
+shares recordings with every fold's test part); the report says so per fold.
+
+Nights (8 kHz): a quiet-room floor (held-out room tone / silence recordings, -55 to -45 dBFS) under one
+background: `room` alone, adult `speech` (FSDD speakers, -40 to -25 dBFS, pauses between utterances), `laugh`
+(the same), household `noise` (-40 to -20 dBFS), or `silence` (a phone's noise gate: -85 dBFS). Cry nights add
+held-out cries (one baby's clips joined) of 4-60 s at -35, -25 and -15 dBFS at known times, 25-60 s apart;
+background-only nights count false alerts per hour. Every figure is also given for two other rules (`VARIANTS`:
+off after 5 s; on after 2 s), to show what the defaults trade. Scores:
+  event F1      sed_eval EventBasedMetrics, onset collar 1 s (offsets not judged; also with offsets, 50 %)
+  PSDS          psds_eval, DCASE scenario 1 (dtc = gtc = 0.7) and 2 (0.1), one class, eFPR up to 100 / h, over a
+                threshold sweep of the same rule
+  false alerts  episodes per hour of background-only nights, per background
+  delay         live mode: from a cry's true start to its alert (`Episode.alert_at`: the end of the window that
+                completed the rule), over cries that got one
+Speed: `python -m babycry_core detect` in a fresh process on long generated WAVs in /tmp (1 h; 8 h unless
+BABYCRY_BENCH_HOURS says otherwise), wall time and peak memory (VmHWM, and the private part RssAnon, polled).
+Writes results/bench_episodes.json and results/night.png. Nothing here is a timed test.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import fileio, paths
+
+SR = 8000
+BACKGROUNDS = ("room", "speech", "laugh", "noise", "silence")
+LEVELS = {"room": (-55, -45), "speech": (-40, -25), "laugh": (-40, -25), "noise": (-40, -20)}  # dBFS RMS
+CRY_LENGTHS = (4.0, 8.0, 15.0, 30.0, 60.0)
+CRY_LEVELS = (-35.0, -25.0, -15.0)  # dBFS RMS: from under the louder backgrounds to near the phone
+THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0, 0.05), 2))
+VARIANTS = {"default": {}, "off_5s": {"off_seconds": 5.0}, "on_2s": {"on_seconds": 2.0}}
+TARGETS = {"event_f1": 0.90, "false_alerts_per_hour": 1.0, "median_delay_s": 3.0, "x_real_time": 500.0,
+           "peak_mb_8h": 600.0}
+LABEL_OF = {"cry": "cry", "speech": "speech", "laugh": "laugh", "noise": "noise", "room": "silence"}
+
+
+# ---------------------------------------------------------------- material and nights
+
+def _material(test) -> dict:
+    """The fold's held-out recordings at 8 kHz by kind: {kind: [(group, waveform)]}."""
+    from . import audio, data
+
+    out: dict[str, list] = {k: [] for k in LABEL_OF}
+    for _, r in test.iterrows():
+        for kind, label in LABEL_OF.items():
+            if r["label"] == label:
+                out[kind].append((str(r["group"]), audio.load(data.resolve_path(r["path"]), SR)))
+    return out
+
+
+def _rms_db(y) -> float:
+    return 20 * np.log10(max(float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))), 1e-12))
+
+
+def _at(y, db: float) -> np.ndarray:
+    return (y * 10 ** ((db - _rms_db(y)) / 20)).astype(np.float32)
+
+
+def _fade(y, ms: float = 20.0) -> np.ndarray:
+    n = min(len(y) // 2, int(SR * ms / 1000))
+    if n:
+        y = y.copy()
+        ramp = np.linspace(0, 1, n, dtype=np.float32)
+        y[:n] *= ramp
+        y[-n:] *= ramp[::-1]
+    return y
+
+
+def _fill(clips, seconds: float, levels, rng, pause=(0.0, 0.0)) -> np.ndarray:
+    """Random clips at random levels, with random pauses, until `seconds` are full."""
+    n = int(seconds * SR)
+    out = np.zeros(n, np.float32)
+    i = 0
+    while i < n:
+        y = _fade(_at(clips[rng.integers(len(clips))][1], rng.uniform(*levels)))[: n - i]
+        out[i: i + len(y)] += y
+        i += len(y) + int(rng.uniform(*pause) * SR)
+    return out
+
+
+def background(kind: str, seconds: float, mat: dict, rng) -> np.ndarray:
+    if kind == "silence":
+        return (rng.standard_normal(int(seconds * SR)) * 10 ** (-85 / 20)).astype(np.float32)
+    y = _fill(mat["room"], seconds, LEVELS["room"], rng)
+    if kind != "room":
+        y += _fill(mat[kind], seconds, LEVELS[kind], rng, pause=(0.3, 4.0) if kind != "noise" else (0.5, 10.0))
+    return y
+
+
+def cry(length: float, db: float, mat: dict, rng) -> np.ndarray:
+    """`length` s of one held-out baby's crying (its clips joined; more babies when it has too few)."""
+    groups = sorted({g for g, _ in mat["cry"]})
+    parts, have = [], 0
+    while have < length * SR:
+        g = groups[rng.integers(len(groups))]
+        for _, y in (c for c in mat["cry"] if c[0] == g):
+            parts.append(_fade(y, 10))
+            have += len(y)
+    return _fade(_at(np.concatenate(parts)[: int(length * SR)], db), 50)
+
+
+def cry_night(kind: str, minutes: float, mat: dict, rng) -> tuple[np.ndarray, list[dict]]:
+    y = background(kind, minutes * 60, mat, rng)
+    events, t, i = [], 30.0, 0
+    while True:
+        length, db = CRY_LENGTHS[i % len(CRY_LENGTHS)], CRY_LEVELS[(i // len(CRY_LENGTHS) + i) % len(CRY_LEVELS)]
+        if t + length > minutes * 60 - 20:
+            break
+        c = cry(length, db, mat, rng)
+        y[int(t * SR): int(t * SR) + len(c)] += c
+        events.append({"onset": t, "offset": t + length, "length": length, "level": db})
+        t += length + rng.uniform(25, 60)
+        i += 1
+    return np.clip(y, -1, 1), events
+
+
+# ---------------------------------------------------------------- detectors per fold
+
+def fold_detector(k: int):
+    """(CryDetector, run name, held_out, note) for fold k."""
+    from .checkpoint import load
+    from .detector import CryDetector
+
+    run = paths.results_dir() / "cry_bench" / f"fold{k}" / "cry_detector"
+    if fileio.read_json(run / "status.json", default={}).get("status") == "finished":
+        return CryDetector(load(run)), f"cry_bench/fold{k}/cry_detector", True, "trained on this fold's training part"
+    d = paths.ROOT / "checkpoints"
+    name = fileio.read_json(d / "default.json")["detector"]
+    return (CryDetector(load(d / name)), name, False,
+            "NOT held out: the fold's own detector has not finished (bench cry); the shipped detector trained on "
+            "the fixed split, which shares recordings with this fold's test part")
+
+
+def score_night(det, y) -> tuple[np.ndarray, np.ndarray]:
+    from .episodes import EpisodeEngine
+
+    eng = EpisodeEngine(det, reasons=False)
+    for i in range(0, len(y), 30 * SR):
+        eng.feed(y[i: i + 30 * SR])
+    eng.finish()
+    return eng.series()
+
+
+# ---------------------------------------------------------------- metrics
+
+def _patch_psds() -> None:
+    """psds_eval 0.5.3 (its last release) predates pandas 3 and numpy 2: DataFrame.fillna(method=...) is gone and
+    int() of a (1, 1) array raises; with one class its eFPR is NaN. The same functions, fixed."""
+    import pandas as pd
+    from psds_eval import PSDSEval
+
+    def step_curve(x, xp, yp):
+        roc = pd.DataFrame({"x": xp, "y": yp}).groupby("x").agg("max").reset_index().sort_values(by="x")
+        roc.y = roc.y.cummax()
+        return pd.merge(pd.Series(x, name="x"), roc, how="outer", on="x").ffill().fillna(value=0).y.values
+
+    def auc(x, y, max_x=None, decreasing_y=False):  # sums of rectangles up to max_x, as psds_eval's _auc
+        _x, _y = np.array(x), np.array(y)
+        max_x = _x.max() if max_x is None else max_x
+        if max_x not in _x:
+            _x = np.sort(np.concatenate([_x, [max_x]]))
+            i = int(np.argwhere(_x == max_x)[0, 0])
+            _y = np.concatenate([_y[:i], [_y[i - 1]], _y[i:]])
+        keep = _x <= max_x
+        return np.sum(np.diff(_x[keep]) * np.array(_y[keep])[:-1])
+
+    orig = getattr(PSDSEval._effective_fp_rate, "_babycry_orig", PSDSEval._effective_fp_rate)
+
+    def effective_fp_rate(self, alpha_ct=0.0):  # one class: no cross-triggers; nanmean of none is NaN, even x 0
+        r = orig(self, alpha_ct)
+        return r._replace(effective_fp_rate=r.fp_rate) if alpha_ct == 0 else r
+
+    effective_fp_rate._babycry_orig = orig
+    PSDSEval.step_curve = staticmethod(step_curve)
+    PSDSEval._auc = staticmethod(auc)
+    PSDSEval._effective_fp_rate = effective_fp_rate
+
+
+def event_f1(nights, found_key: str = "found", offsets: bool = False) -> dict:
+    import dcase_util
+    import sed_eval
+
+    m = sed_eval.sound_event.EventBasedMetrics(event_label_list=["cry"], t_collar=1.0, percentage_of_length=0.5,
+                                               evaluate_onset=True, evaluate_offset=offsets)
+    for n in nights:
+        ref = dcase_util.containers.MetaDataContainer(
+            [{"filename": n["name"], "onset": e["onset"], "offset": e["offset"], "event_label": "cry"} for e in n["events"]])
+        est = dcase_util.containers.MetaDataContainer(
+            [{"filename": n["name"], "onset": e.start, "offset": e.end, "event_label": "cry"} for e in n[found_key]])
+        m.evaluate(reference_event_list=ref, estimated_event_list=est)
+    o = m.results_overall_metrics()
+    return {"f1": float(o["f_measure"]["f_measure"]), "precision": float(o["f_measure"]["precision"]),
+            "recall": float(o["f_measure"]["recall"])}
+
+
+def psds(nights, rule_of) -> dict:
+    import pandas as pd
+    from psds_eval import PSDSEval
+
+    from .episodes import find_episodes
+
+    _patch_psds()
+    gt = pd.DataFrame([{"filename": n["name"], "onset": e["onset"], "offset": e["offset"], "event_label": "cry"}
+                       for n in nights for e in n["events"]])
+    meta = pd.DataFrame([{"filename": n["name"], "duration": n["seconds"]} for n in nights])
+    out = {}
+    for name, tc in (("scenario1", 0.7), ("scenario2", 0.1)):
+        ev = PSDSEval(dtc_threshold=tc, gtc_threshold=tc, cttc_threshold=0.3, ground_truth=gt, metadata=meta)
+        for thr in THRESHOLDS:
+            det = pd.DataFrame([{"filename": n["name"], "onset": e.start, "offset": e.end, "event_label": "cry"}
+                                for n in nights for e in find_episodes(n["starts"], n["p"], rule_of(n).with_threshold(thr))],
+                               columns=["filename", "onset", "offset", "event_label"])
+            ev.add_operating_point(det, info={"threshold": float(thr)})
+        out[name] = float(ev.psds(alpha_ct=0.0, alpha_st=0.0, max_efpr=100).value)
+    return out
+
+
+def _matches(events, found) -> list[dict]:
+    """Per true cry: the first found episode overlapping it (any overlap), its delay and onset error."""
+    rows = []
+    for e in events:
+        hit = next((f for f in found if f.start <= e["offset"] and f.end >= e["onset"]), None)
+        rows.append({**e, "found": hit is not None, "delay": None if hit is None else hit.alert_at - e["onset"],
+                     "onset_error": None if hit is None else hit.start - e["onset"]})
+    return rows
+
+
+def _rate(rows, key) -> dict:
+    keys = sorted({r[key] for r in rows})
+    return {str(k): round(float(np.mean([r["found"] for r in rows if r[key] == k])), 3) for k in keys}
+
+
+# ---------------------------------------------------------------- the sweep
+
+def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = None, seed: int = 0,
+        speed_hours=(1.0, 8.0), out: Path | None = None, progress: bool = True) -> dict:
+    from . import data
+    from .episodes import EpisodeRule, find_episodes
+
+    bg_minutes = bg_minutes or {"room": 30.0, "speech": 60.0, "laugh": 30.0, "noise": 60.0, "silence": 10.0}
+    started = time.time()
+    nights, fold_info, rules = [], [], {}
+    for k in range(folds):
+        det, run_name, held_out, note = fold_detector(k)
+        rule = EpisodeRule(det.threshold, hop_seconds=det.cfg.window_hop_samples / SR, win_seconds=det.cfg.clip_seconds)
+        rules[k] = rule
+        mat = _material(data.split_frames("detect", "fold", k)[2])
+        rng = np.random.default_rng(seed + k)
+        kinds = [b for b in BACKGROUNDS if b == "silence" or (mat.get(b) and mat["room"])]
+        fold_info.append({"fold": k, "detector": run_name, "held_out": held_out, "note": note,
+                          "threshold": round(det.threshold, 4), "backgrounds": kinds,
+                          "material_s": {m: round(sum(len(y) for _, y in v) / SR, 1) for m, v in mat.items()},
+                          "cry_babies": len({g for g, _ in mat["cry"]})})
+        if not mat["cry"] or not mat["room"]:
+            fold_info[-1]["note"] += "; skipped: no held-out cries or room tone"
+            continue
+        for kind in kinds:
+            for what, minutes in (("cry", cry_minutes), ("only", bg_minutes[kind])):
+                if what == "cry":
+                    y, events = cry_night(kind, minutes, mat, rng)
+                else:
+                    y, events = np.clip(background(kind, minutes * 60, mat, rng), -1, 1), []
+                t = time.time()
+                starts, p = score_night(det, y)
+                n = {"name": f"fold{k}_{kind}_{what}", "fold": k, "background": kind, "kind": what,
+                     "seconds": len(y) / SR, "events": events, "starts": starts, "p": p, "score_s": time.time() - t}
+                n["found"] = find_episodes(starts, p, rule)
+                nights.append(n)
+                if progress:
+                    print(f"fold {k} {kind:>7} {what:>4}: {minutes:.0f} min, {len(events)} cries, "
+                          f"{len(n['found'])} episodes ({n['score_s']:.1f} s)", file=sys.stderr, flush=True)
+    rep = report(nights, fold_info, rules)
+    rep["speed"] = speed(speed_hours, progress) if speed_hours else {}
+    rep["targets"] = TARGETS
+    rep["met"] = _met(rep)
+    rep["seconds"] = round(time.time() - started, 1)
+    fileio.write_json(out or paths.results_dir() / "bench_episodes.json", rep)
+    return rep
+
+
+def report(nights, fold_info, rules) -> dict:
+    cry_n = [n for n in nights if n["kind"] == "cry"]
+    only = [n for n in nights if n["kind"] == "only"]
+    rows = [dict(r, background=n["background"], fold=n["fold"]) for n in cry_n for r in _matches(n["events"], n["found"])]
+    delays = [r["delay"] for r in rows if r["found"]]
+    onset = [r["onset_error"] for r in rows if r["found"]]
+    fa = {}
+    for b in BACKGROUNDS:
+        ns = [n for n in only if n["background"] == b]
+        if ns:
+            hours = sum(n["seconds"] for n in ns) / 3600
+            count = sum(len(n["found"]) for n in ns)
+            fa[b] = {"per_hour": round(count / hours, 3), "alerts": count, "hours": round(hours, 2)}
+    held = [f["fold"] for f in fold_info if f["held_out"]]
+    variants = {}
+    for name, kw in VARIANTS.items():
+        from dataclasses import replace
+
+        from .episodes import find_episodes
+
+        fv = {id(n): find_episodes(n["starts"], n["p"], replace(rules[n["fold"]], **kw)) for n in nights}
+        vr = [r for n in cry_n for r in _matches(n["events"], fv[id(n)])]
+        variants[name] = {"rule": kw, "event_f1_onset": event_f1([{**n, "found": fv[id(n)]} for n in cry_n])["f1"],
+                          "median_delay_s": _q([r["delay"] for r in vr if r["found"]], 50),
+                          "false_alerts_per_hour": {b: round(sum(len(fv[id(n)]) for n in only if n["background"] == b)
+                                                             / (fa[b]["hours"] or 1), 3) for b in fa}}
+    rep = {
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": {"cores": os.cpu_count(), "load_average": os.getloadavg()},
+        "rule": {k: v for k, v in vars(rules[0]).items() if k != "threshold"} if rules else {},
+        "folds": fold_info, "held_out_folds": held,
+        "nights": {"cry_nights": len(cry_n), "cry_hours": round(sum(n["seconds"] for n in cry_n) / 3600, 2),
+                   "cries": len(rows), "background_only_hours": round(sum(n["seconds"] for n in only) / 3600, 2)},
+        "event_f1_onset": event_f1(cry_n), "event_f1_onset_offset": event_f1(cry_n, offsets=True),
+        "event_f1_by_background": {b: event_f1([n for n in cry_n if n["background"] == b])
+                                   for b in BACKGROUNDS if any(n["background"] == b for n in cry_n)},
+        "psds": psds(nights, lambda n: rules[n["fold"]]),
+        "false_alerts": fa,
+        "false_alerts_per_hour_speech": fa.get("speech", {}).get("per_hour"),
+        "false_alerts_per_hour_noise": fa.get("noise", {}).get("per_hour"),
+        "alert_delay_s": {"median": _q(delays, 50), "p90": _q(delays, 90), "n": len(delays)},
+        "onset_error_s": {"median": _q(onset, 50), "p10": _q(onset, 10), "p90": _q(onset, 90)},
+        "recall_by_length_s": _rate(rows, "length"), "recall_by_level_dbfs": _rate(rows, "level"),
+        "recall_by_background": _rate(rows, "background"),
+        "rule_variants": variants,
+        "found_any_overlap": round(float(np.mean([r["found"] for r in rows])), 3) if rows else None,
+    }
+    if held and len(held) < len(fold_info):
+        hn = [n for n in cry_n if n["fold"] in held]
+        rep["held_out_only"] = {"folds": held, "event_f1_onset": event_f1(hn),
+                                "false_alerts_per_hour": {b: round(sum(len(n["found"]) for n in only if n["fold"] in held
+                                                                       and n["background"] == b) /
+                                                                   max(1e-9, sum(n["seconds"] for n in only if n["fold"] in held
+                                                                                 and n["background"] == b) / 3600), 3)
+                                                          for b in BACKGROUNDS if any(n["fold"] in held and n["background"] == b
+                                                                                      for n in only)}}
+    return rep
+
+
+def _q(xs, q):
+    return round(float(np.percentile(xs, q)), 2) if len(xs) else None
+
+
+def _met(rep) -> dict:
+    s8 = rep.get("speed", {}).get("8h") or rep.get("speed", {}).get("1h") or {}
+    fa = [v for v in (rep["false_alerts_per_hour_speech"], rep["false_alerts_per_hour_noise"]) if v is not None]
+    return {"event_f1": rep["event_f1_onset"]["f1"] >= TARGETS["event_f1"],
+            "false_alerts_per_hour": bool(fa) and max(fa) <= TARGETS["false_alerts_per_hour"],
+            "median_delay_s": rep["alert_delay_s"]["median"] is not None
+            and rep["alert_delay_s"]["median"] <= TARGETS["median_delay_s"],
+            "x_real_time": bool(s8) and s8.get("x_real_time", 0) >= TARGETS["x_real_time"],
+            "peak_mb_8h": "8h" in rep.get("speed", {}) and rep["speed"]["8h"]["peak_rss_mb"] <= TARGETS["peak_mb_8h"]}
+
+
+# ---------------------------------------------------------------- speed, memory and the plotted night
+
+def write_long_night(path: Path, hours: float, mat: dict, seed: int = 0, block_minutes: float = 30.0) -> list[dict]:
+    """A long 8 kHz 16-bit WAV of cry nights over changing backgrounds, written block by block; its cries."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    kinds = [b for b in ("room", "speech", "noise", "laugh", "silence") if b == "silence" or mat.get(b)]
+    events = []
+    with sf.SoundFile(path, "w", SR, 1, subtype="PCM_16") as f:
+        for i in range(int(np.ceil(hours * 60 / block_minutes))):
+            minutes = min(block_minutes, hours * 60 - i * block_minutes)
+            y, ev = cry_night(kinds[i % len(kinds)], minutes, mat, rng)
+            t0 = i * block_minutes * 60
+            events += [{**e, "onset": e["onset"] + t0, "offset": e["offset"] + t0, "background": kinds[i % len(kinds)]}
+                       for e in ev]
+            f.write(y)
+    return events
+
+
+def _timed_detect(f: Path, threads: int) -> dict:
+    """`detect FILE --json` in a fresh process: wall time, peak RSS (VmHWM) and peak private memory (RssAnon)."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out:
+        t = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "babycry_core", "detect", str(f), "--json", "--threads",
+                                 str(threads)], stdout=out, stderr=subprocess.PIPE, text=True, cwd=paths.ROOT)
+        hwm = anon = 0
+        while proc.poll() is None:
+            try:
+                st = dict(ln.split(":", 1) for ln in open(f"/proc/{proc.pid}/status"))
+                hwm = max(hwm, int(st["VmHWM"].split()[0]))
+                anon = max(anon, int(st["RssAnon"].split()[0]))
+            except (OSError, KeyError, ValueError):
+                pass
+            time.sleep(0.1)
+        wall = time.perf_counter() - t
+        err = proc.stderr.read()
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"detect failed ({proc.returncode}): {err.strip()[-300:]}")
+    import json
+
+    [res] = json.loads(text)
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(hwm / 1024), "peak_private_mb": round(anon / 1024),
+            "episodes": len(res["episodes"]), "duration_s": res["duration"], "threads": threads, "result": res}
+
+
+def speed(hours_list, progress: bool = True) -> dict:
+    import tempfile
+
+    from . import data
+    from .episodes import EpisodeRule, find_episodes
+
+    mat = _material(data.split_frames("detect", "fold", 0)[2])
+    tmp = Path(tempfile.gettempdir())
+    short = tmp / "babycry_bench_10s.wav"
+    import soundfile as sf
+
+    sf.write(short, background("room", 10, mat, np.random.default_rng(1)), SR, subtype="PCM_16")
+    out = {"startup": _timed_detect(short, 1)}
+    out["startup"].pop("result")
+    for h in hours_list:
+        f = tmp / f"babycry_bench_night_{h:g}h.wav"
+        events = write_long_night(f, h, mat)
+        for threads in ((1, 2) if h == min(hours_list) else (1,)):
+            r = _timed_detect(f, threads)
+            res = r.pop("result")
+            r["x_real_time"] = round(r["duration_s"] / r["wall_s"], 1)
+            r["x_real_time_after_startup"] = round(r["duration_s"] / max(1e-9, r["wall_s"] - out["startup"]["wall_s"]), 1)
+            r["file_mb"] = round(f.stat().st_size / 2**20, 1)
+            found = [type("E", (), {"start": e["start"], "end": e["end"], "alert_at": e["start"]})
+                     for e in res["episodes"]]
+            r["cries"], r["cries_found"] = len(events), sum(m["found"] for m in _matches(events, found))
+            out[f"{h:g}h" + ("" if threads == 1 else f"_threads{threads}")] = r
+            if progress:
+                print(f"detect {h:g} h ({threads} thread(s)): {r['wall_s']} s, {r['x_real_time']}x real time, "
+                      f"peak RSS {r['peak_rss_mb']} MB (private {r['peak_private_mb']} MB)", file=sys.stderr, flush=True)
+        if h == min(hours_list):  # the plotted night: fold 0's own (held-out) detector on this file
+            det, run_name, held_out, _ = fold_detector(0)
+            rule = EpisodeRule(det.threshold, hop_seconds=det.cfg.window_hop_samples / SR,
+                               win_seconds=det.cfg.clip_seconds)
+            from .episodes import detect_file
+
+            rec = detect_file(f, det, rule, reasons=False)
+            plot_night(rec.starts, rec.p, events, find_episodes(rec.starts, rec.p, rule), rule,
+                       paths.results_dir() / "night.png",
+                       f"A {h:g}-hour synthetic night from fold 0's held-out recordings; detector {run_name}"
+                       + ("" if held_out else " (not held out)"))
+        f.unlink(missing_ok=True)  # never keep (or commit) the audio
+    short.unlink(missing_ok=True)
+    return out
+
+
+def plot_night(starts, p, events, found, rule, path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = (np.asarray(starts) + rule.win_seconds / 2) / 60
+    fig, ax = plt.subplots(figsize=(13, 3.6), dpi=110)
+    for e in events:
+        ax.axvspan(e["onset"] / 60, e["offset"] / 60, ymin=0.0, ymax=1.0, color="#2ca02c", alpha=0.18, lw=0)
+    ax.plot(t, p, lw=0.6, color="#1f77b4", label="P(cry) per 2 s window")
+    ax.axhline(rule.threshold, color="grey", ls="--", lw=0.8, label=f"threshold {rule.threshold:.2f}")
+    for i, e in enumerate(found):
+        ax.plot([e.start / 60, e.end / 60], [1.06, 1.06], color="#d62728", lw=4, solid_capstyle="butt",
+                label="found episode" if i == 0 else None)
+        if e.alert_at is not None:
+            ax.plot(e.alert_at / 60, 1.06, "v", color="#d62728", ms=4)
+    ax.axvspan(0, 0, color="#2ca02c", alpha=0.18, label="true cry (inserted)")
+    blocks = sorted({(e.get("background"), int(e["onset"] // 1800)) for e in events}, key=lambda x: x[1])
+    for b, i in blocks:
+        if b:
+            ax.text(i * 30 + 0.5, -0.12, b, fontsize=8, color="dimgray")
+    ax.set_ylim(-0.18, 1.12)
+    ax.set_xlim(0, t[-1] if len(t) else 1)
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("P(cry)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", fontsize=7, ncol=4, framealpha=0.9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------- CLI
+
+def format_report(rep: dict) -> str:
+    f1, f1o, ps = rep["event_f1_onset"], rep["event_f1_onset_offset"], rep["psds"]
+    d = rep["alert_delay_s"]
+    lines = [f"folds held out: {rep['held_out_folds']} of {[f['fold'] for f in rep['folds']]}",
+             f"{rep['nights']['cries']} cries in {rep['nights']['cry_hours']} h of cry nights; "
+             f"{rep['nights']['background_only_hours']} h of background-only nights",
+             f"event F1 (onset collar 1 s): {f1['f1']:.3f} (precision {f1['precision']:.3f}, recall {f1['recall']:.3f}); "
+             f"with offsets: {f1o['f1']:.3f}",
+             f"PSDS scenario 1: {ps['scenario1']:.3f}; scenario 2: {ps['scenario2']:.3f}",
+             "false alerts per hour: " + ", ".join(f"{b} {v['per_hour']:.2f} ({v['alerts']} in {v['hours']} h)"
+                                                   for b, v in rep["false_alerts"].items()),
+             f"alert delay (live): median {d['median']} s, 90th percentile {d['p90']} s over {d['n']} cries",
+             "recall by length: " + ", ".join(f"{k} s {v:.2f}" for k, v in rep["recall_by_length_s"].items()),
+             "recall by level: " + ", ".join(f"{k} dBFS {v:.2f}" for k, v in rep["recall_by_level_dbfs"].items())]
+    for k, v in rep["rule_variants"].items():
+        lines.append(f"rule {k} {v['rule'] or ''}: event F1 {v['event_f1_onset']:.3f}, median delay {v['median_delay_s']} s, "
+                     "false alerts/h " + ", ".join(f"{b} {x:.2f}" for b, x in v["false_alerts_per_hour"].items()))
+    for k, v in rep.get("speed", {}).items():
+        if k != "startup":
+            lines.append(f"detect {k}: {v['wall_s']} s for {v['duration_s'] / 3600:.1f} h = {v['x_real_time']}x real "
+                         f"time; peak RSS {v['peak_rss_mb']} MB (private {v['peak_private_mb']} MB)")
+    lines.append("targets met: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in rep["met"].items()))
+    return "\n".join(lines)
+
+
+def main(a) -> int:
+    hours = tuple(float(h) for h in os.environ.get("BABYCRY_BENCH_HOURS", "1,8").split(",") if h.strip())
+    rep = run(folds=a.folds, seed=a.seeds - 1, speed_hours=hours, out=Path(a.out) if a.out else None)
+    print(format_report(rep))
+    return 0
