@@ -53,6 +53,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def peak_rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -119,8 +128,10 @@ def _pct(xs: list[float], q: float) -> float | None:
     return xs[min(len(xs) - 1, max(0, int(round(q / 100 * len(xs) + 0.5)) - 1))]  # nearest rank
 
 
-def load_level(url: str, clip: bytes, clients: int, per_client: int, name: str = "clip.wav") -> dict:
-    """`clients` threads at once, each posting the clip `per_client` times over its own connection."""
+def load_level(url: str, clip: bytes, clients: int, per_client: int, name: str = "clip.wav",
+               server_pid: int | None = None) -> dict:
+    """`clients` threads at once, each posting the clip `per_client` times over its own connection. With
+    server_pid: the server's CPU time per request too (what the requests cost, whatever else runs here)."""
     import httpx
 
     barrier = threading.Barrier(clients)
@@ -144,15 +155,18 @@ def load_level(url: str, clip: bytes, clients: int, per_client: int, name: str =
                         errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    cpu0, load0 = (cpu_seconds(server_pid) if server_pid else None), os.getloadavg()[0]
     t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    cpu1 = cpu_seconds(server_pid) if server_pid else None
     n = clients * per_client
     ok = statuses.get(200, 0)
-    return {"clients": clients, "requests": n, "ok": ok, "errors": n - ok, "status_counts": {str(k): v for k, v in
+    cpu_ms = (cpu1 - cpu0) * 1000 / n if cpu0 is not None and cpu1 is not None and n else None
+    return {"server_cpu_ms_per_request": cpu_ms, "load_average": [load0, os.getloadavg()[0]],"clients": clients, "requests": n, "ok": ok, "errors": n - ok, "status_counts": {str(k): v for k, v in
             sorted(statuses.items())}, "exceptions": errors, "seconds": wall, "requests_per_s": ok / wall if wall else 0,
             "p50_ms": _pct(lat, 50), "p95_ms": _pct(lat, 95), "p99_ms": _pct(lat, 99),
             "mean_ms": statistics.fmean(lat) if lat else None, "max_ms": max(lat) if lat else None}
@@ -195,7 +209,7 @@ def run_serve(run=None, per_client: int = 20, engines=("torch", "onnx"), levels=
             load_level(srv.url, clip, 2, 3)  # warm-up: first calls, caches, connections
             rows = []
             for c in levels:
-                rows.append(load_level(srv.url, clip, c, per_client))
+                rows.append(load_level(srv.url, clip, c, per_client, server_pid=srv.proc.pid))
                 print(format_row(engine, rows[-1]), flush=True)
             out["engines"][engine] = {"run": run_id, "startup_s": srv.startup_s, "rows": rows,
                                       "server_peak_rss_mb": peak_rss_mb(srv.proc.pid)}
@@ -215,20 +229,25 @@ def _ms(x) -> str:
 
 
 def format_row(engine: str, r: dict) -> str:
+    cpu = r.get("server_cpu_ms_per_request")
     return (f"| {engine} | {r['clients']} | {r['requests_per_s']:.1f} | {_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} | "
-            f"{_ms(r['p99_ms'])} | {r['errors']} |")
+            f"{_ms(r['p99_ms'])} | {r['errors']} | {'-' if cpu is None else f'{cpu:.1f}'} | "
+            f"{r.get('load_average', [0])[0]:.1f} |")
 
 
 def format_serve(res: dict) -> str:
     lines = [f"clip: {res['clip']}; {res['workers']} workers + {res['queue']} waiting; {res['per_client']} requests "
-             f"per client", "| engine | clients | requests/s | p50 ms | p95 ms | p99 ms | errors |",
-             "|---|---|---|---|---|---|---|"]
+             f"per client", "| engine | clients | requests/s | p50 ms | p95 ms | p99 ms | errors | server CPU ms/request | "
+             "load average |", "|---|---|---|---|---|---|---|---|---|"]
     for e, r in res["engines"].items():
         lines += [format_row(e, row) for row in r.get("rows", [])] or [f"| {e} | skipped: {r.get('skipped')} |"]
     for e, r in res["engines"].items():
         if "rows" in r:
+            cpu = [x["server_cpu_ms_per_request"] for x in r["rows"] if x.get("server_cpu_ms_per_request")]
+            cap = f", {res['cores']} cores / {min(cpu):.1f} CPU ms per request = at most " \
+                  f"{res['cores'] * 1000 / min(cpu):.0f} requests/s on a quiet machine" if cpu else ""
             lines.append(f"{e}: server peak RSS {r['server_peak_rss_mb']:.0f} MB, up in {r['startup_s']:.1f} s, "
-                         f"targets met: {res['meets_targets'][e]}")
+                         f"targets met: {res['meets_targets'][e]}{cap}")
     return "\n".join(lines)
 
 

@@ -44,6 +44,7 @@ class OrtNet:
         so = ort.SessionOptions()
         so.intra_op_num_threads = int(threads)  # 0: onnxruntime's default (the physical cores)
         so.inter_op_num_threads = 1
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting beside other work
         so.log_severity_level = 3
         self.path = Path(path)
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
@@ -197,6 +198,7 @@ def load_onnx_predictor(run=None, threads: int | None = None):
     from . import runs
 
     threads = int(os.environ.get("BABYCRY_ORT_THREADS", 0)) if threads is None else int(threads)
+    _one_blas_thread()
     det_run, reason_run = runs.default_pair()
     det = reason = single = None
     if run is not None:
@@ -230,6 +232,15 @@ def load_onnx_predictor(run=None, threads: int | None = None):
     with _LOCK:
         _CACHE[key] = out
     return out
+
+
+def _one_blas_thread() -> None:
+    """As inference does for torch: numpy's BLAS (the mel matrix product) on one thread, so that it does not fight
+    onnxruntime's and the other worker's threads for the same cores (2-3x slower on 2 cores otherwise)."""
+    from threadpoolctl import threadpool_limits
+
+    if not _CACHE:
+        threadpool_limits(limits=1, user_api="blas")
 
 
 def predict(files, run=None, threads: int | None = None) -> list:

@@ -253,3 +253,23 @@ def test_export_command(shipped_env, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "model.onnx" in out and str(tmp_path / "d") in out
     assert (tmp_path / "d" / "model.json").exists() and (tmp_path / "d" / "model.onnx").exists()
+
+
+def test_serve_with_the_onnx_engine(shipped_env):
+    """The HTTP API on onnxruntime: the same answer as torch's; /v1/models still lists the registry (asked of a
+    child process, so the server itself stays without torch); /v1/detect says why it is not available."""
+    from fastapi.testclient import TestClient
+
+    from babycry_core import serve
+    from babycry_core.inference import load_predictor
+
+    wav = synth.to_wav_bytes(synth.cry_sweep(7.0, 8000), 8000)
+    want = load_predictor().predict(wav, name="cry.wav").to_dict()
+    with TestClient(serve.create_app(engine="onnx")) as c:
+        got = c.post("/v1/classify", files={"file": ("cry.wav", wav, "audio/wav")}).json()
+        for k in ("file", "label", "status", "message", "heard", "run"):
+            assert got[k] == want[k], k
+        assert c.get("/healthz").json()["engine"] == "onnx"
+        assert "cry_detector" in {m["name"] for m in c.get("/v1/models").json()["models"]}
+        r = c.post("/v1/detect", files={"file": ("cry.wav", wav, "audio/wav")})
+        assert r.status_code == 501 and "--engine torch" in r.json()["error"]
