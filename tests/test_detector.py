@@ -4,7 +4,7 @@ import pytest
 
 from babycry_core import fileio, paths, synth
 from babycry_core.detector import choose_threshold, clip_probability, segment_probability
-from tests.conftest import shared_or_skip
+from conftest import shared_or_skip
 
 SHIPPED = paths.ROOT / "checkpoints"
 
