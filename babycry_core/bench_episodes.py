@@ -465,7 +465,7 @@ def plot_night(starts, p, events, found, rule, path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     t = (np.asarray(starts) + rule.win_seconds / 2) / 60
-    fig, ax = plt.subplots(figsize=(13, 3.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(13, 4.0), dpi=110)
     for e in events:
         ax.axvspan(e["onset"] / 60, e["offset"] / 60, ymin=0.0, ymax=1.0, color="#2ca02c", alpha=0.18, lw=0)
     ax.plot(t, p, lw=0.6, color="#1f77b4", label="P(cry) per 2 s window")
@@ -485,7 +485,7 @@ def plot_night(starts, p, events, found, rule, path: Path, title: str) -> Path:
     ax.set_xlabel("minutes")
     ax.set_ylabel("P(cry)")
     ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper right", fontsize=7, ncol=4, framealpha=0.9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=4, frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
