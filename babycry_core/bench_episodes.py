@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import fileio, paths
+from .bench_episodes_report import format_report, plot_night  # noqa: F401 (re-exported)
 from .nights import (SR, LEVELS, CRY_LENGTHS, CRY_LEVELS, LABEL_OF, _material, _rms_db, _at, _fade, _fill, background, cry, cry_night)  # noqa: F401 (re-exported)
 
 BACKGROUNDS = ("room", "speech", "laugh", "noise", "silence")
@@ -374,67 +375,7 @@ def speed(hours_list, progress: bool = True) -> dict:
     return out
 
 
-def plot_night(starts, p, events, found, rule, path: Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t = (np.asarray(starts) + rule.win_seconds / 2) / 60
-    fig, ax = plt.subplots(figsize=(13, 4.0), dpi=110)
-    for e in events:
-        ax.axvspan(e["onset"] / 60, e["offset"] / 60, ymin=0.0, ymax=1.0, color="#2ca02c", alpha=0.18, lw=0)
-    ax.plot(t, p, lw=0.6, color="#1f77b4", label="P(cry) per 2 s window")
-    ax.axhline(rule.threshold, color="grey", ls="--", lw=0.8, label=f"threshold {rule.threshold:.2f}")
-    for i, e in enumerate(found):
-        ax.plot([e.start / 60, e.end / 60], [1.06, 1.06], color="#d62728", lw=4, solid_capstyle="butt",
-                label="found episode" if i == 0 else None)
-        if e.alert_at is not None:
-            ax.plot(e.alert_at / 60, 1.06, "v", color="#d62728", ms=4)
-    ax.axvspan(0, 0, color="#2ca02c", alpha=0.18, label="true cry (inserted)")
-    blocks = sorted({(e.get("background"), int(e["onset"] // 1800)) for e in events}, key=lambda x: x[1])
-    for b, i in blocks:
-        if b:
-            ax.text(i * 30 + 0.5, -0.12, b, fontsize=8, color="dimgray")
-    ax.set_ylim(-0.18, 1.12)
-    ax.set_xlim(0, t[-1] if len(t) else 1)
-    ax.set_xlabel("minutes")
-    ax.set_ylabel("P(cry)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=4, frameon=False)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
 # ---------------------------------------------------------------- CLI
-
-def format_report(rep: dict) -> str:
-    f1, f1o, ps = rep["event_f1_onset"], rep["event_f1_onset_offset"], rep["psds"]
-    d = rep["alert_delay_s"]
-    lines = [f"folds held out: {rep['held_out_folds']} of {[f['fold'] for f in rep['folds']]}",
-             f"{rep['nights']['cries']} cries in {rep['nights']['cry_hours']} h of cry nights; "
-             f"{rep['nights']['background_only_hours']} h of background-only nights",
-             f"event F1 (onset collar 1 s): {f1['f1']:.3f} (precision {f1['precision']:.3f}, recall {f1['recall']:.3f}); "
-             f"with offsets: {f1o['f1']:.3f}",
-             f"PSDS scenario 1: {ps['scenario1']:.3f}; scenario 2: {ps['scenario2']:.3f}",
-             "false alerts per hour: " + ", ".join(f"{b} {v['per_hour']:.2f} ({v['alerts']} in {v['hours']} h)"
-                                                   for b, v in rep["false_alerts"].items()),
-             f"alert delay (live): median {d['median']} s, 90th percentile {d['p90']} s over {d['n']} cries",
-             "recall by length: " + ", ".join(f"{k} s {v:.2f}" for k, v in rep["recall_by_length_s"].items()),
-             "recall by level: " + ", ".join(f"{k} dBFS {v:.2f}" for k, v in rep["recall_by_level_dbfs"].items())]
-    for k, v in rep["rule_variants"].items():
-        lines.append(f"rule {k} {v['rule'] or ''}: event F1 {v['event_f1_onset']:.3f}, median delay {v['median_delay_s']} s, "
-                     "false alerts/h " + ", ".join(f"{b} {x:.2f}" for b, x in v["false_alerts_per_hour"].items()))
-    for k, v in rep.get("speed", {}).items():
-        if k != "startup":
-            lines.append(f"detect {k}: {v['wall_s']} s for {v['duration_s'] / 3600:.1f} h = {v['x_real_time']}x real "
-                         f"time; peak RSS {v['peak_rss_mb']} MB (private {v['peak_private_mb']} MB)")
-    lines.append("targets met: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in rep["met"].items()))
-    return "\n".join(lines)
-
 
 def main(a) -> int:
     hours = tuple(float(h) for h in os.environ.get("BABYCRY_BENCH_HOURS", "1,8").split(",") if h.strip())

@@ -34,6 +34,7 @@ from fastapi.responses import JSONResponse
 
 from . import audio
 from .audio_errors import AudioError, label as safe_name, too_large
+from .serve_errors import NoTraceback, one_line  # noqa: F401 (re-exported)
 
 log = logging.getLogger("babycry_core.serve")
 
@@ -56,11 +57,6 @@ class Rejected(Exception):
     def __init__(self, status: int, body: dict, headers: dict | None = None):
         super().__init__(body.get("error", ""))
         self.status, self.body, self.headers = status, body, headers or {}
-
-
-def one_line(e: BaseException) -> str:
-    text = " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def finite(obj):
@@ -206,34 +202,6 @@ class Pool:
 def busy(pool: Pool) -> Rejected:
     return Rejected(503, {"error": f"The server is busy ({pool.workers} classifying, {pool.queue} waiting); "
                                    "try again in a moment.", "reason": "busy"}, {"Retry-After": "1"})
-
-
-# ---------------------------------------------------------------- no traceback, ever
-
-class NoTraceback:
-    """ASGI middleware: an exception that escapes a route is one log line and a JSON 500, never a traceback."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = False
-
-        async def tracked(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracked)
-        except Exception as e:
-            log.error("%s %s failed: %s", scope.get("method"), scope.get("path"), one_line(e)[:300])
-            if not started:
-                await JSONResponse({"error": "Internal error while answering (logged on the server).",
-                                    "reason": "internal"}, 500)(scope, receive, send)
 
 
 # ---------------------------------------------------------------- the app
