@@ -179,7 +179,11 @@ def _mtime(run_dir: Path) -> float:
 
 def predict(files, run: str | Path | None = None, trust_pickle: bool = False) -> list[Prediction | dict]:
     """Classify each file; a file that fails gives {"file", "error"} and the others still run."""
-    predictor = load_predictor(run, trust_pickle)
+    return predict_each(load_predictor(run, trust_pickle), files)
+
+
+def predict_each(predictor, files) -> list[Prediction | dict]:
+    """predictor.predict on each file; a file that fails gives {"file", "error"} and the others still run."""
     out: list[Prediction | dict] = []
     for f in files:
         try:

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio, fileio
+from . import fileio
 from .calibration import softmax
 from .checkpoint import LoadedModel
 from .detector import CryDetector
 from .embedding_models import EmbeddingModel
 from .features import FeatureConfig, log_mel
-from .inference import Predictor
+from .inference import Predictor, predict_each
 from .models.two_stage import TwoStageModel
 
 MANIFEST = "model.json"
@@ -92,7 +92,9 @@ class OnnxClassical(EmbeddingModel):
         return self.net.run(standardise(E, self.scaler)).astype(np.float64)
 
 
-class OnnxPredictor(Predictor):
+class _ExportedRun:
+    """The run id an exported model answers with (its folder is the export, not the run)."""
+
     def __init__(self, loaded: LoadedModel, run_id: str):
         super().__init__(loaded)
         self._run_id = run_id
@@ -102,15 +104,11 @@ class OnnxPredictor(Predictor):
         return self._run_id
 
 
-class OnnxCryDetector(CryDetector):
-    def __init__(self, loaded: LoadedModel, run_id: str):
-        super().__init__(loaded)
-        self._run_id = run_id
+class OnnxPredictor(_ExportedRun, Predictor):
+    pass
 
-    @property
-    def run_id(self) -> str:
-        return self._run_id
 
+class OnnxCryDetector(_ExportedRun, CryDetector):
     def feature_proba(self, X: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
         logits = self.net.run(X) if len(X) else np.zeros((0, len(self.labels)), np.float32)
         return softmax(logits, self.temperature)
@@ -245,13 +243,4 @@ def _one_blas_thread() -> None:
 
 def predict(files, run=None, threads: int | None = None) -> list:
     """inference.predict with onnxruntime: a Prediction per file, or {"file", "error"} for one that fails."""
-    predictor = load_onnx_predictor(run, threads)
-    out = []
-    for f in files:
-        try:
-            out.append(predictor.predict(f, name=str(f)))
-        except audio.AudioError as e:
-            out.append({"file": str(f), "error": str(e)})
-        except OSError as e:
-            out.append({"file": str(f), "error": f"cannot read the file ({e.strerror or e})"})
-    return out
+    return predict_each(load_onnx_predictor(run, threads), files)

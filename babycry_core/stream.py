@@ -27,6 +27,7 @@ import soundfile as sf
 import soxr
 
 from . import audio_errors as E
+from .audio import _clean  # the same clean-up as audio.load
 
 DEFAULT_MAX_MINUTES = 12 * 60.0
 CHUNK_SECONDS = 30.0
@@ -230,16 +231,6 @@ class AudioStream:
             yield np.ascontiguousarray(out)
         elif self.seconds == 0:
             raise E.zero_length(self.name)
-
-
-def _clean(x: np.ndarray) -> np.ndarray:
-    """float32, NaN/inf → 0, clipped to [-1, 1] (as audio.load)."""
-    x = np.asarray(x, dtype=np.float32)
-    if not x.flags.writeable:
-        x = x.copy()
-    if not np.isfinite(x).all():
-        np.nan_to_num(x, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    return np.clip(x, -1.0, 1.0, out=x)
 
 
 def open_stream(source, sr: int = 8000, **kw) -> AudioStream:
