@@ -27,7 +27,9 @@ N_AUGMENTED = {"cry": 1, "speech": 1, "laugh": 4, "noise": 4, "silence": 2}  # a
 # the rare, varied not-a-cry kinds get more (the sampler balances classes; more copies make them more varied)
 TRAIN_HOP_S = 1.0  # training windows are cut 1 s apart (inference scores every 0.5 s)
 QUIET_DBFS = -40.0
-N_HOUSEHOLD, HOUSEHOLD_SECONDS = 120, 5.0  # generated household sounds added to the training part (noise)
+N_HOUSEHOLD, HOUSEHOLD_SECONDS = 200, 5.0  # generated household sounds added to the training part (noise)
+N_LAUGHS = (50, 200)  # generated laughs (laughter.py) added to the training part, HOUSEHOLD_SECONDS each:
+# synthetic ones, and ones cut from the training part's own cries in a laugh's rhythm
 ACTIVE_DB = 20.0  # training windows this far below the recording's loudest window are left out
 MIN_RECALL = 0.98  # the threshold's validation recall (the target is >= 0.95 on held-out babies)
 
@@ -97,15 +99,21 @@ def augmented(waves, frame: pd.DataFrame, sr: int, seed: int, progress: bool = F
     return out_w, pd.DataFrame(out_rows)
 
 
-def with_household(frame: pd.DataFrame, waves: list, sr: int, seed: int):
-    """The training part plus N_HOUSEHOLD generated household sounds (household.py), labelled noise."""
-    from . import household
+def with_generated(frame: pd.DataFrame, waves: list, sr: int, seed: int):
+    """The training part plus N_HOUSEHOLD generated household sounds (household.py, labelled noise) and
+    N_LAUGHS generated laughs (laughter.py: synthetic, and cut from the part's own cries), each its own group."""
+    from . import household, laughter
 
     hw, kinds = household.sounds(N_HOUSEHOLD, HOUSEHOLD_SECONDS, sr, seed)
-    rows = pd.DataFrame([{"clip_id": f"household/{k}_{i}", "label": "noise", "group": f"household_{i}",
-                          "source": "household", "is_cry": False, "duration": HOUSEHOLD_SECONDS}
-                         for i, k in enumerate(kinds)])
-    return pd.concat([frame, rows], ignore_index=True), list(waves) + hw
+    cries = [w for w, c in zip(waves, frame["label"]) if c == CRY]
+    lw = laughter.sounds(N_LAUGHS[0], HOUSEHOLD_SECONDS, sr, seed + 1)
+    lw += laughter.voiced_sounds(cries, N_LAUGHS[1], HOUSEHOLD_SECONDS, sr, seed + 2) if cries else []
+    rows = [{"clip_id": f"household/{k}_{i}", "label": "noise", "group": f"household_{i}", "source": "household"}
+            for i, k in enumerate(kinds)]
+    rows += [{"clip_id": f"generated/laugh_{i}", "label": "laugh", "group": f"generated_laugh_{i}",
+              "source": "generated"} for i in range(len(lw))]
+    rows = pd.DataFrame([{**r, "is_cry": False, "duration": HOUSEHOLD_SECONDS} for r in rows])
+    return pd.concat([frame, rows], ignore_index=True), list(waves) + hw + lw
 
 
 def build_parts(cfg, frames, *, progress: bool = False):
@@ -115,7 +123,7 @@ def build_parts(cfg, frames, *, progress: bool = False):
     labels = list(DETECTOR_CLASSES)
     frames = dict(frames)
     waves = {part: load_waves(f, fcfg.sample_rate, progress) for part, f in frames.items()}
-    frames["train"], waves["train"] = with_household(frames["train"], waves["train"], fcfg.sample_rate,
+    frames["train"], waves["train"] = with_generated(frames["train"], waves["train"], fcfg.sample_rate,
                                                      cfg.seed + 1000 * int(cfg.fold or 0))
     waves["train_is_cry"] = list(frames["train"]["label"] == CRY)
     parts = {part: _windows_part(waves[part], f, labels, fcfg) for part, f in frames.items()}
@@ -124,7 +132,7 @@ def build_parts(cfg, frames, *, progress: bool = False):
     Xa, ya, fa = _windows_part(aw, af, labels, fcfg)
     X, y, f = parts["train"]
     parts["train"] = (np.concatenate([X, Xa]), np.concatenate([y, ya]), pd.concat([f, fa], ignore_index=True))
-    info = {"augmented_recordings": len(aw), "household_sounds": N_HOUSEHOLD, "active_db": ACTIVE_DB,
+    info = {"augmented_recordings": len(aw), "household_sounds": N_HOUSEHOLD, "generated_laughs": list(N_LAUGHS), "active_db": ACTIVE_DB,
             "n_augmented": N_AUGMENTED, "train_windows": int(len(parts["train"][1])),
             "train_windows_per_class": {labels[i]: int(n) for i, n in enumerate(np.bincount(parts["train"][1],
                                                                                                minlength=len(labels)))}}

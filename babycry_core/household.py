@@ -4,14 +4,16 @@ The real noise class is 108 ESC-50 clips; a home by the cot holds many sounds th
 below is a small physical caricature, drawn at random: chimes and bells (inharmonic partials that decay),
 beeps and alarms (steady tones switching on and off), knocks and footsteps (resonant impulses), rain and
 running water (modulated coloured noise with droplets), appliances (a low hum with broadband noise: fans,
-vacuum cleaners, hair dryers), and music (steady harmonic notes in a melody). None is ever used for testing:
+vacuum cleaners, hair dryers), music (steady harmonic notes in a melody), and what comes in from outside:
+sirens (a harmonic tone sweeping slowly up and down, or yelping fast), car horns (a steady harmonic chord),
+birds (fast chirps sweeping across 2-4 kHz) and dogs (short harmonic barks with a noisy onset). None is ever used for testing:
 the benchmark's noise figures are real ESC-50 recordings only.
 """
 from __future__ import annotations
 
 import numpy as np
 
-KINDS = ("chime", "beep", "knock", "rain", "appliance", "music")
+KINDS = ("chime", "beep", "knock", "rain", "appliance", "music", "siren", "horn", "bird", "bark")
 
 
 def _env(n: int, sr: int, attack: float, decay: float) -> np.ndarray:
@@ -84,7 +86,54 @@ def music(n: int, sr: int, rng) -> np.ndarray:
     return y
 
 
-GENERATORS = {"chime": chime, "beep": beep, "knock": knock, "rain": rain, "appliance": appliance, "music": music}
+def _harmonic(f: np.ndarray, sr: int, n_harm: int, tilt: float) -> np.ndarray:
+    """Harmonics of an instantaneous frequency track f (Hz per sample), amplitude 1/h**tilt, below Nyquist."""
+    phase = 2 * np.pi * np.cumsum(f) / sr
+    top = float(np.max(f))
+    return sum(np.sin(h * phase) / h ** tilt for h in range(1, n_harm + 1) if h * top < sr / 2)
+
+
+def siren(n: int, sr: int, rng) -> np.ndarray:
+    t = np.arange(n) / sr
+    lo, hi = rng.uniform(500, 900), rng.uniform(1000, 1800)
+    rate = rng.uniform(0.15, 0.5) if rng.random() < 0.5 else rng.uniform(2.5, 6.0)  # wail or yelp
+    f = lo + (hi - lo) * (0.5 + 0.5 * np.sin(2 * np.pi * rate * t + rng.uniform(0, 6)))
+    return _harmonic(f, sr, 4, rng.uniform(0.8, 2.0))
+
+
+def horn(n: int, sr: int, rng) -> np.ndarray:
+    y = np.zeros(n)
+    for start in np.sort(rng.integers(0, max(1, n - sr // 4), int(rng.integers(1, 4)))):
+        m = min(n - start, int(rng.uniform(0.2, 1.5) * sr))
+        y[start:start + m] += sum(_harmonic(np.full(m, f), sr, 8, 1.0) for f in rng.uniform(300, 550, 2)) \
+            * np.minimum(1, np.arange(m)[::-1] / (0.02 * sr))
+    return y
+
+
+def bird(n: int, sr: int, rng) -> np.ndarray:
+    y = np.zeros(n)
+    for start in np.sort(rng.integers(0, max(1, n - sr // 5), int(rng.integers(4, 30)))):
+        m = min(n - start, int(rng.uniform(0.03, 0.2) * sr))
+        f = np.linspace(rng.uniform(1800, 3800), rng.uniform(1800, 3800), m)
+        y[start:start + m] += _harmonic(f, sr, 2, 2.0) * np.hanning(m)
+    return y
+
+
+def bark(n: int, sr: int, rng) -> np.ndarray:
+    from scipy.signal import butter, lfilter
+
+    y = np.zeros(n)
+    for start in np.sort(rng.integers(0, max(1, n - sr // 4), int(rng.integers(1, 8)))):
+        m = min(n - start, int(rng.uniform(0.08, 0.3) * sr))
+        f = rng.uniform(250, 700) * np.linspace(1.1, 0.8, m)
+        b, a = butter(2, [300 / (sr / 2), 3000 / (sr / 2)], btype="band")
+        burst = _harmonic(f, sr, 10, 1.0) + lfilter(b, a, rng.standard_normal(m)) * rng.uniform(0.3, 1.5)
+        y[start:start + m] += burst * _env(m, sr, 0.005, rng.uniform(0.04, 0.12))
+    return y
+
+
+GENERATORS = {"chime": chime, "beep": beep, "knock": knock, "rain": rain, "appliance": appliance, "music": music,
+              "siren": siren, "horn": horn, "bird": bird, "bark": bark}
 
 
 def sound(kind: str, seconds: float, sr: int, rng: np.random.Generator) -> np.ndarray:

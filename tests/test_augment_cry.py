@@ -92,3 +92,33 @@ def test_household_sounds_are_finite_and_never_digital_zero(kind):
     assert y.shape == (2 * SR,) and np.isfinite(y).all()
     assert -21 < 20 * np.log10(np.abs(y).max()) < 0
     assert np.abs(y).min() > 0 or np.count_nonzero(y == 0) < 10  # a room floor under every sound
+
+
+def _voiced_runs(y: np.ndarray, sr: int) -> list[float]:
+    """Lengths (s) of the runs of 10 ms frames within 25 dB of the loudest frame."""
+    hop = sr // 100
+    lv = 20 * np.log10(np.sqrt(np.mean(y[: len(y) // hop * hop].reshape(-1, hop) ** 2, axis=1)) + 1e-12)
+    on = np.concatenate([[False], lv > lv.max() - 25, [False]])
+    edges = np.flatnonzero(np.diff(on.astype(int)))
+    return list((edges[1::2] - edges[::2]) / 100)
+
+
+def test_generated_laughs_are_bouts_of_short_calls():
+    from babycry_core import laughter
+
+    for y in laughter.sounds(3, 5.0, SR, seed=0):
+        runs = _voiced_runs(y, SR)
+        assert y.shape == (5 * SR,) and np.isfinite(y).all() and len(runs) >= 5
+        assert max(runs) <= laughter.CALL_S[1] + 0.03  # no call held as long as a cry holds one
+
+
+def test_laughs_cut_from_a_voice_keep_its_sound_and_take_a_laughs_rhythm():
+    from babycry_core import laughter
+
+    t = np.arange(3 * SR) / SR
+    voice = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)  # one long held "cry" at 440 Hz
+    y = laughter.voiced_sounds([voice], 2, 5.0, SR, seed=1)[1]
+    runs = _voiced_runs(y, SR)
+    assert len(runs) >= 5 and max(runs) <= laughter.CALL_S[1] + 0.03
+    spectrum = np.abs(np.fft.rfft(y))
+    assert abs(np.argmax(spectrum) * SR / len(y) - 440) < 5  # the voice's pitch, not a synthetic one
