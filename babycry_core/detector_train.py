@@ -44,6 +44,17 @@ def default_config(**overrides):
     return TrainConfig(**base)
 
 
+def as_detector_config(cfg):
+    """cfg with the detector's defaults wherever it holds TrainConfig's generic ones (the CLI's and the Train
+    page's configs): a detector always gets its 2 s normalised windows, its epoch size and its sampler."""
+    from .train import TrainConfig
+
+    generic = TrainConfig(model=cfg.model)
+    given = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+             if getattr(cfg, f.name) != getattr(generic, f.name)}
+    return default_config(**given)
+
+
 def load_waves(frame: pd.DataFrame, sr: int, progress: bool = False) -> list[np.ndarray]:
     from tqdm import tqdm
 

@@ -19,9 +19,9 @@ def _torch(cfg, run_dir=None, *, progress=True, **kw):
 
 
 def _detector(cfg, run_dir=None, *, progress=True):
-    from .detector_train import fit_detector
+    from .detector_train import as_detector_config, fit_detector
 
-    return fit_detector(cfg, run_dir, progress=progress)
+    return fit_detector(as_detector_config(cfg), run_dir, progress=progress)
 
 
 def _classical(cfg, run_dir=None, *, progress=True):

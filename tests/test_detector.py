@@ -113,3 +113,15 @@ def test_shipped_detector_answers_generated_signals(kind):
     r = det.detect(synth.SIGNALS[kind](3.0, 8000))
     assert 0.0 <= r.probability <= 1.0 and r.heard in det.labels
     assert len(r.windows) >= 2 and all(0 <= w["p"] <= 1 for w in r.windows)
+
+
+def test_a_generic_train_config_gets_the_detectors_windows_and_keeps_what_was_given():
+    """`train --model cry_detector` (the CLI's and the Train page's generic TrainConfig) trains the detector
+    on its own 2 s normalised windows and corpus; a flag the user gave stays."""
+    from babycry_core.detector import DETECTOR_FEATURES
+    from babycry_core.detector_train import as_detector_config
+    from babycry_core.train import TrainConfig
+
+    cfg = as_detector_config(TrainConfig(model="cry_detector", epochs=3))
+    assert cfg.feature_config == DETECTOR_FEATURES and cfg.corpus == "detect"
+    assert cfg.epochs == 3 and cfg.epoch_size > 0 and not cfg.score_train
