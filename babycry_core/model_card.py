@@ -370,7 +370,8 @@ def card_text(run_dir: Path, command: str | None = None) -> str:
             if status.get("ended") else f"Card written {now}, at the end of training." if st == "running" and m
             else f"Status {st} (card written {now}).")
     cmd = command or cfg.get("command") or train_command(cfg)
-    note = [] if FeatureConfig.from_dict(cfg.get("features") or {}) == FeatureConfig() else \
+    own = cfg.get("role") == "detector"  # the detector's windows come with its model name (as_detector_config)
+    note = [] if own or FeatureConfig.from_dict(cfg.get("features") or {}) == FeatureConfig() else \
         ["# feature settings differ from the default (no CLI option): see feature_config.json"]
     L = [f"# Model card: {run_dir.name}", "", _describe(cfg), "", when, "", "## Command", "", "```",
          f"python -m babycry_core data build --corpus {cfg.get('corpus')}   # manifest + grouped splits", cmd, *note,
