@@ -143,8 +143,8 @@ def build_parts(cfg, frames, *, progress: bool = False):
     Xa, ya, fa = _windows_part(aw, af, labels, fcfg)
     X, y, f = parts["train"]
     parts["train"] = (np.concatenate([X, Xa]), np.concatenate([y, ya]), pd.concat([f, fa], ignore_index=True))
-    info = {"augmented_recordings": len(aw), "household_sounds": N_HOUSEHOLD, "generated_laughs": list(N_LAUGHS), "active_db": ACTIVE_DB,
-            "n_augmented": N_AUGMENTED, "train_windows": int(len(parts["train"][1])),
+    info = {"augmented_recordings": len(aw), "household_sounds": N_HOUSEHOLD, "generated_laughs": list(N_LAUGHS),
+            "active_db": ACTIVE_DB, "n_augmented": N_AUGMENTED, "train_windows": int(len(parts["train"][1])),
             "train_windows_per_class": {labels[i]: int(n) for i, n in enumerate(np.bincount(parts["train"][1],
                                                                                                minlength=len(labels)))}}
     return labels, parts, waves, info

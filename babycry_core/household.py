@@ -86,7 +86,7 @@ def music(n: int, sr: int, rng) -> np.ndarray:
     return y
 
 
-def _harmonic(f: np.ndarray, sr: int, n_harm: int, tilt: float) -> np.ndarray:
+def harmonic(f: np.ndarray, sr: int, n_harm: int, tilt: float) -> np.ndarray:
     """Harmonics of an instantaneous frequency track f (Hz per sample), amplitude 1/h**tilt, below Nyquist."""
     phase = 2 * np.pi * np.cumsum(f) / sr
     top = float(np.max(f))
@@ -98,14 +98,14 @@ def siren(n: int, sr: int, rng) -> np.ndarray:
     lo, hi = rng.uniform(500, 900), rng.uniform(1000, 1800)
     rate = rng.uniform(0.15, 0.5) if rng.random() < 0.5 else rng.uniform(2.5, 6.0)  # wail or yelp
     f = lo + (hi - lo) * (0.5 + 0.5 * np.sin(2 * np.pi * rate * t + rng.uniform(0, 6)))
-    return _harmonic(f, sr, 4, rng.uniform(0.8, 2.0))
+    return harmonic(f, sr, 4, rng.uniform(0.8, 2.0))
 
 
 def horn(n: int, sr: int, rng) -> np.ndarray:
     y = np.zeros(n)
     for start in np.sort(rng.integers(0, max(1, n - sr // 4), int(rng.integers(1, 4)))):
         m = min(n - start, int(rng.uniform(0.2, 1.5) * sr))
-        y[start:start + m] += sum(_harmonic(np.full(m, f), sr, 8, 1.0) for f in rng.uniform(300, 550, 2)) \
+        y[start:start + m] += sum(harmonic(np.full(m, f), sr, 8, 1.0) for f in rng.uniform(300, 550, 2)) \
             * np.minimum(1, np.arange(m)[::-1] / (0.02 * sr))
     return y
 
@@ -115,7 +115,7 @@ def bird(n: int, sr: int, rng) -> np.ndarray:
     for start in np.sort(rng.integers(0, max(1, n - sr // 5), int(rng.integers(4, 30)))):
         m = min(n - start, int(rng.uniform(0.03, 0.2) * sr))
         f = np.linspace(rng.uniform(1800, 3800), rng.uniform(1800, 3800), m)
-        y[start:start + m] += _harmonic(f, sr, 2, 2.0) * np.hanning(m)
+        y[start:start + m] += harmonic(f, sr, 2, 2.0) * np.hanning(m)
     return y
 
 
@@ -127,7 +127,7 @@ def bark(n: int, sr: int, rng) -> np.ndarray:
         m = min(n - start, int(rng.uniform(0.08, 0.3) * sr))
         f = rng.uniform(250, 700) * np.linspace(1.1, 0.8, m)
         b, a = butter(2, [300 / (sr / 2), 3000 / (sr / 2)], btype="band")
-        burst = _harmonic(f, sr, 10, 1.0) + lfilter(b, a, rng.standard_normal(m)) * rng.uniform(0.3, 1.5)
+        burst = harmonic(f, sr, 10, 1.0) + lfilter(b, a, rng.standard_normal(m)) * rng.uniform(0.3, 1.5)
         y[start:start + m] += burst * _env(m, sr, 0.005, rng.uniform(0.04, 0.12))
     return y
 
@@ -136,11 +136,15 @@ GENERATORS = {"chime": chime, "beep": beep, "knock": knock, "rain": rain, "appli
               "siren": siren, "horn": horn, "bird": bird, "bark": bark}
 
 
+def finish(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A generated sound over a faint room floor (the room is never digital zero), peak-normalised to -1..-20 dBFS."""
+    y = y + 10 ** (rng.uniform(-70, -50) / 20) * rng.standard_normal(len(y))
+    return (y / (np.abs(y).max() + 1e-9) * 10 ** (rng.uniform(-20, -1) / 20)).astype(np.float32)
+
+
 def sound(kind: str, seconds: float, sr: int, rng: np.random.Generator) -> np.ndarray:
     """One generated household sound of `kind`, peak-normalised to -1..-20 dBFS."""
-    y = GENERATORS[kind](int(seconds * sr), sr, rng)
-    y = y + 10 ** (rng.uniform(-70, -50) / 20) * rng.standard_normal(len(y))  # the room is never digital zero
-    return (y / (np.abs(y).max() + 1e-9) * 10 ** (rng.uniform(-20, -1) / 20)).astype(np.float32)
+    return finish(GENERATORS[kind](int(seconds * sr), sr, rng), rng)
 
 
 def sounds(count: int, seconds: float, sr: int, seed: int) -> tuple[list[np.ndarray], list[str]]:

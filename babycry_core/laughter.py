@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .household import finish, harmonic
+
 CALL_S = (0.08, 0.25)  # one "ha"
 GAP_S = (0.05, 0.25)  # between the calls of a bout
 CALLS_PER_BOUT = (3, 10)
@@ -34,9 +36,7 @@ def call(m: int, sr: int, f0: float, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(m) / sr
     fall = rng.uniform(0.0, 0.25)
     f = f0 * (1 - fall * t / max(t[-1], 1e-3)) * (1 + 0.02 * rng.standard_normal(m).cumsum() / np.sqrt(m))
-    phase = 2 * np.pi * np.cumsum(f) / sr
-    tilt = rng.uniform(0.8, 1.8)
-    src = sum(np.sin(h * phase) / h ** tilt for h in range(1, int((sr / 2) // (f0 * 1.1)) + 1))
+    src = harmonic(f, sr, int((sr / 2) // (f0 * 1.1)), rng.uniform(0.8, 1.8))
     voiced = _resonate(src, sr, rng.uniform(600, 1300), 150) + 0.6 * _resonate(src, sr, rng.uniform(1500, 3200), 250)
     breath = _resonate(rng.standard_normal(m), sr, rng.uniform(800, 2500), 900) * rng.uniform(0.05, 0.6)
     onset = np.clip(1 - t / rng.uniform(0.02, 0.06), 0, 1)  # the "h": breath first, the vowel after
@@ -90,19 +90,14 @@ def from_voice(voice: np.ndarray, n: int, sr: int, rng: np.random.Generator) -> 
     return y
 
 
-def _finish(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    y = y + 10 ** (rng.uniform(-70, -50) / 20) * rng.standard_normal(len(y))
-    return (y / (np.abs(y).max() + 1e-9) * 10 ** (rng.uniform(-20, -1) / 20)).astype(np.float32)
-
-
 def voiced_sounds(voices: list[np.ndarray], count: int, seconds: float, sr: int, seed: int) -> list[np.ndarray]:
     """`count` laughs cut from the given voices (drawn in turn from a shuffled order)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(voices))
-    return [_finish(from_voice(voices[order[i % len(order)]], int(seconds * sr), sr, rng), rng) for i in range(count)]
+    return [finish(from_voice(voices[order[i % len(order)]], int(seconds * sr), sr, rng), rng) for i in range(count)]
 
 
 def sounds(count: int, seconds: float, sr: int, seed: int) -> list[np.ndarray]:
     """`count` generated laughs, peak-normalised to -1..-20 dBFS, over a faint room floor."""
     rng = np.random.default_rng(seed)
-    return [_finish(laugh(int(seconds * sr), sr, rng), rng) for _ in range(count)]
+    return [finish(laugh(int(seconds * sr), sr, rng), rng) for _ in range(count)]

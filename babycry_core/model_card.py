@@ -370,8 +370,11 @@ def card_text(run_dir: Path, command: str | None = None) -> str:
             if status.get("ended") else f"Card written {now}, at the end of training." if st == "running" and m
             else f"Status {st} (card written {now}).")
     cmd = command or cfg.get("command") or train_command(cfg)
-    own = cfg.get("role") == "detector"  # the detector's windows come with its model name (as_detector_config)
-    note = [] if own or FeatureConfig.from_dict(cfg.get("features") or {}) == FeatureConfig() else \
+    from .detector import DETECTOR_FEATURES
+
+    # the features `train` gives this model by itself: a detector's come with its name (as_detector_config)
+    given = DETECTOR_FEATURES if cfg.get("role") == "detector" else FeatureConfig()
+    note = [] if FeatureConfig.from_dict(cfg.get("features") or {}) == given else \
         ["# feature settings differ from the default (no CLI option): see feature_config.json"]
     L = [f"# Model card: {run_dir.name}", "", _describe(cfg), "", when, "", "## Command", "", "```",
          f"python -m babycry_core data build --corpus {cfg.get('corpus')}   # manifest + grouped splits", cmd, *note,
