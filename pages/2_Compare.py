@@ -1,12 +1,10 @@
 """Compare trained runs side by side: metrics with intervals, the separate no-cry / reason / nine-class figures of
 runs that can say "no cry", confusion matrices, curves, calibration and coverage, the clips the models disagree
 on, the cry-detection benchmark (is it a cry?) and the benchmark leaderboard. Everything is read from run folders."""
-import json
-
 import streamlit as st
 
-from babycry_core import data, paths, runs
-from babycry_core.ui import app_state, cry_plots as cp, run_plots as rp
+from babycry_core import paths, runs
+from babycry_core.ui import app_state, compare_view as cv, cry_plots as cp, run_plots as rp
 
 st.set_page_config(page_title="Compare · babycry", layout="wide")
 st.title("Compare models")
@@ -42,26 +40,7 @@ if scored:
 
 cry_runs = [r for r in scored if cp.is_cry_run(r)]
 if cry_runs:
-    st.subheader("Cry vs no-cry, reason only, all classes")
-    cry_table = cp.cry_table(cry_runs).set_index("run").T
-    st.dataframe(cry_table, height=35 * len(cry_table) + 40)  # every row in view, no inner scroll
-    others = [rp.run_label(r) for r in scored if not cp.is_cry_run(r)]
-    st.caption("Each question on its own. **Cry vs no-cry**: is the answer a cry class (recall: cries caught; "
-               "false alarms: non-cry clips answered as a cry). **Reason only**: on cry clips with a reason, the "
-               "reason decision alone. **Flat**: the app's answer over every class. Brackets: 95 % intervals "
-               "over groups (source recordings / babies), none when a figure rests on one group."
-               + (f" Not shown for {', '.join(others)} (no cry metrics)." if others else ""))
-    st.markdown("**By tag** (Donate-a-Cry clips): macro-F1 of the app's answers over the cry classes")
-    if cp.has_tags(cry_runs):
-        st.plotly_chart(cp.by_tag_figure(cry_runs), key="by_tag")
-    else:
-        st.caption("No test clip carries a Donate-a-Cry age or gender tag.")
-    for r in cry_runs:
-        st.markdown(f"**Per class · {rp.run_label(r)}**: metrics and the clips / groups they rest on")
-        table = cp.per_class_table(r)
-        st.dataframe(table, height=35 * len(table) + 40, column_config={
-            k: st.column_config.NumberColumn(format="%.2f") for k in
-            ("F1", "precision", "recall", "missed as no-cry", "false alarm as cry")})
+    cv.cry_questions(cry_runs, scored)
 
 if scored:
     st.subheader("Confusion matrices")
@@ -74,106 +53,7 @@ st.subheader("Training curves")
 st.caption("Solid: training, dashed: validation.")
 st.plotly_chart(rp.training_curves({rp.run_label(r): runs.read_events(r.path) for r in chosen}), key="curves")
 
-with_rel = [r for r in scored if r.metrics.get("reliability")]
-with_conf = [r for r in scored if rp.answers_of(r.metrics)]
-if with_rel or with_conf:
-    st.subheader("Calibration and abstention")
-    left, right = st.columns(2)
-    if with_rel:
-        left.plotly_chart(rp.reliability_figure(with_rel), key="reliability")
-        left.caption("Points on the diagonal mean a confidence of 70 % is right 70 % of the time. Legend: expected "
-                     "calibration error before → after temperature scaling (lower is better).")
-    if with_conf:
-        right.plotly_chart(rp.coverage_figure(with_conf), key="coverage")
-        right.caption("Accuracy on the clips answered as the “Not sure” threshold rises (fewer clips answered); "
-                      "the star is the run's stored threshold.")
-    st.dataframe(rp.calibration_table(scored).set_index("run").T)
-    st.caption("Coverage: share of test clips answered (the rest get “Not sure”); selective accuracy: accuracy "
-               "on those.")
-
-st.subheader("Where the models disagree")
-only = st.radio("Show clips where", ["any", "disagree", "all wrong"], horizontal=True,
-                format_func={"any": "they disagree or all are wrong", "disagree": "they disagree",
-                             "all wrong": "all are wrong"}.get)
-table = rp.disagreements(scored, only)
-if table.empty:
-    st.caption("No such test clips among the runs chosen (runs on different splits share only their common clips).")
-else:
-    st.caption(f"{len(table)} test clips: {(table['why'] == 'disagree').sum()} where the models disagree, "
-               f"{(table['why'] == 'all wrong').sum()} where all are wrong.")
-    where = {}  # clip id → audio path, from the manifests of the runs' corpora
-    for corpus in {r.config.get("corpus", "donateacry") for r in scored}:
-        try:
-            where.update(data.load_manifest(corpus).set_index("clip_id")["path"].to_dict())
-        except (FileNotFoundError, ValueError, KeyError):
-            pass
-    per_page = 10
-    pages = (len(table) - 1) // per_page + 1
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, width=200) if pages > 1 else 1
-    for _, row in table.iloc[(page - 1) * per_page: page * per_page].iterrows():
-        answers = " · ".join(f"{n}: **{row[n]}**" + (" ✓" if row[n] == row["true"] else " ✗")
-                             for n in table.columns[2:-1])
-        text, player = st.columns([3, 2], vertical_alignment="center")
-        text.markdown(f"true **{row['true']}** · {answers}")
-        text.caption(f"{row['clip_id']} · {row['why']}")
-        path = data.resolve_path(where[row["clip_id"]]) if row["clip_id"] in where else None
-        if path is not None and path.is_file():
-            player.audio(str(path))
-        else:
-            player.caption("audio file not found here")
-
-st.subheader("Is it a cry?")
-cry_json = paths.results_dir() / "cry_detection.json"
-try:
-    cry_bench = json.loads(cry_json.read_text()) if cry_json.is_file() else None
-except (OSError, ValueError) as e:
-    cry_bench = None
-    st.warning(f"{cry_json} is unreadable ({type(e).__name__}); run `python -m babycry_core bench cry` again.")
-if cry_bench and cry_bench.get("models"):
-    bench_table = cp.cry_bench_table(cry_bench).set_index("model").T  # models side by side, like the tables above
-    st.dataframe(bench_table, height=35 * len(bench_table) + 40)
-    st.plotly_chart(cp.cry_bench_figure(cry_bench), key="cry_bench")
-    line = cp.detector_minus_anchor_text(cry_bench)
-    if line:
-        st.markdown(line)
-    t = cry_bench.get("targets") or {}
-    st.caption(
-        "Step 1 of the answer on its own: every recording of the detection corpus tested once over "
-        f"{cry_bench.get('folds', '?')} grouped folds (by baby, source recording, speaker)"
-        + (f", {cry_bench['n_recordings']} recordings in {cry_bench.get('n_groups', '?')} groups" if
-           cry_bench.get("n_recordings") else "")
-        + ". Brackets: 95 % intervals from resampling whole groups. False alarms: the share of each non-cry kind "
-        "called a cry. Quiet recall: held-out cries turned down. Phone uploads: raw uploads scored by the fold model "
-        "that never trained on their baby."
-        + (f" Targets: F1 ≥ {t['f1']:.2f}, recall ≥ {t.get('recall', 0):.2f}, false alarms ≤ "
-           f"{t.get('false_alarm_speech', 0):.0%} on speech and ≤ {t.get('false_alarm_other', 0):.0%} on the rest."
-           if "f1" in t else "")
-        + (f" Written {cry_bench['date']} by `{cry_bench.get('command', 'bench cry')}`." if cry_bench.get("date") else ""))
-elif cry_bench is not None or not cry_json.is_file():
-    st.info("No cry-detection benchmark yet. Produce it with `python -m babycry_core bench cry` (the cry detector "
-            "against an SVM anchor and the two-stage gate on the same grouped folds; it writes "
-            "results/cry_detection.json).")
-
-st.subheader("Leaderboard")
-lb_json, lb_md = paths.results_dir() / "leaderboard.json", paths.results_dir() / "leaderboard.md"
-gap_note = ("**Honest vs leaky.** A random split puts recordings of the same baby in training and test, so the "
-            "model recognises the baby rather than the reason; the grouped split keeps each baby on one side, "
-            "and the gap between the two is how much a random split flatters a model.")
-if lb_json.is_file() or lb_md.is_file():
-    try:
-        board = json.loads(lb_json.read_text()) if lb_json.is_file() else None
-    except (OSError, ValueError) as e:
-        st.warning(f"{lb_json} is unreadable ({type(e).__name__}); showing the Markdown version if any.")
-        board = None
-    if board is not None:
-        st.dataframe(rp.leaderboard_frame(board), hide_index=True)
-        gap = rp.leaky_gap(board)
-        if not gap.empty:
-            st.dataframe(gap.round(3), hide_index=True)
-    elif lb_md.is_file():
-        st.markdown(lb_md.read_text())
-    st.markdown(gap_note)
-else:
-    st.info("No leaderboard yet. Produce it with `python -m babycry_core bench accuracy` "
-            "(every model on every grouped fold, and on random folds for contrast).")
-    st.markdown(gap_note)
+cv.calibration(scored)
+cv.disagreements(scored)
+cv.cry_benchmark(paths.results_dir())
+cv.leaderboard(paths.results_dir())
