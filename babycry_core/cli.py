@@ -208,13 +208,18 @@ def cmd_reasons(a) -> int:
 def cmd_detect(a) -> int:
     from .episodes import Recording, clock, detect_files
 
-    if a.threads:
+    if a.threads and a.engine == "torch":
         import torch
 
         torch.set_num_threads(a.threads)
     rule_kw = {k: v for k, v in (("on_seconds", a.on_seconds), ("window_seconds", a.within), ("off_seconds", a.off_seconds))
                if v is not None}
-    results = detect_files(a.files, a.run, max_minutes=a.max_minutes, progress=sys.stderr.isatty(), rule_kw=rule_kw)
+    try:
+        results = detect_files(a.files, a.run, max_minutes=a.max_minutes, progress=sys.stderr.isatty(), rule_kw=rule_kw,
+                               engine=a.engine, threads=a.threads)
+    except FileNotFoundError as e:  # no checkpoint, or (onnx) no export: the message says what to run
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     failed = any(isinstance(r, dict) for r in results)
     if a.json:
         print(json.dumps([r.to_dict() if isinstance(r, Recording) else r for r in results], indent=1))
@@ -319,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--on-seconds", type=float, default=None, help="alert after this much crying (default 3 s) ...")
     s.add_argument("--within", type=float, default=None, help="... within the last this many seconds (default 5 s)")
     s.add_argument("--off-seconds", type=float, default=None, help="an episode ends after this long without crying (default 10 s)")
-    s.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest here beside other work; 0: torch's choice)")
+    s.add_argument("--threads", type=int, default=1, help="compute threads (default 1: fastest here beside other work; 0: the engine's choice)")
+    s.add_argument("--engine", choices=["torch", "onnx"], default="torch",
+                   help="onnx: onnxruntime on the runs' exports (`export default`), without torch: a third of the memory")
     s.set_defaults(func=cmd_detect)
 
     s = sub.add_parser("listen", help="live from the default input device (needs the sounddevice extra)")

@@ -31,9 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .calibration import softmax
-from .features import _mel_basis, _window, fix_length
-from .prediction import SILENCE_DBFS
+from .features import fix_length
 from .window_scoring import batch_log_mel, _fast_net, WindowScorer, _FAST  # noqa: F401 (re-exported)
 
 EPS = 1e-6  # seconds: window times are multiples of the hop; comparisons must not hinge on rounding
@@ -301,6 +299,7 @@ class Recording:
     p: np.ndarray = field(repr=False)
     threshold: float = 0.5
     truncated: bool = False
+    rule: EpisodeRule | None = field(default=None, repr=False)  # the rule that found the episodes
 
     @property
     def cry_seconds(self) -> float:
@@ -319,7 +318,7 @@ def episodes_of(y: np.ndarray, predictor, rule: EpisodeRule | None = None, **kw)
     eng = EpisodeEngine(predictor, rule, **kw)
     eng.feed(y)
     eng.finish()
-    return Recording("", eng.seconds, eng.episodes, *eng.series(), eng.rule.threshold)
+    return Recording("", eng.seconds, eng.episodes, *eng.series(), eng.rule.threshold, rule=eng.rule)
 
 
 def detect_file(source, predictor, rule: EpisodeRule | None = None, *, max_seconds: float | None = None,
@@ -346,16 +345,27 @@ def detect_file(source, predictor, rule: EpisodeRule | None = None, *, max_secon
         if bar is not None:
             bar.close()
         truncated = s.truncated
-    return Recording(name, eng.seconds, eng.episodes, *eng.series(), eng.rule.threshold, truncated)
+    return Recording(name, eng.seconds, eng.episodes, *eng.series(), eng.rule.threshold, truncated, eng.rule)
+
+
+def load_detecting(run=None, engine: str = "torch", threads: int | None = None):
+    """What `detect` listens with: inference.load_predictor's choice, or with engine "onnx" the same runs'
+    exports in onnxruntime (onnx_engine; torch is never imported, so an 8-hour night stays far below 600 MB)."""
+    if engine == "onnx":
+        from .onnx_engine import load_onnx_predictor
+
+        return load_onnx_predictor(run, threads)
+    from .inference import load_predictor
+
+    return load_predictor(run)
 
 
 def detect_files(files, run=None, *, max_minutes: float | None = None, progress: bool = False,
-                 rule_kw: dict | None = None) -> list[Recording | dict]:
+                 rule_kw: dict | None = None, engine: str = "torch", threads: int | None = None) -> list[Recording | dict]:
     """`detect`: each file's episodes; a file that fails gives {"file", "error"} and the others still run."""
     from . import audio
-    from .inference import load_predictor
 
-    predictor = load_predictor(run)
+    predictor = load_detecting(run, engine, threads)
     det = getattr(predictor, "detector", None)
     if det is None:
         raise ValueError(f"detect needs a cry detector; {predictor.run_id} is not one (see checkpoints/default.json)")

@@ -109,6 +109,10 @@ class OnnxPredictor(_ExportedRun, Predictor):
 
 
 class OnnxCryDetector(_ExportedRun, CryDetector):
+    def batch_logits(self, X: np.ndarray) -> np.ndarray:
+        """Logits of log-mel windows X (windows, 1, n_mels, frames): what window_scoring.WindowScorer calls."""
+        return self.net.run(X) if len(X) else np.zeros((0, len(self.labels)), np.float32)
+
     def feature_proba(self, X: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
         logits = self.net.run(X) if len(X) else np.zeros((0, len(self.labels)), np.float32)
         return softmax(logits, self.temperature)

@@ -249,13 +249,9 @@ def runs_listing() -> dict:
 
 
 def load(engine: str = "torch", run=None, threads: int | None = None):
-    if engine == "onnx":
-        from .onnx_engine import load_onnx_predictor
+    from .episodes import load_detecting  # the one engine switch, as `detect` uses it
 
-        return load_onnx_predictor(run, threads)
-    from .inference import load_predictor
-
-    return load_predictor(run)
+    return load_detecting(run, engine, threads)
 
 
 def create_app(predictor=None, *, engine: str = "torch", run=None, workers: int = 2, queue: int = 8,
@@ -342,8 +338,6 @@ def detect_unavailable(predictor, engine: str) -> str | None:
         return "babycry_core.episodes is not built yet"
     if getattr(predictor, "detector", None) is None:
         return "the model being served has no cry detector"
-    if engine != "torch":
-        return "episodes score windows with torch (episodes.WindowScorer); serve with --engine torch"
     return None
 
 

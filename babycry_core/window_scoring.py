@@ -48,17 +48,23 @@ def _fast_net(net, cfg):
 
 
 class WindowScorer:
-    """Class probabilities of 2 s windows with the detector's features, temperature and labels, batched."""
+    """Class probabilities of 2 s windows with the detector's features, temperature and labels, batched.
+
+    A detector with its own `batch_logits` (onnx_engine.OnnxCryDetector: onnxruntime) is called as it is, and
+    torch is never imported; a torch detector's network is traced and frozen once (`fast`)."""
 
     def __init__(self, detector, fast: bool = True):
         self.det, self.cfg = detector, detector.cfg
-        self.net = _fast_net(detector.net, self.cfg) if fast else detector.net
+        own = getattr(detector, "batch_logits", None)
+        if own is not None:
+            self.logits = own
+        else:
+            net = _fast_net(detector.net, self.cfg) if fast else detector.net
+            self.logits = lambda X: _torch_logits(net, X)
         self.silence = detector.labels.index("silence") if "silence" in detector.labels else None
         self.quiet_rms = 10 ** (SILENCE_DBFS / 20)
 
     def proba(self, W: np.ndarray) -> np.ndarray:
-        import torch
-
         W = np.asarray(W, dtype=np.float32)
         out = np.zeros((len(W), len(self.det.labels)), np.float32)
         loud = np.sqrt(np.mean(np.square(W, dtype=np.float64), axis=1)) >= self.quiet_rms
@@ -67,8 +73,13 @@ class WindowScorer:
         else:
             loud[:] = True
         if loud.any():
-            X = batch_log_mel(W[loud], self.cfg)[:, None]
-            with torch.inference_mode():
-                logits = self.net(torch.from_numpy(X)).numpy()
-            out[loud] = softmax(logits, self.det.temperature)
+            X = batch_log_mel(W[loud], self.cfg)[:, None]  # (windows, 1, n_mels, frames)
+            out[loud] = softmax(self.logits(X), self.det.temperature)
         return out
+
+
+def _torch_logits(net, X: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        return net(torch.from_numpy(X)).numpy()

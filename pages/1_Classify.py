@@ -49,7 +49,7 @@ why = V.step2(pred)  # None: no cry (or silence), nothing to explain
 reason_probs = (pred.reason or {}).get("probabilities") or {}
 explained_label = max(reason_probs, key=reason_probs.get) if two_step and reason_probs else pred.label
 
-C.step1(pred, predictor, two_step, why)
+C.step1(pred, predictor, two_step, why, y)
 if why is not None:
     C.step2(pred, model, cfg, two_step, why)
 if why is not None or (not two_step and pred.status != "silence"):

@@ -202,10 +202,11 @@ def test_what_does_not_export_says_so_in_one_line(tmp_path, capsys, monkeypatch)
         export.export_run(cnn_emb)
 
 
-def test_onnx_engine_without_an_export_names_the_fix(monkeypatch, tmp_path, capsys, wav_file):
+@pytest.mark.parametrize("command", ["predict", "detect"])
+def test_onnx_engine_without_an_export_names_the_fix(command, monkeypatch, tmp_path, capsys, wav_file):
     monkeypatch.setenv("BABYCRY_CHECKPOINTS", str(SHIPPED))
     monkeypatch.setenv("BABYCRY_EXPORTS", str(tmp_path / "none"))
-    assert main(["predict", str(wav_file), "--engine", "onnx"]) == 2
+    assert main([command, str(wav_file), "--engine", "onnx"]) == 2
     err = capsys.readouterr().err.strip()
     assert "has no ONNX export" in err and "python -m babycry_core export" in err and "\n" not in err
 
@@ -257,7 +258,7 @@ def test_export_command(shipped_env, tmp_path, capsys):
 
 def test_serve_with_the_onnx_engine(shipped_env):
     """The HTTP API on onnxruntime: the same answer as torch's; /v1/models still lists the registry (asked of a
-    child process, so the server itself stays without torch); /v1/detect says why it is not available."""
+    child process, so the server itself stays without torch); /v1/detect finds the same episodes as torch's."""
     from fastapi.testclient import TestClient
 
     from babycry_core import serve
@@ -271,5 +272,54 @@ def test_serve_with_the_onnx_engine(shipped_env):
             assert got[k] == want[k], k
         assert c.get("/healthz").json()["engine"] == "onnx"
         assert "cry_detector" in {m["name"] for m in c.get("/v1/models").json()["models"]}
-        r = c.post("/v1/detect", files={"file": ("cry.wav", wav, "audio/wav")})
-        assert r.status_code == 501 and "--engine torch" in r.json()["error"]
+        night = synth.to_wav_bytes(_crying_night(), 8000)
+        r = c.post("/v1/detect", files={"file": ("night.wav", night, "audio/wav")})
+        assert r.status_code == 200, r.text
+    with TestClient(serve.create_app(engine="torch")) as c:
+        want = c.post("/v1/detect", files={"file": ("night.wav", night, "audio/wav")}).json()
+    assert r.json()["episodes"] and [(e["start"], e["end"]) for e in r.json()["episodes"]] == \
+        [(e["start"], e["end"]) for e in want["episodes"]]
+
+
+def _crying_night(seconds: float = 80.0) -> np.ndarray:
+    """Quiet noise with two generated cries (12 s at 15 s, 8 s at 50 s), at 8 kHz."""
+    y = synth.white_noise(seconds, 8000, level=0.01, seed=3).astype(np.float32)
+    for start, length in ((15.0, 12.0), (50.0, 8.0)):
+        c = synth.cry_sweep(length, 8000, seed=int(start))
+        y[int(start * 8000): int(start * 8000) + len(c)] += 0.5 * c
+    return y
+
+
+def test_detect_engine_onnx_same_windows_and_episodes(shipped_env, tmp_path):
+    """Episodes with onnxruntime: every window's P(cry) within 1e-4 of torch's, the same episodes and reasons."""
+    import soundfile as sf
+
+    from babycry_core.episodes import detect_files
+
+    f = tmp_path / "night.wav"
+    sf.write(f, _crying_night(), 8000, subtype="PCM_16")
+    [a] = detect_files([f], engine="torch")
+    [b] = detect_files([f], engine="onnx", threads=1)
+    assert len(a.p) == len(b.p) > 100 and np.array_equal(a.starts, b.starts)
+    assert float(np.abs(a.p - b.p).max()) <= TOL
+    assert len(a.episodes) >= 1 and [e.to_dict() for e in a.episodes] == [e.to_dict() for e in b.episodes]
+
+
+def test_detect_engine_onnx_never_imports_torch(shipped_env, tmp_path):
+    """`detect --engine onnx --json` in a fresh process: the JSON contract, and torch absent from the process."""
+    import soundfile as sf
+
+    f = tmp_path / "night.wav"
+    sf.write(f, _crying_night(), 8000, subtype="PCM_16")
+    env = {**os.environ, "BABYCRY_CHECKPOINTS": str(SHIPPED), "BABYCRY_EXPORTS": str(shipped_env[0])}
+    probe = ("import sys, json; from babycry_core.cli import main; rc = main(['detect', sys.argv[1], '--json', "
+             "'--engine', 'onnx']); bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('torch', 'torchvision', 'tensorflow', 'skops', 'xgboost')); print(json.dumps({'rc': rc, 'bad': bad}))")
+    r = subprocess.run([sys.executable, "-c", probe, str(f)], capture_output=True, text=True, env=env, cwd=paths.ROOT,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    *body, last = r.stdout.strip().splitlines()
+    assert json.loads(last) == {"rc": 0, "bad": []}
+    [res] = json.loads("\n".join(body))
+    assert set(res) == {"file", "duration", "episodes", "cry_seconds"} and res["episodes"]
+

@@ -127,12 +127,18 @@ def reasons_to_check(pred, n: int = 2) -> list[str]:
 
 # ---------------------------------------------------------------- figures
 
-def cry_timeline_figure(cry: dict, duration: float, title: str = "Is it a cry? Along the recording") -> go.Figure:
+def cry_timeline_figure(cry: dict, duration: float, title: str = "Is it a cry? Along the recording",
+                        episodes: list[dict] | None = None) -> go.Figure:
     """P(cry) of each detector window at its centre (its span in the hover), the detector's threshold as a dashed
-    line; windows at or above it in the accent colour, the others muted."""
+    line; windows at or above it in the accent colour, the others muted. episodes ({"start", "end"} in s, as
+    `detect` finds them) are shaded bands behind the line."""
     wins = cry.get("windows") or []
     thr = cry.get("threshold")
     fig = go.Figure()
+    for i, e in enumerate(episodes or []):
+        fig.add_vrect(x0=e["start"], x1=max(e["end"], e["start"] + 0.5), fillcolor=ACCENT, opacity=0.15, line_width=0,
+                      layer="below", annotation_text=f"episode {i + 1}" if len(episodes) <= 12 else None,
+                      annotation_position="top left", annotation_font_size=11)
     if wins:
         above = [thr is not None and w["p"] >= thr for w in wins]
         fig.add_trace(go.Scatter(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from .. import audio, explain, labels as L, paths, synth
@@ -48,13 +49,53 @@ def recording(y, spec, name: str, cfg, sr: int):
     return freqs, hop_s
 
 
-def step1(pred, predictor, two_step: bool, why) -> None:
-    """Is it a cry? The answer, and the per-window cry probability on the recording's timeline."""
+LONG_SECONDS = 30.0  # from this long on, a recording's crying episodes are found and drawn (as `detect` finds them)
+
+
+def long_recording_episodes(y, predictor):
+    """episodes.Recording of a long recording (>= LONG_SECONDS) by the rule of `detect` and the Listen page, with
+    each episode's reason step; None for a short one or a predictor without a cry detector."""
+    det = getattr(predictor, "detector", None)
+    if det is None or len(y) < LONG_SECONDS * det.cfg.sample_rate:
+        return None
+    from ..episodes import episodes_of
+
+    return episodes_of(y, predictor)
+
+
+def episodes_frame(rec) -> pd.DataFrame:
+    """One row per episode of a recording: start and end (m:ss into it), duration, peak P(cry), reason."""
+    from .listen_view import reason_text
+
+    at = lambda t: f"{int(t) // 60}:{int(t) % 60:02d}"  # noqa: E731
+    return pd.DataFrame([{"start": at(e.start), "end": at(e.end), "duration": f"{e.duration:.1f} s",
+                          "peak P(cry)": f"{e.peak:.0%}", "reason": reason_text(e.reason)} for e in rec.episodes],
+                        columns=["start", "end", "duration", "peak P(cry)", "reason"])
+
+
+def _episodes(rec) -> None:
+    n, r = len(rec.episodes), rec.rule
+    rule = f"{r.on_seconds:g} s of crying within {r.window_seconds:g} s"
+    st.markdown(f"**{n} crying episode{'s' if n != 1 else ''}**, {rec.cry_seconds:.0f} s of crying in "
+                f"{rec.duration / 60:.1f} min (shaded above)." if n else f"**No crying episode**: nowhere {rule}.")
+    if n:
+        st.dataframe(episodes_frame(rec), hide_index=True)
+    st.caption(f"An episode starts with {rule} above the threshold and ends after {r.off_seconds:g} s without crying, "
+               "as `python -m babycry_core detect` and the Listen page decide; each gets the reason step on its own sound.")
+
+
+def step1(pred, predictor, two_step: bool, why, y=None) -> None:
+    """Is it a cry? The answer, and the per-window cry probability on the recording's timeline; for a long
+    recording (y given, >= LONG_SECONDS) its crying episodes on that timeline and in a table."""
     st.subheader("Step 1 · Is it a cry?")
     kind, text = V.step1(pred, predictor)
     getattr(st, kind)(text)
     if two_step and (pred.cry or {}).get("windows"):
-        st.plotly_chart(V.cry_timeline_figure(pred.cry, pred.duration))
+        rec = long_recording_episodes(y, predictor) if y is not None else None
+        eps = [e.to_dict() for e in rec.episodes] if rec is not None else None
+        st.plotly_chart(V.cry_timeline_figure(pred.cry, pred.duration, episodes=eps))
+        if rec is not None:
+            _episodes(rec)
         d = predictor.detector.cfg
         st.caption(f"Each point is one {d.clip_seconds:g} s window, scored every {d.window_hop_samples / d.sample_rate:g} s; the dashed line is "
                    "the detector's threshold, set on validation recordings. The recording's cry probability is the mean "

@@ -244,3 +244,27 @@ def test_home_marks_both_runs_of_the_default_pair(two_step):
     runs = list(at.dataframe[0].value["run"])
     assert f"{det.name}  ★ default, step 1: is it a cry?" in runs
     assert f"{reason.name}  ★ default, step 2: why?" in runs
+
+
+def test_long_upload_shows_its_episodes_on_the_timeline(two_step):
+    """A 40 s upload (threshold 0: every window cries) is one episode, shaded on the timeline and in a table; a
+    short one gets no episode section."""
+    naming(two_step[1], None)
+    at = upload(classify(), "night.wav", synth.to_wav_bytes(synth.cry_sweep(40.0)))
+    timeline = next(s for s in specs(at) if title(s).startswith("Is it a cry?"))
+    bands = [s for s in timeline["layout"]["shapes"] if s.get("type") == "rect"]
+    assert len(bands) == 1 and bands[0]["x0"] <= 1.5 and bands[0]["x1"] >= 38.0
+    [table] = [df.value for df in at.dataframe if "peak P(cry)" in df.value.columns]
+    assert list(table["start"]) == ["0:01"] and table["reason"][0].startswith("Reason unclear")
+    assert any(m.value.startswith("**1 crying episode**") for m in at.markdown)
+    at = upload(classify(), "cry.wav", cry_upload())
+    assert not any("crying episode" in m.value for m in at.markdown)
+
+
+def test_long_upload_without_crying_says_no_episode(two_step):
+    det, reason = two_step
+    (det / "calibration.json").write_text(json.dumps({"temperature": 1, "cry_threshold": 1.01}))
+    at = upload(classify(), "room.wav", synth.to_wav_bytes(synth.white_noise(35.0, 16000, 0.05, seed=1), 16000))
+    assert any(m.value.startswith("**No crying episode**") for m in at.markdown)
+    timeline = next(s for s in specs(at) if title(s).startswith("Is it a cry?"))
+    assert not [s for s in timeline["layout"]["shapes"] if s.get("type") == "rect"]
