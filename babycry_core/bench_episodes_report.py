@@ -59,8 +59,8 @@ def format_report(rep: dict) -> str:
         lines.append(f"rule {k} {v['rule'] or ''}: event F1 {v['event_f1_onset']:.3f}, median delay {v['median_delay_s']} s, "
                      "false alerts/h " + ", ".join(f"{b} {x:.2f}" for b, x in v["false_alerts_per_hour"].items()))
     for k, v in rep.get("speed", {}).items():
-        if k != "startup":
-            lines.append(f"detect {k}: {v['wall_s']} s for {v['duration_s'] / 3600:.1f} h = {v['x_real_time']}x real "
+        if not k.startswith("startup"):
+            lines.append(f"detect {k} ({v.get('engine', 'torch')}): {v['wall_s']} s for {v['duration_s'] / 3600:.1f} h = {v['x_real_time']}x real "
                          f"time; peak RSS {v['peak_rss_mb']} MB (private {v['peak_private_mb']} MB)")
     lines.append("targets met: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in rep["met"].items()))
     return "\n".join(lines)

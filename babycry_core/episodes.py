@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import sys
-import warnings
 from collections import deque
 from dataclasses import dataclass, field
 

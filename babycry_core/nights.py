@@ -89,3 +89,13 @@ def cry_night(kind: str, minutes: float, mat: dict, rng) -> tuple[np.ndarray, li
         t += length + rng.uniform(25, 60)
         i += 1
     return np.clip(y, -1, 1), events
+
+
+def matches(events, found) -> list[dict]:
+    """Per true cry: the first found episode overlapping it (any overlap), its delay and onset error."""
+    rows = []
+    for e in events:
+        hit = next((f for f in found if f.start <= e["offset"] and f.end >= e["onset"]), None)
+        rows.append({**e, "found": hit is not None, "delay": None if hit is None else hit.alert_at - e["onset"],
+                     "onset_error": None if hit is None else hit.start - e["onset"]})
+    return rows

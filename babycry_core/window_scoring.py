@@ -2,14 +2,12 @@
 window, and a frozen copy of the detector's network (`WindowScorer`)."""
 from __future__ import annotations
 
-import math
-import sys
 import warnings
 
 import numpy as np
 
 from .calibration import softmax
-from .features import _mel_basis, _window, fix_length
+from .features import _mel_basis, _window
 from .prediction import SILENCE_DBFS
 
 def batch_log_mel(W: np.ndarray, cfg) -> np.ndarray:

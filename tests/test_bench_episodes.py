@@ -1,0 +1,68 @@
+"""`bench episodes`: its event scoring (sed_eval onset collar, matches, delays), which engine meets the speed and
+memory targets, and its speed rows for both engines on a short generated night (no timing is asserted)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from babycry_core import bench_episodes as B, paths
+from babycry_core.episodes import Episode
+from babycry_core.nights import matches
+from conftest import shared_or_skip
+
+EVENTS = [{"onset": 30.0, "offset": 40.0}, {"onset": 100.0, "offset": 108.0}]
+
+
+def night(found) -> dict:
+    return {"name": "n0", "events": EVENTS, "found": found, "seconds": 200.0}
+
+
+def test_event_f1_judges_onsets_within_a_1s_collar():
+    found = [Episode(30.6, 39.0, 0.9), Episode(103.5, 108.0, 0.8), Episode(150.0, 160.0, 0.7)]  # hit, late, false
+    f = B.event_f1([night(found)])
+    assert f["precision"] == pytest.approx(1 / 3) and f["recall"] == pytest.approx(1 / 2)
+    assert B.event_f1([night([Episode(29.2, 41.0, 0.9), Episode(100.9, 107.0, 0.9)])])["f1"] == pytest.approx(1.0)
+    assert B.event_f1([night([])])["recall"] == 0.0
+
+
+def test_matches_give_each_cry_its_delay_and_onset_error():
+    rows = matches(EVENTS, [Episode(31.0, 39.0, 0.9, alert_at=33.5)])
+    assert rows[0]["found"] and rows[0]["delay"] == pytest.approx(3.5) and rows[0]["onset_error"] == pytest.approx(1.0)
+    assert not rows[1]["found"] and rows[1]["delay"] is None
+
+
+def test_targets_take_the_better_engine_on_the_8h_night():
+    rep = {"event_f1_onset": {"f1": 0.5}, "false_alerts_per_hour_speech": 0.5, "false_alerts_per_hour_noise": 2.0,
+           "alert_delay_s": {"median": 2.5},
+           "speed": {"8h": {"x_real_time": 700.0, "peak_rss_mb": 1300}, "8h_onnx": {"x_real_time": 650.0, "peak_rss_mb": 480},
+                     "1h_threads2": {"x_real_time": 100.0, "peak_rss_mb": 100}}}
+    met = B._met(rep)
+    assert met == {"event_f1": False, "false_alerts_per_hour": False, "median_delay_s": True, "x_real_time": True,
+                   "peak_mb_8h": True}
+    rep["speed"]["8h_onnx"]["peak_rss_mb"] = 601
+    assert not B._met(rep)["peak_mb_8h"]
+
+
+def test_speed_rows_for_both_engines(monkeypatch, tmp_path):
+    """`detect` in fresh processes on a 72 s generated night, with torch and with onnxruntime (exported here): the
+    same episodes, and the onnx process without torch's memory."""
+    shared_or_skip("fsdd")
+    if not (paths.ROOT / "data" / "detect" / "manifest.csv").is_file():
+        pytest.skip("the detect corpus is not built here (`./run.sh setup` builds it)")
+    monkeypatch.setenv("BABYCRY_DATA", str(paths.ROOT / "data"))  # read only: fold 0's held-out material
+    monkeypatch.setenv("BABYCRY_CHECKPOINTS", str(paths.ROOT / "checkpoints"))
+    monkeypatch.setenv("BABYCRY_EXPORTS", str(tmp_path / "exports"))
+    seen = []
+    rows = B.speed([0.02], progress=False, on_night=lambda f, h, ev: seen.append((f.exists(), h, len(ev))))
+    assert set(rows) == {"startup", "startup_onnx", "0.02h", "0.02h_onnx", "0.02h_threads2"}
+    torch_row, onnx_row = rows["0.02h"], rows["0.02h_onnx"]
+    assert torch_row["engine"] == "torch" and onnx_row["engine"] == "onnx"
+    assert torch_row["duration_s"] == onnx_row["duration_s"] == pytest.approx(72.0)
+    assert torch_row["episodes"] == onnx_row["episodes"] and 0 <= torch_row["cries_found"] <= torch_row["cries"] == 1
+    assert onnx_row["peak_rss_mb"] < torch_row["peak_rss_mb"]
+    assert seen == [(True, 0.02, 1)]
+    assert not (Path(tempfile.gettempdir()) / "babycry_bench_night_0.02h.wav").exists()  # the audio is deleted
+    assert np.isfinite(onnx_row["x_real_time"]) and onnx_row["x_real_time"] > 0
