@@ -7,8 +7,11 @@ The rule (`EpisodeRule`, defaults from issue 13): a window is *crying* when P(cr
 threshold. An alert goes on when at least `on_seconds` of crying windows (count x hop) fall within the last
 `window_seconds`, and off once `off_seconds` (10 s) pass without one. A *spell* is a run of crying windows with no
 gap of `off_seconds`; one spell gives at most one episode, and a spell that never reaches `on_seconds` (a blip)
-gives none. A window speaks for its middle (start + 1 s): an episode runs from the earliest crying window that
-counted towards its alert to its last crying window. A live listener hears a window when it ends, so the alert
+gives none. A window speaks for its middle (start + 1 s): an episode runs from its onset to its last crying window.
+The onset is the earliest crying window that counted towards its alert, moved back over the windows just before it
+that reach `onset_fraction` of the threshold (at most `onset_back_seconds`): a cry that starts quietly or half a
+window in is dated from its start, not from the first window that was sure (a double threshold, as in sound event
+detection; `bench episodes` chooses the fraction with each fold left out and reports the gain). A live listener hears a window when it ends, so the alert
 comes at `Episode.alert_at` (the end of the window that completed the rule).
 
 Three ways in, one rule:
@@ -45,6 +48,12 @@ class EpisodeRule:
     off_seconds: float = 10.0  # pauses for breath and sobbing stay inside one spell
     hop_seconds: float = 0.5  # the detector's window hop: one crying window counts for this long
     win_seconds: float = 2.0  # the detector's window length
+    onset_fraction: float = 0.25  # the onset moves back over windows at >= this fraction of the threshold ...
+    onset_back_seconds: float = 6.0  # ... by at most this much (chosen by bench episodes, folds left out)
+
+    @property
+    def onset_threshold(self) -> float:
+        return self.threshold * self.onset_fraction
 
     @property
     def need(self) -> int:
@@ -88,6 +97,8 @@ class EpisodeTracker:
     def __init__(self, rule: EpisodeRule):
         self.rule = rule
         self.recent: deque[tuple[float, float]] = deque()  # crying windows of this spell in the lookback
+        back = math.ceil((rule.window_seconds + rule.onset_back_seconds) / rule.hop_seconds) + 2
+        self.history: deque[tuple[float, float]] = deque(maxlen=back)  # every window lately: where an onset may move
         self.last_cry: float | None = None
         self.active: Episode | None = None
         self.episodes: list[Episode] = []
@@ -108,11 +119,21 @@ class EpisodeTracker:
                 self.active.end, self.active.peak = t, max(self.active.peak, float(p))
         while self.recent and self.recent[0][0] <= t - r.window_seconds + EPS:
             self.recent.popleft()
+        self.history.append((t, float(p)))
         if self.active is None and p >= r.threshold and len(self.recent) >= r.need:
             first = self.recent[0][0]
-            self.active = Episode(first, t, max(q for _, q in self.recent), alert_at=self.heard)
+            self.active = Episode(self._onset(first), t, max(q for _, q in self.recent), alert_at=self.heard)
             alerts.append(Alert("on", self.heard, self.active))
         return alerts
+
+    def _onset(self, first: float) -> float:
+        """`first` moved back over the contiguous windows before it at >= the onset threshold (find_episodes' rule)."""
+        r, onset = self.rule, first
+        for t, q in reversed([h for h in self.history if h[0] < first - EPS]):
+            if q < r.onset_threshold or first - t > r.onset_back_seconds + EPS:
+                break
+            onset = t
+        return onset
 
     def close(self) -> Alert | None:
         """The recording (or the session) ended: close an open episode."""
@@ -142,7 +163,10 @@ def find_episodes(starts, p, rule: EpisodeRule) -> list[Episode]:
     for s in np.unique(spell[ok]):
         k = np.flatnonzero(ok & (spell == s))[0]
         last = np.flatnonzero(spell == s)[-1]
-        out.append(Episode(float(tp[lo[k]]), float(tp[last]), float(p[idx[lo[k]: last + 1]].max()),
+        j = idx[lo[k]]  # the first crying window that counted, then back over the windows that reach onset_threshold
+        while j > 0 and p[j - 1] >= rule.onset_threshold and t[idx[lo[k]]] - t[j - 1] <= rule.onset_back_seconds + EPS:
+            j -= 1
+        out.append(Episode(float(t[j]), float(tp[last]), float(p[idx[lo[k]: last + 1]].max()),
                            alert_at=float(starts[idx[k]] + rule.win_seconds)))
     return out
 

@@ -66,3 +66,24 @@ def test_speed_rows_for_both_engines(monkeypatch, tmp_path):
     assert seen == [(True, 0.02, 1)]
     assert not (Path(tempfile.gettempdir()) / "babycry_bench_night_0.02h.wav").exists()  # the audio is deleted
     assert np.isfinite(onnx_row["x_real_time"]) and onnx_row["x_real_time"] > 0
+
+
+def test_onset_fraction_is_chosen_on_the_other_folds():
+    """Cries whose first 2 s score under the threshold but above a quarter of it: moving the onset back puts every
+    onset inside the collar, and each fold's choice comes from the other fold alone."""
+    from babycry_core.episodes import EpisodeRule
+
+    hop, nights = 0.5, []
+    for k in (0, 1):
+        p = np.full(400, 0.02)
+        events = []
+        for onset in (30.0, 90.0, 150.0):
+            i = int((onset - 1.0) / hop)  # the window whose middle is the onset
+            p[i: i + 4], p[i + 4: i + 30] = 0.3, 0.9
+            events.append({"onset": onset, "offset": onset + 15.0})
+        nights.append({"name": f"fold{k}", "fold": k, "events": events, "starts": np.arange(400) * hop, "p": p})
+    rules = {0: EpisodeRule(0.5), 1: EpisodeRule(0.5)}
+    out = B.onset_fraction_left_out(nights, rules)
+    assert out["choices"] == {"0": 0.5, "1": 0.5}  # the first fraction that reaches 0.3 / 0.5
+    assert out["event_f1_onset"]["f1"] == pytest.approx(1.0)
+    assert out["all_folds"]["f1_by_fraction"]["1.0"] == pytest.approx(0.0)

@@ -61,6 +61,24 @@ def test_six_windows_are_enough():
     assert len(eps) == 1 and eps[0].end - eps[0].start == pytest.approx(5 * HOP)
 
 
+def test_onset_moves_back_over_the_quieter_start_of_a_cry():
+    """Windows at >= a quarter of the threshold just before the first sure one date the onset (at most 6 s back);
+    one window below that stops it. The live tracker dates it the same."""
+    assert RULE.onset_threshold == pytest.approx(0.125)
+    starts, p = seq((20, 0.05), (4, 0.2), (8, 0.9), (20, 0.0))
+    for eps in (find_episodes(starts, p, RULE), track(starts, p)[0]):
+        assert len(eps) == 1 and eps[0].start == pytest.approx(20 * HOP + 1.0)  # 4 windows (2 s) earlier
+        assert eps[0].alert_at == pytest.approx(29 * HOP + 2.0) and eps[0].peak == pytest.approx(0.9)  # unchanged
+    starts, p = seq((20, 0.05), (4, 0.2), (1, 0.1), (3, 0.3), (8, 0.9), (20, 0.0))
+    assert find_episodes(starts, p, RULE)[0].start == pytest.approx(25 * HOP + 1.0)
+    starts, p = seq((5, 0.05), (30, 0.3), (8, 0.9), (20, 0.0))  # 15 s of doubt: only 6 s of it
+    for eps in (find_episodes(starts, p, RULE), track(starts, p)[0]):
+        assert eps[0].start == pytest.approx(35 * HOP + 1.0 - 6.0)
+    from dataclasses import replace
+
+    assert find_episodes(starts, p, replace(RULE, onset_fraction=1.0))[0].start == pytest.approx(35 * HOP + 1.0)
+
+
 def test_a_long_pause_splits_spells_a_short_one_does_not():
     gap_off = int(RULE.off_seconds / HOP)  # 10 windows = 5 s: the spell is over
     starts, p = seq((10, 0.0), (12, 0.9), (gap_off, 0.1), (12, 0.9), (10, 0.0))
