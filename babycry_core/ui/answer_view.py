@@ -135,10 +135,9 @@ def cry_timeline_figure(cry: dict, duration: float, title: str = "Is it a cry? A
     wins = cry.get("windows") or []
     thr = cry.get("threshold")
     fig = go.Figure()
-    for i, e in enumerate(episodes or []):
+    for e in episodes or []:
         fig.add_vrect(x0=e["start"], x1=max(e["end"], e["start"] + 0.5), fillcolor=ACCENT, opacity=0.15, line_width=0,
-                      layer="below", annotation_text=f"episode {i + 1}" if len(episodes) <= 12 else None,
-                      annotation_position="top left", annotation_font_size=11)
+                      layer="below")
     if wins:
         above = [thr is not None and w["p"] >= thr for w in wins]
         fig.add_trace(go.Scatter(

@@ -73,9 +73,14 @@ def episodes_frame(rec) -> pd.DataFrame:
                         columns=["start", "end", "duration", "peak P(cry)", "reason"])
 
 
-def _episodes(rec) -> None:
+def _episodes(rec, detected: bool) -> None:
     n, r = len(rec.episodes), rec.rule
     rule = f"{r.on_seconds:g} s of crying within {r.window_seconds:g} s"
+    if n and not detected:  # short cries in a long recording: the whole-recording answer says no cry
+        first = rec.episodes[0]
+        st.warning(f"Crying in part of this recording: {n} episode{'s' if n != 1 else ''} ({rec.cry_seconds:.0f} s), "
+                   f"the first at {int(first.start) // 60}:{int(first.start) % 60:02d}. The answer above weighs the "
+                   f"whole {rec.duration / 60:.1f} min, most of which is not crying.")
     st.markdown(f"**{n} crying episode{'s' if n != 1 else ''}**, {rec.cry_seconds:.0f} s of crying in "
                 f"{rec.duration / 60:.1f} min (shaded above)." if n else f"**No crying episode**: nowhere {rule}.")
     if n:
@@ -94,13 +99,13 @@ def step1(pred, predictor, two_step: bool, why, y=None) -> None:
         rec = long_recording_episodes(y, predictor) if y is not None else None
         eps = [e.to_dict() for e in rec.episodes] if rec is not None else None
         st.plotly_chart(V.cry_timeline_figure(pred.cry, pred.duration, episodes=eps))
-        if rec is not None:
-            _episodes(rec)
         d = predictor.detector.cfg
         st.caption(f"Each point is one {d.clip_seconds:g} s window, scored every {d.window_hop_samples / d.sample_rate:g} s; the dashed line is "
                    "the detector's threshold, set on validation recordings. The recording's cry probability is the mean "
                    "of its most cry-like third of windows. The reason model hears only the stretches above the line (the whole "
                    "recording when they add up to less than a second).")
+        if rec is not None:
+            _episodes(rec, detected=bool((pred.cry or {}).get("detected")))
         if len(pred.timeline) > 1:
             with st.expander("What the detector heard in each window"):
                 st.plotly_chart(P.timeline_figure(pred.timeline, title="Cry, speech, laugh, noise, silence along the "

@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -266,5 +267,20 @@ def test_long_upload_without_crying_says_no_episode(two_step):
     (det / "calibration.json").write_text(json.dumps({"temperature": 1, "cry_threshold": 1.01}))
     at = upload(classify(), "room.wav", synth.to_wav_bytes(synth.white_noise(35.0, 16000, 0.05, seed=1), 16000))
     assert any(m.value.startswith("**No crying episode**") for m in at.markdown)
+    assert not any("Crying in part of this recording" in w for w in texts(at, "warning"))
     timeline = next(s for s in specs(at) if title(s).startswith("Is it a cry?"))
     assert not [s for s in timeline["layout"]["shapes"] if s.get("type") == "rect"]
+
+
+def test_short_cry_in_a_long_recording_is_said_beside_no_cry(two_step, monkeypatch):
+    """The whole-recording answer says no cry, yet an episode was found: the page says so, with where it starts."""
+    from babycry_core.episodes import Episode, EpisodeRule, Recording
+    from babycry_core.ui import classify_view
+
+    det, _ = two_step
+    (det / "calibration.json").write_text(json.dumps({"temperature": 1, "cry_threshold": 1.01}))
+    monkeypatch.setattr(classify_view, "long_recording_episodes", lambda y, predictor: Recording(
+        "", 150.0, [Episode(72.0, 78.0, 0.98)], np.zeros(1), np.zeros(1), 0.5, rule=EpisodeRule(0.5)))
+    at = upload(classify(), "night.wav", synth.to_wav_bytes(synth.white_noise(40.0, 16000, 0.05, seed=1), 16000))
+    [w] = [w for w in texts(at, "warning") if "Crying in part of this recording" in w]
+    assert "1 episode (6 s), the first at 1:12" in w and "2.5 min" in w
