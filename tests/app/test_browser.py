@@ -5,52 +5,23 @@ Starts the app on a free loopback port with a checkpoint trained in the test, up
 screenshots under test-artifacts/ (git-ignored).
 """
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
 from babycry_core import fileio, paths
+from browser_helpers import ARTIFACTS, CHROMIUM, FLAGS, need_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-ARTIFACTS = paths.ROOT / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
-def server(trained_run):
+def server(trained_run, tmp_path):
+    need_chromium()
     # answer rather than abstain, so the page must show "Detected:"
     fileio.write_json(trained_run / "calibration.json", {"temperature": 1.0, "threshold": 0.0})
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=paths.ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with streamlit_app(os.environ.copy(), tmp_path / "streamlit.log") as url:
+        yield url
 
 
 def _clip(tmp_path):
@@ -67,8 +38,6 @@ def _clip(tmp_path):
 
 
 def test_upload_real_clip_and_open_compare(server, tmp_path):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed (./run.sh test installs it with apt-get where it can)")
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:

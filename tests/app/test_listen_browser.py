@@ -7,13 +7,8 @@ about 20 s, must raise the alert banner; FSDD digits spoken by the detector's he
 short pauses), or quiet room noise where FSDD is absent, must raise none. Screenshots go to test-artifacts/.
 """
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import types
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -21,23 +16,15 @@ import pytest
 import soundfile as sf
 
 from babycry_core import paths, synth
+from browser_helpers import ARTIFACTS, CHROMIUM, FLAGS as BASE_FLAGS, need_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-         "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required"]
-ARTIFACTS = paths.ROOT / "test-artifacts"
+FLAGS = BASE_FLAGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                      "--autoplay-policy=no-user-gesture-required"]
 SR = 48000  # 16-bit 48 kHz mono: what Chromium's fake capture reads most reliably
 BANNER = "Crying now"
 HELD_OUT_SPEAKER = "lucas"  # the shipped detector's test speaker (data/detect/splits.json): never trained on
 LISTEN_S = 20  # of fake microphone per file
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write(path: Path, y: np.ndarray, sr: int) -> Path:
@@ -83,35 +70,12 @@ def calm_wav(tmp: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed (./run.sh test installs it with apt-get where it can)")
-    pytest.importorskip("playwright.sync_api")
+    need_chromium()
     env = {**os.environ, "BABYCRY_CHECKPOINTS": str(paths.ROOT / "checkpoints")}  # the shipped detector + reasons
     env.pop("BABYCRY_ICE_SERVERS", None)  # the default: no ICE servers (localhost needs none)
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("listen_server") / "streamlit.log"
-    log = open(log_path, "wb")  # a file, not a pipe nobody reads: a full pipe would stall the server
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + log_path.read_text(errors="replace")[-2000:])
-    yield types.SimpleNamespace(url=url, log=log_path)
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with streamlit_app(env, log_path) as url:
+        yield types.SimpleNamespace(url=url, log=log_path)
 
 
 def _listen(server, wav: Path, shot: str) -> tuple[bool, str]:
