@@ -118,7 +118,7 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_predict(a) -> int:
-    from .inference import Prediction, predict
+    from .inference import predict
 
     try:
         if a.engine == "onnx":  # onnxruntime on export folders (export.py); torch is never imported
@@ -133,20 +133,28 @@ def cmd_predict(a) -> int:
     except (ValueError, RuntimeError) as e:  # damaged checkpoint, YAMNet weights unavailable
         print(f"error: {e}", file=sys.stderr)
         return 1
-    failed = any(isinstance(r, dict) for r in results)
-    if a.json:
-        print(json.dumps([r.to_dict() if isinstance(r, Prediction) else r for r in results], indent=1))
-        return int(failed)
-    for r in results:
-        if isinstance(r, dict):
-            print(f"{r['file']}: error: {r['error']}")
-            continue
+    def show(r) -> None:
         probs = "  ".join(f"{c} {p:.2f}" for c, p in r.top(len(r.probabilities)))
         print(f"{r.file}: {r.label} {r.confidence:.2f}  [{r.status}] {r.message}\n    {probs}")
         for w in r.timeline:
             top = max(w["probabilities"], key=w["probabilities"].get)
             print(f"    {w['start']:6.1f}-{w['end']:6.1f} s  {top} {w['probabilities'][top]:.2f}")
-    return int(failed)
+
+    return _report(results, a.json, show)
+
+
+def _report(results: list, as_json: bool, show) -> int:
+    """predict's and detect's output: one JSON array (an object per file), or show(result) per file and one
+    "FILE: error: ..." line per failed one. Exit status 1 when a file failed."""
+    if as_json:
+        print(json.dumps([r if isinstance(r, dict) else r.to_dict() for r in results], indent=1))
+    else:
+        for r in results:
+            if isinstance(r, dict):
+                print(f"{r['file']}: error: {r['error']}")
+            else:
+                show(r)
+    return int(any(isinstance(r, dict) for r in results))
 
 
 def cmd_runs(a) -> int:
@@ -206,7 +214,7 @@ def cmd_reasons(a) -> int:
 
 
 def cmd_detect(a) -> int:
-    from .episodes import Recording, clock, detect_files
+    from .episodes import clock, detect_files
 
     if a.threads and a.engine == "torch":
         import torch
@@ -220,20 +228,14 @@ def cmd_detect(a) -> int:
     except FileNotFoundError as e:  # no checkpoint, or (onnx) no export: the message says what to run
         print(f"error: {e}", file=sys.stderr)
         return 2
-    failed = any(isinstance(r, dict) for r in results)
-    if a.json:
-        print(json.dumps([r.to_dict() if isinstance(r, Recording) else r for r in results], indent=1))
-        return int(failed)
-    for r in results:
-        if isinstance(r, dict):
-            print(f"{r['file']}: error: {r['error']}")
-            continue
+    def show(r) -> None:
         print(f"{r.file}: {len(r.episodes)} crying episode(s), {r.cry_seconds:.0f} s of crying in {clock(r.duration)}")
         for e in r.episodes:
             why = e.reason or {}
             reason = why.get("label") or ("unclear: check " + ", ".join(why.get("order", [])[:3]) if why else "-")
             print(f"    {clock(e.start)}-{clock(e.end)}  {e.duration:6.1f} s  peak {e.peak:.2f}  reason: {reason}")
-    return int(failed)
+
+    return _report(results, a.json, show)
 
 
 def cmd_listen(a) -> int:
