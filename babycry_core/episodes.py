@@ -48,7 +48,7 @@ class EpisodeRule:
     off_seconds: float = 10.0  # pauses for breath and sobbing stay inside one spell
     hop_seconds: float = 0.5  # the detector's window hop: one crying window counts for this long
     win_seconds: float = 2.0  # the detector's window length
-    onset_fraction: float = 0.25  # the onset moves back over windows at >= this fraction of the threshold ...
+    onset_fraction: float = 0.1  # the onset moves back over windows at >= this fraction of the threshold ...
     onset_back_seconds: float = 6.0  # ... by at most this much (chosen by bench episodes, folds left out)
 
     @property

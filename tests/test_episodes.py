@@ -34,7 +34,7 @@ def test_one_spell_with_breaths_is_one_alert():
     cry = []
     for _ in range(12):
         cry += [(7, 0.9), (3, 0.2)]
-    starts, p = seq((40, 0.05), *cry, (40, 0.05))
+    starts, p = seq((40, 0.02), *cry, (40, 0.02))  # quiet: below the onset threshold (0.05)
     eps, alerts = track(starts, p)
     assert [a.kind for a in alerts] == ["on", "off"]
     assert len(eps) == 1
@@ -62,16 +62,16 @@ def test_six_windows_are_enough():
 
 
 def test_onset_moves_back_over_the_quieter_start_of_a_cry():
-    """Windows at >= a quarter of the threshold just before the first sure one date the onset (at most 6 s back);
+    """Windows at >= a tenth of the threshold just before the first sure one date the onset (at most 6 s back);
     one window below that stops it. The live tracker dates it the same."""
-    assert RULE.onset_threshold == pytest.approx(0.125)
-    starts, p = seq((20, 0.05), (4, 0.2), (8, 0.9), (20, 0.0))
+    assert RULE.onset_threshold == pytest.approx(0.05)
+    starts, p = seq((20, 0.02), (4, 0.2), (8, 0.9), (20, 0.0))
     for eps in (find_episodes(starts, p, RULE), track(starts, p)[0]):
         assert len(eps) == 1 and eps[0].start == pytest.approx(20 * HOP + 1.0)  # 4 windows (2 s) earlier
         assert eps[0].alert_at == pytest.approx(29 * HOP + 2.0) and eps[0].peak == pytest.approx(0.9)  # unchanged
-    starts, p = seq((20, 0.05), (4, 0.2), (1, 0.1), (3, 0.3), (8, 0.9), (20, 0.0))
+    starts, p = seq((20, 0.02), (4, 0.2), (1, 0.04), (3, 0.3), (8, 0.9), (20, 0.0))
     assert find_episodes(starts, p, RULE)[0].start == pytest.approx(25 * HOP + 1.0)
-    starts, p = seq((5, 0.05), (30, 0.3), (8, 0.9), (20, 0.0))  # 15 s of doubt: only 6 s of it
+    starts, p = seq((5, 0.02), (30, 0.3), (8, 0.9), (20, 0.0))  # 15 s of doubt: only 6 s of it
     for eps in (find_episodes(starts, p, RULE), track(starts, p)[0]):
         assert eps[0].start == pytest.approx(35 * HOP + 1.0 - 6.0)
     from dataclasses import replace
