@@ -306,7 +306,8 @@ def _met(rep) -> dict:
 
 def plot_first_night(f: Path, hours: float, events: list[dict]) -> None:
     """results/night.png: fold 0's own (held-out) detector on the shortest speed night."""
-    from .episodes import EpisodeRule, detect_file, find_episodes
+    from .episodes import EpisodeRule, find_episodes
+    from .whole_recording import detect_file
 
     det, run_name, held_out, _ = fold_detector(0)
     rule = EpisodeRule(det.threshold, hop_seconds=det.cfg.window_hop_samples / SR, win_seconds=det.cfg.clip_seconds)

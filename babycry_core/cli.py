@@ -214,7 +214,7 @@ def cmd_reasons(a) -> int:
 
 
 def cmd_detect(a) -> int:
-    from .episodes import clock, detect_files
+    from .whole_recording import clock, detect_files
 
     if a.threads and a.engine == "torch":
         import torch

@@ -56,7 +56,8 @@ def listen(device=None, run=None, minutes: float | None = None, out=None, sd=Non
         return 1
     import soxr
 
-    from .episodes import EpisodeEngine, clock
+    from .episodes import EpisodeEngine
+    from .whole_recording import clock
     from .inference import load_predictor
 
     predictor = load_predictor(run)

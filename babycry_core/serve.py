@@ -249,7 +249,7 @@ def runs_listing() -> dict:
 
 
 def load(engine: str = "torch", run=None, threads: int | None = None):
-    from .episodes import load_detecting  # the one engine switch, as `detect` uses it
+    from .whole_recording import load_detecting  # the one engine switch, as `detect` uses it
 
     return load_detecting(run, engine, threads)
 
@@ -334,15 +334,15 @@ def create_app(predictor=None, *, engine: str = "torch", run=None, workers: int 
 
 def detect_unavailable(predictor, engine: str) -> str | None:
     """Why /v1/detect cannot answer here, or None."""
-    if importlib.util.find_spec("babycry_core.episodes") is None:
-        return "babycry_core.episodes is not built yet"
+    if importlib.util.find_spec("babycry_core.whole_recording") is None:
+        return "babycry_core.whole_recording is not built yet"
     if getattr(predictor, "detector", None) is None:
         return "the model being served has no cry detector"
     return None
 
 
 def detect_bytes(predictor, data: bytes, name: str) -> dict:
-    from .episodes import detect_file
+    from .whole_recording import detect_file
 
     return detect_file(data, predictor, name=name).to_dict()
 

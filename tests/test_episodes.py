@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from babycry_core import paths, synth
-from babycry_core.episodes import (EpisodeEngine, EpisodeRule, EpisodeTracker, batch_log_mel, episodes_of,
-                                   find_episodes)
+from babycry_core.episodes import EpisodeEngine, EpisodeRule, EpisodeTracker, batch_log_mel, find_episodes
+from babycry_core.whole_recording import episodes_of
 
 RULE = EpisodeRule(0.5)  # 3 s of crying within 5 s, off after 5 s; windows of 2 s every 0.5 s
 HOP = 0.5

@@ -294,7 +294,7 @@ def test_detect_engine_onnx_same_windows_and_episodes(shipped_env, tmp_path):
     """Episodes with onnxruntime: every window's P(cry) within 1e-4 of torch's, the same episodes and reasons."""
     import soundfile as sf
 
-    from babycry_core.episodes import detect_files
+    from babycry_core.whole_recording import detect_files
 
     f = tmp_path / "night.wav"
     sf.write(f, _crying_night(), 8000, subtype="PCM_16")

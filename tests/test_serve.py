@@ -256,7 +256,7 @@ def test_models_lists_the_registry_and_the_shipped_runs(client, monkeypatch):
 
 def test_detect(client):
     r = client.post("/v1/detect", files={"file": ("night.wav", synth.to_wav_bytes(synth.cry_sweep(20.0, 8000)), "audio/wav")})
-    if importlib.util.find_spec("babycry_core.episodes") is None:
+    if importlib.util.find_spec("babycry_core.whole_recording") is None:
         assert r.status_code == 501 and "not built yet" in r.json()["error"]
     else:
         assert r.status_code == 200, r.text

@@ -53,12 +53,12 @@ LONG_SECONDS = 30.0  # from this long on, a recording's crying episodes are foun
 
 
 def long_recording_episodes(y, predictor):
-    """episodes.Recording of a long recording (>= LONG_SECONDS) by the rule of `detect` and the Listen page, with
+    """whole_recording.Recording of a long recording (>= LONG_SECONDS) by the rule of `detect` and the Listen page, with
     each episode's reason step; None for a short one or a predictor without a cry detector."""
     det = getattr(predictor, "detector", None)
     if det is None or len(y) < LONG_SECONDS * det.cfg.sample_rate:
         return None
-    from ..episodes import episodes_of
+    from ..whole_recording import episodes_of
 
     return episodes_of(y, predictor)
 

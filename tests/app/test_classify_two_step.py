@@ -274,7 +274,8 @@ def test_long_upload_without_crying_says_no_episode(two_step):
 
 def test_short_cry_in_a_long_recording_is_said_beside_no_cry(two_step, monkeypatch):
     """The whole-recording answer says no cry, yet an episode was found: the page says so, with where it starts."""
-    from babycry_core.episodes import Episode, EpisodeRule, Recording
+    from babycry_core.episodes import Episode, EpisodeRule
+    from babycry_core.whole_recording import Recording
     from babycry_core.ui import classify_view
 
     det, _ = two_step
