@@ -73,15 +73,19 @@ def episodes_frame(rec) -> pd.DataFrame:
                         columns=["start", "end", "duration", "peak P(cry)", "reason"])
 
 
+def _secs(x: float) -> str:
+    return f"{x:.1f} s" if x < 60 else f"{x:.0f} s"  # as the table's durations, to the tenth while short
+
+
 def _episodes(rec, detected: bool) -> None:
     n, r = len(rec.episodes), rec.rule
     rule = f"{r.on_seconds:g} s of crying within {r.window_seconds:g} s"
     if n and not detected:  # short cries in a long recording: the whole-recording answer says no cry
         first = rec.episodes[0]
-        st.warning(f"Crying in part of this recording: {n} episode{'s' if n != 1 else ''} ({rec.cry_seconds:.0f} s), "
+        st.warning(f"Crying in part of this recording: {n} episode{'s' if n != 1 else ''} ({_secs(rec.cry_seconds)}), "
                    f"the first at {int(first.start) // 60}:{int(first.start) % 60:02d}. The answer above weighs the "
                    f"whole {rec.duration / 60:.1f} min, most of which is not crying.")
-    st.markdown(f"**{n} crying episode{'s' if n != 1 else ''}**, {rec.cry_seconds:.0f} s of crying in "
+    st.markdown(f"**{n} crying episode{'s' if n != 1 else ''}**, {_secs(rec.cry_seconds)} of crying in "
                 f"{rec.duration / 60:.1f} min (shaded above)." if n else f"**No crying episode**: nowhere {rule}.")
     if n:
         st.dataframe(episodes_frame(rec), hide_index=True)

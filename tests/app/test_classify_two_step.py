@@ -284,4 +284,4 @@ def test_short_cry_in_a_long_recording_is_said_beside_no_cry(two_step, monkeypat
         "", 150.0, [Episode(72.0, 78.0, 0.98)], np.zeros(1), np.zeros(1), 0.5, rule=EpisodeRule(0.5)))
     at = upload(classify(), "night.wav", synth.to_wav_bytes(synth.white_noise(40.0, 16000, 0.05, seed=1), 16000))
     [w] = [w for w in texts(at, "warning") if "Crying in part of this recording" in w]
-    assert "1 episode (6 s), the first at 1:12" in w and "2.5 min" in w
+    assert "1 episode (6.0 s), the first at 1:12" in w and "2.5 min" in w
