@@ -266,18 +266,19 @@ def onset_fraction_left_out(cry_n, rules) -> dict:
 
     from .episodes import find_episodes
 
-    def f1(nights, frac):
-        return event_f1([{**n, "found": find_episodes(n["starts"], n["p"], replace(rules[n["fold"]], onset_fraction=frac))}
-                         for n in nights])["f1"]
+    found = {f: [{**n, "found": find_episodes(n["starts"], n["p"], replace(rules[n["fold"]], onset_fraction=f))}
+                 for n in cry_n] for f in ONSET_FRACTIONS}  # each night's episodes once per fraction
+
+    def f1(frac, keep=lambda n: True):
+        return event_f1([n for n in found[frac] if keep(n)])["f1"]
 
     folds = sorted({n["fold"] for n in cry_n})
     choice = {}
     for k in folds:
-        other = [n for n in cry_n if n["fold"] != k]
-        choice[k] = max(ONSET_FRACTIONS, key=lambda f: f1(other, f)) if other else ONSET_FRACTIONS[0]
-    scored = [{**n, "found": find_episodes(n["starts"], n["p"], replace(rules[n["fold"]], onset_fraction=choice[n["fold"]]))}
-              for n in cry_n]
-    every = {f: round(f1(cry_n, f), 4) for f in ONSET_FRACTIONS}
+        others = len(folds) > 1
+        choice[k] = max(ONSET_FRACTIONS, key=lambda f: f1(f, lambda n: n["fold"] != k)) if others else ONSET_FRACTIONS[0]
+    scored = [m for f in ONSET_FRACTIONS for m in found[f] if choice[m["fold"]] == f]
+    every = {f: round(f1(f), 4) for f in ONSET_FRACTIONS}
     return {"choices": {str(k): v for k, v in choice.items()}, "event_f1_onset": event_f1(scored),
             "all_folds": {"f1_by_fraction": {str(f): v for f, v in every.items()}, "best": max(every, key=every.get)}}
 

@@ -133,6 +133,7 @@ def cmd_predict(a) -> int:
     except (ValueError, RuntimeError) as e:  # damaged checkpoint, YAMNet weights unavailable
         print(f"error: {e}", file=sys.stderr)
         return 1
+
     def show(r) -> None:
         probs = "  ".join(f"{c} {p:.2f}" for c, p in r.top(len(r.probabilities)))
         print(f"{r.file}: {r.label} {r.confidence:.2f}  [{r.status}] {r.message}\n    {probs}")
@@ -228,6 +229,7 @@ def cmd_detect(a) -> int:
     except FileNotFoundError as e:  # no checkpoint, or (onnx) no export: the message says what to run
         print(f"error: {e}", file=sys.stderr)
         return 2
+
     def show(r) -> None:
         print(f"{r.file}: {len(r.episodes)} crying episode(s), {r.cry_seconds:.0f} s of crying in {clock(r.duration)}")
         for e in r.episodes:

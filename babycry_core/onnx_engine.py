@@ -114,8 +114,7 @@ class OnnxCryDetector(_ExportedRun, CryDetector):
         return self.net.run(X) if len(X) else np.zeros((0, len(self.labels)), np.float32)
 
     def feature_proba(self, X: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
-        logits = self.net.run(X) if len(X) else np.zeros((0, len(self.labels)), np.float32)
-        return softmax(logits, self.temperature)
+        return softmax(self.batch_logits(X), self.temperature)
 
 
 # ---------------------------------------------------------------- export folders

@@ -304,7 +304,7 @@ def create_app(predictor=None, *, engine: str = "torch", run=None, workers: int 
     @app.post("/v1/detect", openapi_extra=UPLOAD_SCHEMA, responses={**ERRORS, 501: {"description": "not built"}},
               summary="Crying episodes of a longer recording")
     async def detect(request: Request):
-        why = detect_unavailable(predictor, engine)
+        why = detect_unavailable(predictor)
         if why:
             return JSONResponse({"error": f"POST /v1/detect is not available: {why}.", "reason": "not_built"}, 501)
         name = "upload"
@@ -332,7 +332,7 @@ def create_app(predictor=None, *, engine: str = "torch", run=None, workers: int 
     return app
 
 
-def detect_unavailable(predictor, engine: str) -> str | None:
+def detect_unavailable(predictor) -> str | None:
     """Why /v1/detect cannot answer here, or None."""
     if importlib.util.find_spec("babycry_core.whole_recording") is None:
         return "babycry_core.whole_recording is not built yet"

@@ -67,10 +67,13 @@ def episodes_frame(rec) -> pd.DataFrame:
     """One row per episode of a recording: start and end (m:ss into it), duration, peak P(cry), reason."""
     from .listen_view import reason_text
 
-    at = lambda t: f"{int(t) // 60}:{int(t) % 60:02d}"  # noqa: E731
-    return pd.DataFrame([{"start": at(e.start), "end": at(e.end), "duration": f"{e.duration:.1f} s",
+    return pd.DataFrame([{"start": _mss(e.start), "end": _mss(e.end), "duration": f"{e.duration:.1f} s",
                           "peak P(cry)": f"{e.peak:.0%}", "reason": reason_text(e.reason)} for e in rec.episodes],
                         columns=["start", "end", "duration", "peak P(cry)", "reason"])
+
+
+def _mss(t: float) -> str:
+    return f"{int(t) // 60}:{int(t) % 60:02d}"  # m:ss into the recording
 
 
 def _secs(x: float) -> str:
@@ -83,7 +86,7 @@ def _episodes(rec, detected: bool) -> None:
     if n and not detected:  # short cries in a long recording: the whole-recording answer says no cry
         first = rec.episodes[0]
         st.warning(f"Crying in part of this recording: {n} episode{'s' if n != 1 else ''} ({_secs(rec.cry_seconds)}), "
-                   f"the first at {int(first.start) // 60}:{int(first.start) % 60:02d}. The answer above weighs the "
+                   f"the first at {_mss(first.start)}. The answer above weighs the "
                    f"whole {rec.duration / 60:.1f} min, most of which is not crying.")
     st.markdown(f"**{n} crying episode{'s' if n != 1 else ''}**, {_secs(rec.cry_seconds)} of crying in "
                 f"{rec.duration / 60:.1f} min (shaded above)." if n else f"**No crying episode**: nowhere {rule}.")
