@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
+from .episodes import Episode
 from .nights import SR, _material, background, cry_night, matches as _matches
 
 
@@ -114,8 +115,7 @@ def speed(hours_list, progress: bool = True, engines=("torch", "onnx"), on_night
             r["x_real_time"] = round(r["duration_s"] / r["wall_s"], 1)
             r["x_real_time_after_startup"] = round(r["duration_s"] / max(1e-9, r["wall_s"] - start), 1)
             r["file_mb"] = round(f.stat().st_size / 2**20, 1)
-            found = [type("E", (), {"start": e["start"], "end": e["end"], "alert_at": e["start"]})
-                     for e in res["episodes"]]
+            found = [Episode(e["start"], e["end"], e["peak"], alert_at=e["start"]) for e in res["episodes"]]
             r["cries"], r["cries_found"] = len(events), sum(m["found"] for m in _matches(events, found))
             out[f"{h:g}h" + ("" if threads == 1 else f"_threads{threads}") + _suffix(engine)] = r
             if progress:
