@@ -42,6 +42,7 @@ THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0, 0.05), 2))
 VARIANTS = {"default": {}, "off_5s": {"off_seconds": 5.0}, "on_2s": {"on_seconds": 2.0}, "no_onset_backtrack":
             {"onset_fraction": 1.0}}
 ONSET_FRACTIONS = (1.0, 0.5, 0.25, 0.1)  # EpisodeRule.onset_fraction candidates (1.0: the first sure window)
+LIFTS = (0.0, 0.25, 0.5, 0.75)  # episodes.ALERT_LIFT candidates (0: the detector's clip threshold)
 TARGETS = {"event_f1": 0.90, "false_alerts_per_hour": 1.0, "median_delay_s": 3.0, "x_real_time": 500.0,
            "peak_mb_8h": 600.0}
 
@@ -161,11 +162,11 @@ def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = Non
 
     bg_minutes = bg_minutes or {"room": 30.0, "speech": 60.0, "laugh": 30.0, "noise": 60.0, "silence": 10.0}
     started = time.time()
-    nights, fold_info, rules = [], [], {}
+    nights, fold_info, rules, base = [], [], {}, {}
     for k in range(folds):
         det, run_name, held_out, note = fold_detector(k)
-        rule = EpisodeRule(det.threshold, hop_seconds=det.cfg.window_hop_samples / SR, win_seconds=det.cfg.clip_seconds)
-        rules[k] = rule
+        rule = EpisodeRule.for_detector(det)
+        rules[k], base[k] = rule, det.threshold
         mat = _material(data.split_frames("detect", "fold", k)[2])
         rng = np.random.default_rng(seed + k)
         kinds = [b for b in BACKGROUNDS if b == "silence" or (mat.get(b) and mat["room"])]
@@ -191,7 +192,7 @@ def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = Non
                 if progress:
                     print(f"fold {k} {kind:>7} {what:>4}: {minutes:.0f} min, {len(events)} cries, "
                           f"{len(n['found'])} episodes ({n['score_s']:.1f} s)", file=sys.stderr, flush=True)
-    rep = report(nights, fold_info, rules)
+    rep = report(nights, fold_info, rules, base)
     rep["speed"] = speed(speed_hours, progress, on_night=plot_first_night) if speed_hours else {}
     rep["targets"] = TARGETS
     rep["met"] = _met(rep)
@@ -200,7 +201,7 @@ def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = Non
     return rep
 
 
-def report(nights, fold_info, rules) -> dict:
+def report(nights, fold_info, rules, base=None) -> dict:
     cry_n = [n for n in nights if n["kind"] == "cry"]
     only = [n for n in nights if n["kind"] == "only"]
     rows = [dict(r, background=n["background"], fold=n["fold"]) for n in cry_n for r in _matches(n["events"], n["found"])]
@@ -244,7 +245,7 @@ def report(nights, fold_info, rules) -> dict:
         "recall_by_length_s": _rate(rows, "length"), "recall_by_level_dbfs": _rate(rows, "level"),
         "recall_by_background": _rate(rows, "background"),
         "rule_variants": variants,
-        "onset_fraction_left_out": onset_fraction_left_out(cry_n, rules) if cry_n else None,
+        "rule_left_out": rule_left_out(cry_n, rules, only, base) if cry_n else None,
         "found_any_overlap": round(float(np.mean([r["found"] for r in rows])), 3) if rows else None,
     }
     if held and len(held) < len(fold_info):
@@ -259,28 +260,41 @@ def report(nights, fold_info, rules) -> dict:
     return rep
 
 
-def onset_fraction_left_out(cry_n, rules) -> dict:
-    """EpisodeRule.onset_fraction chosen for each fold on the *other* folds' cry nights (best event F1), then scored
-    on that fold: the honest estimate of the choice. `all_folds` is the choice on every fold (the shipped default)."""
+def rule_left_out(cry_n, rules, only=(), base=None) -> dict:
+    """EpisodeRule's onset_fraction and threshold lift (episodes.lifted) chosen together for each fold on the
+    *other* folds' cry nights (best event F1), then scored on that fold: the honest estimate of the choice, with
+    the false alerts per hour the chosen rules give on background-only nights. base: {fold: the detector's own
+    threshold} (default: the rules'). `all_folds`: each choice's F1 over every fold (what to ship)."""
     from dataclasses import replace
 
-    from .episodes import find_episodes
+    from .episodes import find_episodes, lifted
 
-    found = {f: [{**n, "found": find_episodes(n["starts"], n["p"], replace(rules[n["fold"]], onset_fraction=f))}
-                 for n in cry_n] for f in ONSET_FRACTIONS}  # each night's episodes once per fraction
+    base = base or {k: r.threshold for k, r in rules.items()}
+    grid = [(f, lift) for f in ONSET_FRACTIONS for lift in LIFTS]  # ties: the first (no backtrack, no lift)
 
-    def f1(frac, keep=lambda n: True):
-        return event_f1([n for n in found[frac] if keep(n)])["f1"]
+    def rule(n, c):
+        return replace(rules[n["fold"]], onset_fraction=c[0], threshold=lifted(base[n["fold"]], c[1]))
+
+    found = {c: [{**n, "found": find_episodes(n["starts"], n["p"], rule(n, c))} for n in cry_n] for c in grid}
+
+    def f1(c, keep=lambda n: True):
+        return event_f1([n for n in found[c] if keep(n)])["f1"]
 
     folds = sorted({n["fold"] for n in cry_n})
-    choice = {}
-    for k in folds:
-        others = len(folds) > 1
-        choice[k] = max(ONSET_FRACTIONS, key=lambda f: f1(f, lambda n: n["fold"] != k)) if others else ONSET_FRACTIONS[0]
-    scored = [m for f in ONSET_FRACTIONS for m in found[f] if choice[m["fold"]] == f]
-    every = {f: round(f1(f), 4) for f in ONSET_FRACTIONS}
-    return {"choices": {str(k): v for k, v in choice.items()}, "event_f1_onset": event_f1(scored),
-            "all_folds": {"f1_by_fraction": {str(f): v for f, v in every.items()}, "best": max(every, key=every.get)}}
+    choice = {k: max(grid, key=lambda c: f1(c, lambda n: n["fold"] != k)) if len(folds) > 1 else grid[0]
+              for k in folds}
+    scored = [m for c in grid for m in found[c] if choice[m["fold"]] == c]
+    fa = {}
+    for b in sorted({n["background"] for n in only}):
+        ns = [n for n in only if n["background"] == b and n["fold"] in choice]
+        count = sum(len(find_episodes(n["starts"], n["p"], rule(n, choice[n["fold"]]))) for n in ns)
+        fa[b] = round(count / max(1e-9, sum(n["seconds"] for n in ns) / 3600), 3)
+    every = {c: round(f1(c), 4) for c in grid}
+    best = max(grid, key=every.get)
+    return {"choices": {str(k): {"onset_fraction": c[0], "lift": c[1]} for k, c in choice.items()},
+            "event_f1_onset": event_f1(scored), "false_alerts_per_hour": fa,
+            "all_folds": {"f1": {f"{f:g}/{lift:g}": v for (f, lift), v in every.items()},
+                          "best": {"onset_fraction": best[0], "lift": best[1]}}}
 
 
 def _q(xs, q):
@@ -311,7 +325,7 @@ def plot_first_night(f: Path, hours: float, events: list[dict]) -> None:
     from .whole_recording import detect_file
 
     det, run_name, held_out, _ = fold_detector(0)
-    rule = EpisodeRule(det.threshold, hop_seconds=det.cfg.window_hop_samples / SR, win_seconds=det.cfg.clip_seconds)
+    rule = EpisodeRule.for_detector(det)
     rec = detect_file(f, det, rule, reasons=False)
     plot_night(rec.starts, rec.p, events, find_episodes(rec.starts, rec.p, rule), rule, paths.results_dir() / "night.png",
                f"A {hours:g}-hour synthetic night from fold 0's held-out recordings; detector {run_name}"

@@ -55,11 +55,14 @@ def format_report(rep: dict) -> str:
              f"alert delay (live): median {d['median']} s, 90th percentile {d['p90']} s over {d['n']} cries",
              "recall by length: " + ", ".join(f"{k} s {v:.2f}" for k, v in rep["recall_by_length_s"].items()),
              "recall by level: " + ", ".join(f"{k} dBFS {v:.2f}" for k, v in rep["recall_by_level_dbfs"].items())]
-    lo = rep.get("onset_fraction_left_out")
+    lo = rep.get("rule_left_out")
     if lo:
-        lines.append(f"onset fraction chosen with each fold left out {lo['choices']}: event F1 "
-                     f"{lo['event_f1_onset']['f1']:.3f} (the honest figure); on all folds "
-                     + ", ".join(f"{f}: {v:.3f}" for f, v in lo["all_folds"]["f1_by_fraction"].items()))
+        top = sorted(lo["all_folds"]["f1"].items(), key=lambda kv: -kv[1])[:4]
+        lines.append("onset fraction / threshold lift chosen with each fold left out "
+                     + ", ".join(f"{k}: {c['onset_fraction']:g}/{c['lift']:g}" for k, c in lo["choices"].items())
+                     + f": event F1 {lo['event_f1_onset']['f1']:.3f} (the honest figure), false alerts/h "
+                     + ", ".join(f"{b} {x:.2f}" for b, x in lo["false_alerts_per_hour"].items())
+                     + "; best on all folds " + ", ".join(f"{k}: {v:.3f}" for k, v in top))
     for k, v in rep["rule_variants"].items():
         lines.append(f"rule {k} {v['rule'] or ''}: event F1 {v['event_f1_onset']:.3f}, median delay {v['median_delay_s']} s, "
                      "false alerts/h " + ", ".join(f"{b} {x:.2f}" for b, x in v["false_alerts_per_hour"].items()))

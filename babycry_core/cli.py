@@ -54,7 +54,12 @@ def cmd_data(a) -> int:
     from . import data
 
     if a.action == "link":
-        print(json.dumps(data.link_corpus(), indent=2, default=str))
+        done = data.link_corpus()
+        if a.extras:
+            from .corpus_extras import fetch_extras
+
+            done.update(fetch_extras())
+        print(json.dumps(done, indent=2, default=str))
         return 0
     if a.action == "cache":
         from .precompute import cache_corpus_features
@@ -278,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", nargs="?", choices=["build", "link", "cache"], default="build",
                    help="build: manifest + splits; link: link/clone the corpus only; cache: precompute features")
     s.add_argument("--corpus", default="donateacry")
+    s.add_argument("--extras", action="store_true",
+                   help="link: also clone FSDD (adult speech) and giulbia (laugh / noise / silence) where "
+                        "../shared/data lacks them: the cry detector's training needs both")
     s.add_argument("--source", default=None, help="folder-per-class corpus (default: data/corpus/<corpus>, linked from ../shared/data or cloned)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--folds", type=int, default=5)

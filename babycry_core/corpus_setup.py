@@ -65,38 +65,41 @@ def _link(link: Path, target: Path) -> str:
     return f"linked -> {target}"
 
 
-def _clone_donateacry(target: Path, quiet: bool) -> tuple[bool, str]:
-    """Shallow-clone the corpus into target/donateacry-corpus (via a .partial folder, so an interrupted clone
-    never looks complete) and link its cleaned folder as target/donateacry. Returns (linked, what happened);
-    a failure has already been logged."""
-    url, clone = clone_url(), target / "donateacry-corpus"
-    if not (clone / CLEANED_FOLDER).is_dir():
-        partial = target / ".donateacry-corpus.partial"
-        if not quiet:  # the step's line is finished below, once git has answered
-            _say(f"corpus: cloning {url} (git clone --depth 1) ...", end=" ")
-        try:
-            shutil.rmtree(partial, ignore_errors=True)
-            _git_clone(url, partial)
-        except (OSError, subprocess.SubprocessError) as e:
-            shutil.rmtree(partial, ignore_errors=True)
-            if not quiet:
-                _say(f"failed: {_clone_error(e)}")
-            return False, f"clone of {url} failed: {_clone_error(e)}"
-        if not (partial / CLEANED_FOLDER).is_dir():
-            shutil.rmtree(partial, ignore_errors=True)
-            if not quiet:
-                _say(f"failed: it has no {CLEANED_FOLDER} folder")
-            return False, f"clone of {url} has no {CLEANED_FOLDER} folder"
-        if clone.is_symlink() or clone.is_file():
-            clone.unlink()
-        shutil.rmtree(clone, ignore_errors=True)  # a stale copy without the cleaned folder
-        partial.rename(clone)
+def shallow_clone(url: str, clone: Path, required: str, quiet: bool) -> tuple[bool, str]:
+    """Shallow-clone url into `clone` (via a .partial folder, so an interrupted clone never looks complete)
+    unless `clone/required` is there already. Returns (ok, what happened); a failure has been logged."""
+    if (clone / required).is_dir():
+        return True, f"clone in {clone}; "
+    partial = clone.parent / f".{clone.name}.partial"
+    if not quiet:  # the step's line is finished below, once git has answered
+        _say(f"corpus: cloning {url} (git clone --depth 1) ...", end=" ")
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        _git_clone(url, partial)
+    except (OSError, subprocess.SubprocessError) as e:
+        shutil.rmtree(partial, ignore_errors=True)
         if not quiet:
-            _say("done")
-        done = "cloned; "
-    else:
-        done = f"clone in {clone}; "
-    return True, done + _link(target / "donateacry", clone / CLEANED_FOLDER)
+            _say(f"failed: {_clone_error(e)}")
+        return False, f"clone of {url} failed: {_clone_error(e)}"
+    if not (partial / required).is_dir():
+        shutil.rmtree(partial, ignore_errors=True)
+        if not quiet:
+            _say(f"failed: it has no {required} folder")
+        return False, f"clone of {url} has no {required} folder"
+    if clone.is_symlink() or clone.is_file():
+        clone.unlink()
+    shutil.rmtree(clone, ignore_errors=True)  # a stale copy without the required folder
+    partial.rename(clone)
+    if not quiet:
+        _say("done")
+    return True, "cloned; "
+
+
+def _clone_donateacry(target: Path, quiet: bool) -> tuple[bool, str]:
+    """Clone the corpus into target/donateacry-corpus and link its cleaned folder as target/donateacry."""
+    clone = target / "donateacry-corpus"
+    ok, done = shallow_clone(clone_url(), clone, CLEANED_FOLDER, quiet)
+    return (True, done + _link(target / "donateacry", clone / CLEANED_FOLDER)) if ok else (False, done)
 
 
 def link_corpus(target_dir: Path | None = None, quiet: bool = False) -> dict:

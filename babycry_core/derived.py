@@ -52,7 +52,7 @@ def build_speech(out: Path | None = None, src: Path | None = None, seed: int = 0
     out = Path(out or paths.data_dir() / "derived") / "speech"
     src = src or fsdd_dir()
     if src is None:
-        raise FileNotFoundError("FSDD speech not found: run `python -m babycry_core data link` "
+        raise FileNotFoundError("FSDD speech not found: run `python -m babycry_core data link --extras` "
                                 "(links ../shared/data/fsdd or clones the Free Spoken Digit Dataset)")
     if out.is_dir() and any(out.glob("*.wav")):
         return out

@@ -38,11 +38,17 @@ from .window_scoring import batch_log_mel, _fast_net, WindowScorer, _FAST  # noq
 
 EPS = 1e-6  # seconds: window times are multiples of the hop; comparisons must not hinge on rounding
 ROUND = 3
+ALERT_LIFT = 0.0  # the rule's threshold: the detector's validated one, lifted this far toward 1 (lifted())
+
+
+def lifted(threshold: float, lift: float) -> float:
+    """threshold + lift x (1 - threshold): 0 keeps the detector's clip threshold, 1 would need certainty."""
+    return float(threshold + lift * (1.0 - threshold))
 
 
 @dataclass(frozen=True)
 class EpisodeRule:
-    threshold: float
+    threshold: float  # a window is crying at P(cry) >= this (for_detector: the detector's, lifted)
     on_seconds: float = 3.0
     window_seconds: float = 5.0
     off_seconds: float = 10.0  # pauses for breath and sobbing stay inside one spell
@@ -59,6 +65,13 @@ class EpisodeRule:
     def need(self) -> int:
         """Crying windows needed within `window_seconds` to raise the alert."""
         return max(1, math.ceil(self.on_seconds / self.hop_seconds - EPS))
+
+    @classmethod
+    def for_detector(cls, det, lift: float = ALERT_LIFT, **kw) -> "EpisodeRule":
+        """The rule over det's windows (its hop and window length), at its validated threshold lifted by `lift`."""
+        cfg = det.cfg
+        return cls(lifted(det.threshold, lift), hop_seconds=cfg.window_hop_samples / cfg.sample_rate,
+                   win_seconds=cfg.clip_samples / cfg.sample_rate, **kw)
 
     def with_threshold(self, threshold: float) -> "EpisodeRule":
         from dataclasses import replace
@@ -192,7 +205,7 @@ class EpisodeEngine:
             else None
         cfg = det.cfg
         self.sr, self.n, self.hop = cfg.sample_rate, cfg.clip_samples, cfg.window_hop_samples
-        self.rule = rule or EpisodeRule(det.threshold, hop_seconds=self.hop / self.sr, win_seconds=self.n / self.sr)
+        self.rule = rule or EpisodeRule.for_detector(det)
         self.scorer, self.cry = WindowScorer(det, fast), det.cry_index
         self.tracker = EpisodeTracker(self.rule)
         self.batch = max(1, int(batch_windows))

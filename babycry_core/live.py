@@ -117,7 +117,7 @@ class LiveView:
     started: float  # wall clock (time.time()) when the session began
     starts: np.ndarray  # window starts (s) of the last `history` seconds
     p: np.ndarray  # their P(cry)
-    threshold: float
+    threshold: float  # the rule's: a window at or above it is crying
     rule: EpisodeRule
     active: Episode | None  # the open episode (the alert is on), a copy
     active_reason: dict | None  # the reason step on its audio so far (computed when the alert went on)
@@ -157,7 +157,7 @@ class LiveListener:
         """episodes.EpisodeRule with this listener's on / look-back seconds; its own quiet time to end an alert
         (never shorter than the look-back), the detector's threshold, hop and window."""
         d = self.detector
-        base = EpisodeRule(d.threshold, hop_seconds=d.cfg.window_hop_samples / self.sr, win_seconds=d.cfg.clip_seconds)
+        base = EpisodeRule.for_detector(d)
         within = max(self._within, self._on)
         return replace(base, on_seconds=self._on, window_seconds=within, off_seconds=max(base.off_seconds, within))
 
@@ -260,7 +260,7 @@ class LiveListener:
             starts, p = self._recent()
             active = self.engine.active
             last = self.ring.latest(min(len(self.ring), self.sr // 2))
-            return LiveView(self.seconds, self.started, starts, p, self.detector.threshold,
+            return LiveView(self.seconds, self.started, starts, p, self.engine.rule.threshold,
                             self.engine.rule, None if active is None else self._shifted(active), self.active_reason,
                             list(self.episodes), self.alerts_on, level_dbfs(last) if len(last) else float("-inf"),
                             self.stream_started, self.error)

@@ -95,8 +95,7 @@ def detect_files(files, run=None, *, max_minutes: float | None = None, progress:
         raise ValueError(f"detect needs a cry detector; {predictor.run_id} is not one (see checkpoints/default.json)")
     rule = None
     if rule_kw:
-        rule = EpisodeRule(det.threshold, hop_seconds=det.cfg.window_hop_samples / det.cfg.sample_rate,
-                           win_seconds=det.cfg.clip_seconds, **rule_kw)
+        rule = EpisodeRule.for_detector(det, **rule_kw)
     max_s = None if max_minutes is None else max_minutes * 60
     out: list[Recording | dict] = []
     for f in files:

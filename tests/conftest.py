@@ -107,3 +107,16 @@ def train_template(tiny_corpus: Path, base: Path, epochs: int = 1) -> Path:
         mp.setenv("BABYCRY_CHECKPOINTS", str(base / "checkpoints"))
         data.prepare("donateacry", source=tiny_corpus, seed=0, n_folds=3, progress=False)
         return fit(tiny_train_config(epochs=epochs), progress=False)
+
+
+@pytest.fixture
+def fresh_env(tmp_path):
+    """A machine without ../shared/data, for subprocesses: empty data/, checkpoints/ and shared-data folders in
+    tmp_path, no BABYCRY_* settings from outside."""
+    (tmp_path / "no-shared").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BABYCRY_")}
+    env.update(BABYCRY_DATA=str(tmp_path / "data"), BABYCRY_SHARED_DATA=str(tmp_path / "no-shared"),
+               BABYCRY_CHECKPOINTS=str(tmp_path / "checkpoints"), BABYCRY_RESULTS=str(tmp_path / "results"),
+               BABYCRY_CACHE=str(tmp_path / "cache"), GIT_CONFIG_NOSYSTEM="1", HOME=str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    return env

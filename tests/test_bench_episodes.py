@@ -68,7 +68,7 @@ def test_speed_rows_for_both_engines(monkeypatch, tmp_path):
     assert np.isfinite(onnx_row["x_real_time"]) and onnx_row["x_real_time"] > 0
 
 
-def test_onset_fraction_is_chosen_on_the_other_folds():
+def test_onset_fraction_and_lift_are_chosen_on_the_other_folds():
     """Cries whose first 2 s score under the threshold but above a quarter of it: moving the onset back puts every
     onset inside the collar, and each fold's choice comes from the other fold alone."""
     from babycry_core.episodes import EpisodeRule
@@ -83,7 +83,38 @@ def test_onset_fraction_is_chosen_on_the_other_folds():
             events.append({"onset": onset, "offset": onset + 15.0})
         nights.append({"name": f"fold{k}", "fold": k, "events": events, "starts": np.arange(400) * hop, "p": p})
     rules = {0: EpisodeRule(0.5), 1: EpisodeRule(0.5)}
-    out = B.onset_fraction_left_out(nights, rules)
-    assert out["choices"] == {"0": 0.5, "1": 0.5}  # the first fraction that reaches 0.3 / 0.5
+    out = B.rule_left_out(nights, rules)
+    assert out["choices"] == {k: {"onset_fraction": 0.5, "lift": 0.0} for k in "01"}  # the first that reaches 0.3
     assert out["event_f1_onset"]["f1"] == pytest.approx(1.0)
-    assert out["all_folds"]["f1_by_fraction"]["1.0"] == pytest.approx(0.0)
+    f1 = out["all_folds"]["f1"]
+    assert f1["1/0"] == pytest.approx(0.0) and f1["0.5/0.25"] == pytest.approx(0.0)  # 0.3 < 0.5 x 0.625
+    assert f1["0.25/0.25"] == pytest.approx(1.0)
+
+
+def test_a_lift_is_chosen_where_backgrounds_blip_above_the_threshold():
+    """Cries as above plus a 6 s background spell at P(cry) 0.6 in every night: only a lifted threshold (0.625)
+    drops the spell, and only a low onset fraction then still dates the cries; the background-only nights' false
+    alerts are counted under the chosen rule."""
+    from babycry_core.episodes import EpisodeRule
+
+    hop, nights, only = 0.5, [], []
+    for k in (0, 1):
+        p = np.full(400, 0.02)
+        events = []
+        for onset in (30.0, 90.0, 150.0):
+            i = int((onset - 1.0) / hop)
+            p[i: i + 4], p[i + 4: i + 30] = 0.3, 0.9
+            events.append({"onset": onset, "offset": onset + 15.0})
+        p[360:372] = 0.6  # 16 s after the last cry: its own spell
+        nights.append({"name": f"fold{k}", "fold": k, "events": events, "starts": np.arange(400) * hop, "p": p})
+        q = np.full(400, 0.02)
+        q[100:112] = 0.6
+        only.append({"fold": k, "background": "noise", "seconds": 200.0, "starts": np.arange(400) * hop, "p": q})
+    rules = {0: EpisodeRule(0.5), 1: EpisodeRule(0.5)}
+    out = B.rule_left_out(nights, rules, only)
+    assert out["choices"] == {k: {"onset_fraction": 0.25, "lift": 0.25} for k in "01"}
+    assert out["event_f1_onset"]["f1"] == pytest.approx(1.0)
+    assert out["false_alerts_per_hour"] == {"noise": 0.0}
+    assert out["all_folds"]["f1"]["0.5/0"] == pytest.approx(6 / 7, abs=1e-4)  # 3 cries found, 1 false spell
+    unlifted = B.rule_left_out(nights, rules, only, base={0: 0.5, 1: 0.5})
+    assert unlifted == out  # base defaults to the rules' thresholds

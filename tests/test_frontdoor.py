@@ -14,59 +14,28 @@ import pytest
 import soundfile as sf
 
 from babycry_core import data, paths, synth
+from fresh_machine import bare_repo, cli, needs_git, no_traceback
 
 NO_CORPUS_LINE = ("no corpus: the app offers generated demo signals; "
                   "run `python -m babycry_core data link` when online")
-needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-
-
-@pytest.fixture
-def fresh_env(tmp_path):
-    """A machine without ../shared/data: empty data/, checkpoints/ and shared-data folders in tmp_path."""
-    (tmp_path / "no-shared").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BABYCRY_")}
-    env.update(BABYCRY_DATA=str(tmp_path / "data"), BABYCRY_SHARED_DATA=str(tmp_path / "no-shared"),
-               BABYCRY_CHECKPOINTS=str(tmp_path / "checkpoints"), BABYCRY_RESULTS=str(tmp_path / "results"),
-               BABYCRY_CACHE=str(tmp_path / "cache"), GIT_CONFIG_NOSYSTEM="1", HOME=str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    return env
-
-
-def cli(env, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "babycry_core", *args], capture_output=True, text=True,
-                          cwd=paths.ROOT, env=env, timeout=timeout)
-
-
-def no_traceback(r):
-    assert "Traceback" not in r.stdout and "Traceback" not in r.stderr, r.stdout + r.stderr
-
-
-def _git(*args, cwd=None):
-    subprocess.run(["git", "-c", "user.name=babycry test", "-c", "user.email=test@example.org",
-                    "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True, capture_output=True, text=True)
 
 
 def _corpus_repo(tmp_path: Path) -> Path:
     """A bare git repository laid out like gveres/donateacry-corpus: the cleaned folder with one folder per
     reason, files named as the app named them. Returns the bare repository."""
-    bare, work = tmp_path / "origin" / "donateacry-corpus.git", tmp_path / "work"
-    bare.parent.mkdir()
-    _git("init", "--bare", "-q", str(bare))
-    _git("clone", "-q", str(bare), str(work))
     tags = {"hungry": "hu", "tired": "ti", "discomfort": "dc"}
-    for b in range(8):  # eight babies (app installs) with three recordings each: 8 clips per reason
-        uuid = f"0e4e0d7a-7b4e-4b2d-9f1e-{b:012d}"
-        for j, reason in enumerate(list(tags)[(b + k) % 3] for k in range(3)):
-            f = (work / data.CLEANED_FOLDER / reason
-                 / f"{uuid}-{1430000000 + 10 * b + j}-1.0-{'mf'[b % 2]}-04-{tags[reason]}.wav")
-            f.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(f, synth.cry_sweep(0.5, 8000, seed=10 * b + j), 8000, subtype="PCM_16")
-    (work / "README.md").write_text("Donate-a-Cry corpus (test copy)\n")
-    _git("add", "-A", cwd=work)
-    _git("commit", "-q", "-m", "corpus", cwd=work)
-    _git("push", "-q", "origin", "HEAD:main", cwd=work)
-    _git("symbolic-ref", "HEAD", "refs/heads/main", cwd=bare)
-    return bare
+
+    def populate(work: Path) -> None:
+        for b in range(8):  # eight babies (app installs) with three recordings each: 8 clips per reason
+            uuid = f"0e4e0d7a-7b4e-4b2d-9f1e-{b:012d}"
+            for j, reason in enumerate(list(tags)[(b + k) % 3] for k in range(3)):
+                f = (work / data.CLEANED_FOLDER / reason
+                     / f"{uuid}-{1430000000 + 10 * b + j}-1.0-{'mf'[b % 2]}-04-{tags[reason]}.wav")
+                f.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(f, synth.cry_sweep(0.5, 8000, seed=10 * b + j), 8000, subtype="PCM_16")
+        (work / "README.md").write_text("Donate-a-Cry corpus (test copy)\n")
+
+    return bare_repo(tmp_path, "donateacry-corpus", populate)
 
 
 # ---------------------------------------------------------------- data build on a fresh machine
@@ -103,14 +72,7 @@ def test_data_build_clones_the_corpus_when_shared_data_is_absent(tmp_path, fresh
 
 @needs_git
 def test_clone_without_the_cleaned_folder_is_not_linked(tmp_path, fresh_env):
-    bare, work = tmp_path / "other.git", tmp_path / "w"
-    _git("init", "--bare", "-q", str(bare))
-    _git("clone", "-q", str(bare), str(work))
-    (work / "README.md").write_text("not the corpus\n")
-    _git("add", "-A", cwd=work)
-    _git("commit", "-q", "-m", "x", cwd=work)
-    _git("push", "-q", "origin", "HEAD:main", cwd=work)
-    _git("symbolic-ref", "HEAD", "refs/heads/main", cwd=bare)
+    bare = bare_repo(tmp_path, "other", lambda work: (work / "README.md").write_text("not the corpus\n"))
     fresh_env["BABYCRY_CORPUS_URL"] = bare.as_uri()
     r = cli(fresh_env, "data", "build")
     assert r.returncode == 1
