@@ -35,6 +35,13 @@ setup() {
     .venv/bin/pip install -q --upgrade "pip>=24" >/dev/null
     .venv/bin/pip install -q -r requirements-dev.txt
     echo "$want" > .venv/.requirements.sha
+    rm -f .venv/.numba-warm
+  fi
+  # compile librosa's numba kernels once (they cache to disk), so the first pitch shift in the app or the tests
+  # does not pay about half a minute of JIT
+  if [ ! -f .venv/.numba-warm ]; then
+    .venv/bin/python -c "import numpy as np, librosa; librosa.effects.pitch_shift(np.random.default_rng(0).normal(size=16000).astype(np.float32), sr=8000, n_steps=3.0)" \
+      && touch .venv/.numba-warm || true
   fi
   # link ../shared/data (or clone the public corpus) into data/corpus, then build manifests and splits; without a
   # corpus `data build` says so in one line and the app falls back to generated demo signals: never fatal here

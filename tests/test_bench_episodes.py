@@ -46,6 +46,7 @@ def test_targets_take_the_better_engine_on_the_8h_night():
     assert not B._met(rep)["peak_mb_8h"]
 
 
+@pytest.mark.slow  # 47 s: two engines over a generated night; the speed figures come from `bench episodes` itself
 def test_speed_rows_for_both_engines(monkeypatch, tmp_path):
     """`detect` in fresh processes on a 72 s generated night, with torch and with onnxruntime (exported here): the
     same episodes, and the onnx process without torch's memory."""

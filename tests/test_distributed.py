@@ -40,6 +40,7 @@ def test_two_ranks_one_folder_equal_weights(tiny_data):
     assert info.status == "finished" and info.config["world_size"] == 2
 
 
+@pytest.mark.slow  # 14 s; the two-rank test keeps torchrun in the default suite
 def test_one_rank_equals_single_process(tiny_data):
     from babycry_core.cli import main
 

@@ -147,7 +147,11 @@ def test_every_torch_model_of_the_registry_is_covered():
     assert sorted(n for n in model_names() if get_spec(n).family in ("torch", "detector")) == sorted(TORCH_MODELS)
 
 
-@pytest.mark.parametrize("name", TORCH_MODELS)
+# the three largest networks (15 s each) run with `-m slow`; the small ones keep every export step in the default suite
+BIG = ("resnet50", "mobilenet_v3", "efficientnet_b0")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in BIG else n for n in TORCH_MODELS])
 def test_every_torch_network_exports(name, tmp_path):
     import torch
 

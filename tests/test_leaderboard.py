@@ -118,6 +118,7 @@ def test_parse_model_variants():
         parse_model("cnn:fold=2")
 
 
+@pytest.mark.slow  # 23 s; test_backends.py::test_ray_matches_local keeps Ray in the default suite
 def test_ray_backend_matches_local(tiny_data, tmp_path):
     """A 2-model x 2-fold sweep as Ray tasks on a local cluster gives the local backend's results."""
     pytest.importorskip("ray", reason="Ray is the optional scale-out extra (requirements-scale.txt)")

@@ -2,7 +2,8 @@
 
 A tiny combined-style corpus is generated in tmp: cry-like sweeps in reason folders with Donate-a-Cry names, and
 laugh / noise / silence / cry folders named like giulbia's windows. A CorpusSpec for it goes into
-corpora.CORPORA for this module only; one two-stage model is trained on it (a few seconds) and shared.
+corpora.CORPORA for the session (this module and the Compare page test share it); one two-stage model is trained
+on it (a few seconds) and shared.
 """
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ def _noise(i: int, sr: int) -> np.ndarray:
     return (0.2 * (1 + i % 3) * y / np.abs(y).max()).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_combined(tmp_path_factory):
-    """(corpus root, data dir): generated corpus, its manifest and splits, the spec registered for the module."""
+    """(corpus root, data dir): generated corpus, its manifest and splits, the spec registered for the session."""
     root = tmp_path_factory.mktemp("tiny_combined")
     dac, giul = root / "dac", root / "giul"
     for label, tag, (lo, hi) in (("hungry", "hu", (350, 500)), ("tired", "ti", (900, 1200))):
@@ -92,7 +93,7 @@ def tiny_combined(tmp_path_factory):
         yield root, data_dir
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def two_stage_run(tiny_combined, tmp_path_factory):
     cfg = TrainConfig(model="two_stage", corpus=CORPUS, epochs=8, batch_size=8, patience=8, threads=1, seed=0,
                       features=FeatureConfig(clip_seconds=SECONDS).to_dict())
