@@ -59,10 +59,6 @@ def cmd_data(a) -> int:
             from .corpus_extras import fetch_extras
 
             done.update(fetch_extras())
-        if a.debian_sounds:
-            from .debian_sounds import fetch
-
-            done.update(fetch())
         print(json.dumps(done, indent=2, default=str))
         return 0
     if a.action == "cache":
@@ -290,8 +286,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--extras", action="store_true",
                    help="link: also clone FSDD (adult speech) and giulbia (laugh / noise / silence) where "
                         "../shared/data lacks them: the cry detector's training needs both")
-    s.add_argument("--debian-sounds", action="store_true", help="link: also download the real household sounds "
-                   "of three Debian packages (apt-get download) for the cry detector's training part")
     s.add_argument("--source", default=None, help="folder-per-class corpus (default: data/corpus/<corpus>, linked from ../shared/data or cloned)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--folds", type=int, default=5)

@@ -18,7 +18,6 @@ import pandas as pd
 
 from . import fileio
 from .corpora import CRY, DETECTOR_CLASSES, SPEECH
-from .debian_sounds import FOLDER
 from .detector import DETECTOR_FEATURES, CryDetector, choose_threshold
 from .augment_cry import rms_dbfs
 from .features import FeatureConfig, fix_length, log_mel
@@ -112,10 +111,9 @@ def augmented(waves, frame: pd.DataFrame, sr: int, seed: int, progress: bool = F
 
 
 def with_generated(frame: pd.DataFrame, waves: list, sr: int, seed: int):
-    """The training part plus N_HOUSEHOLD generated household sounds (household.py, labelled noise), N_LAUGHS
-    generated laughs (laughter.py: synthetic, and cut from the part's own cries) and, where they are unpacked,
-    the real sounds of debian_sounds.py (animals, household, laughs, many voices), each its own group."""
-    from . import debian_sounds, household, laughter
+    """The training part plus N_HOUSEHOLD generated household sounds (household.py, labelled noise) and
+    N_LAUGHS generated laughs (laughter.py: synthetic, and cut from the part's own cries), each its own group."""
+    from . import household, laughter
 
     hw, kinds = household.sounds(N_HOUSEHOLD, HOUSEHOLD_SECONDS, sr, seed)
     cries = [w for w, c in zip(waves, frame["label"]) if c == CRY]
@@ -125,10 +123,8 @@ def with_generated(frame: pd.DataFrame, waves: list, sr: int, seed: int):
             for i, k in enumerate(kinds)]
     rows += [{"clip_id": f"generated/laugh_{i}", "label": "laugh", "group": f"generated_laugh_{i}",
               "source": "generated"} for i in range(len(lw))]
-    dw, drows = debian_sounds.clips(sr, seed + 3)
-    rows += [{**r, "source": debian_sounds.FOLDER} for r in drows]
     rows = pd.DataFrame([{**r, "is_cry": False, "duration": HOUSEHOLD_SECONDS} for r in rows])
-    return pd.concat([frame, rows], ignore_index=True), list(waves) + hw + lw + dw
+    return pd.concat([frame, rows], ignore_index=True), list(waves) + hw + lw
 
 
 def build_parts(cfg, frames, *, progress: bool = False):
@@ -147,9 +143,7 @@ def build_parts(cfg, frames, *, progress: bool = False):
     Xa, ya, fa = _windows_part(aw, af, labels, fcfg)
     X, y, f = parts["train"]
     parts["train"] = (np.concatenate([X, Xa]), np.concatenate([y, ya]), pd.concat([f, fa], ignore_index=True))
-    real = frames["train"][frames["train"]["source"] == FOLDER]["label"].value_counts()
     info = {"augmented_recordings": len(aw), "household_sounds": N_HOUSEHOLD, "generated_laughs": list(N_LAUGHS),
-            "debian_sounds": {str(k): int(v) for k, v in real.items()},
             "active_db": ACTIVE_DB, "n_augmented": N_AUGMENTED, "train_windows": int(len(parts["train"][1])),
             "train_windows_per_class": {labels[i]: int(n) for i, n in enumerate(np.bincount(parts["train"][1],
                                                                                                minlength=len(labels)))}}
