@@ -1,9 +1,9 @@
 """detector_train: a cry detector trained end to end on generated recordings of the five kinds (one epoch).
 
-Cries are harmonic sweeps at cry pitch, speech a low voice-like sweep, laughs a sweep gated into short calls, noise white noise,
-silence faint hiss; each recording its own group. The generated household sounds and laughs are cut to a few so
-that the run takes seconds. The run must describe itself: its threshold chosen on validation and stored, the test
-figures, the training windows of every kind."""
+Cries are harmonic sweeps at cry pitch, speech a low voice-like sweep, laughs a sweep gated into short calls,
+noise white noise, silence faint hiss; each recording its own group. The generated household sounds and laughs are
+cut to a few so that the run takes seconds. The run must describe itself: its threshold chosen on validation and
+stored, the test figures, the training windows of every kind."""
 from __future__ import annotations
 
 import numpy as np
