@@ -60,3 +60,23 @@ def streamlit_app(env: dict, log_path: Path, timeout: float = 60.0):
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1400, height: int = 1400, extra_args=()):
+    """A page in Debian's headless Chromium, driven by Playwright, closed after; test-artifacts/ made for screenshots."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS + list(extra_args))
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def assert_no_exception(page) -> None:
+    """No Streamlit exception box on the page."""
+    shown = page.locator("[data-testid=stException]")
+    assert shown.count() == 0, shown.first.inner_text()

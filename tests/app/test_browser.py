@@ -10,7 +10,7 @@ import time
 import pytest
 
 from babycry_core import fileio, paths
-from browser_helpers import ARTIFACTS, CHROMIUM, FLAGS, need_chromium, streamlit_app
+from browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -38,22 +38,17 @@ def _clip(tmp_path):
 
 
 def test_upload_real_clip_and_open_compare(server, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with chromium_page(height=1000) as page:
         page.goto(server + "/Classify")
         uploader = page.locator("[data-testid=stFileUploader] input[type=file]").first
         uploader.wait_for(state="attached", timeout=60_000)
         uploader.set_input_files(str(_clip(tmp_path)))
         page.get_by_text("Detected:", exact=False).first.wait_for(timeout=90_000)
-        assert page.locator("[data-testid=stException]").count() == 0
+        assert_no_exception(page)
         page.screenshot(path=str(ARTIFACTS / "browser_classify.png"), full_page=True)
         page.goto(server + "/Compare")
         page.wait_for_load_state("networkidle")
         page.get_by_text("Compare", exact=False).first.wait_for(timeout=30_000)
         time.sleep(2)
-        assert page.locator("[data-testid=stException]").count() == 0
+        assert_no_exception(page)
         page.screenshot(path=str(ARTIFACTS / "browser_compare.png"), full_page=True)
-        browser.close()

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from babycry_core import paths, runs
-from browser_helpers import ARTIFACTS, CHROMIUM, FLAGS, need_chromium, streamlit_app
+from browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -16,19 +16,13 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def browser_page():
     need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser.new_page(viewport={"width": 1400, "height": 1400})
-        browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def _no_exception(page) -> None:
     page.wait_for_load_state("networkidle")
-    shown = page.locator("[data-testid=stException]")
-    assert shown.count() == 0, shown.first.inner_text()
+    assert_no_exception(page)
 
 
 def test_home_links_every_page_and_each_opens(browser_page, tmp_path):

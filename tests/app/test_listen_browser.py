@@ -16,11 +16,11 @@ import pytest
 import soundfile as sf
 
 from babycry_core import paths, synth
-from browser_helpers import ARTIFACTS, CHROMIUM, FLAGS as BASE_FLAGS, need_chromium, streamlit_app
+from browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
-FLAGS = BASE_FLAGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                      "--autoplay-policy=no-user-gesture-required"]
+FAKE_MIC = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            "--autoplay-policy=no-user-gesture-required"]
 SR = 48000  # 16-bit 48 kHz mono: what Chromium's fake capture reads most reliably
 BANNER = "Crying now"
 HELD_OUT_SPEAKER = "lucas"  # the shipped detector's test speaker (data/detect/splits.json): never trained on
@@ -86,11 +86,7 @@ def _listen(server, wav: Path, shot: str) -> tuple[bool, str]:
     A screenshot is saved whatever happens; a step that times out fails with the server's log."""
     from playwright import sync_api
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=FLAGS + [f"--use-file-for-fake-audio-capture={wav.resolve()}"])
-        page = browser.new_page(viewport={"width": 1300, "height": 1400})
+    with chromium_page(1300, 1400, FAKE_MIC + [f"--use-file-for-fake-audio-capture={wav.resolve()}"]) as page:
         step = "open the page"
         try:
             page.goto(server.url + "/Listen")
@@ -107,13 +103,12 @@ def _listen(server, wav: Path, shot: str) -> tuple[bool, str]:
             while time.time() < deadline and not seen:
                 seen = page.get_by_text(BANNER, exact=False).count() > 0
                 time.sleep(0.5)
-            assert page.locator("[data-testid=stException]").count() == 0
+            assert_no_exception(page)
             text = page.inner_text("body")
         except sync_api.TimeoutError:
             pytest.fail(f"timed out at '{step}'; server log:\n" + server.log.read_text(errors="replace")[-3000:])
         finally:
             page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
-            browser.close()
     return seen, text
 
 
