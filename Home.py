@@ -7,7 +7,9 @@ import math
 import pandas as pd
 import streamlit as st
 
-from babycry_core import data, labels as L, paths
+from babycry_core import paths
+from babycry_core.data import splits as data
+from babycry_core.inference import wording as L
 from babycry_core.ui import app_state as S
 
 st.set_page_config(page_title="babycry", page_icon="👶", layout="wide")

@@ -3,7 +3,7 @@ import json
 
 import streamlit as st
 
-from babycry_core import audio
+from babycry_core.audio import decode as audio
 from babycry_core.ui import answer_view as V, app_state as S, classify_view as C
 
 st.set_page_config(page_title="Classify · babycry", page_icon="👶", layout="wide")

@@ -2,7 +2,7 @@
 so runs survive reloads, other tabs and restarts of the app."""
 import streamlit as st
 
-from babycry_core import runs
+from babycry_core.runs import registry as runs
 from babycry_core.ui import train_view as tv
 
 st.set_page_config(page_title="Train · babycry", layout="wide")

@@ -1,9 +1,9 @@
 """Listen live: the browser's microphone, the cry detector every 0.5 s, an alert when crying lasts, and the
-episodes of the night with the two-step answer's reason. The listening is babycry_core.live; the drawing,
+episodes of the night with the two-step answer's reason. The listening is babycry_core.detection.live; the drawing,
 the notes and the WebRTC settings are babycry_core.ui.listen_view."""
 import streamlit as st
 
-from babycry_core import labels as L
+from babycry_core.inference import wording as L
 from babycry_core.ui import listen_view as V
 
 st.set_page_config(page_title="Listen · babycry", page_icon="👶", layout="wide")

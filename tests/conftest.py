@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from babycry_core import paths, synth
+from babycry_core import paths
+from babycry_core.audio import synth
 
 SHARED = paths.shared_data_dir()
 TINY_FEATURES = {"clip_seconds": 2.0}
@@ -65,7 +66,7 @@ def tiny_corpus(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny_data(tiny_corpus, monkeypatch, tmp_path):
     """data/ built from the tiny corpus (manifest + grouped splits and folds) in this test's own data dir."""
-    from babycry_core import data
+    from babycry_core.data import splits as data
 
     monkeypatch.setenv("BABYCRY_DATA", str(tmp_path / "data"))
     manifest, splits = data.prepare("donateacry", source=tiny_corpus, seed=0, n_folds=3)
@@ -80,8 +81,8 @@ def wav_file(tmp_path) -> Path:
 
 
 def tiny_train_config(**kw):
-    from babycry_core.train import TrainConfig
-    from babycry_core.features import FeatureConfig
+    from babycry_core.training.loop import TrainConfig
+    from babycry_core.features.logmel import FeatureConfig
 
     base = dict(model="cnn", epochs=3, batch_size=8, patience=5, threads=1,
                 features=FeatureConfig(**TINY_FEATURES).to_dict())
@@ -92,15 +93,15 @@ def tiny_train_config(**kw):
 @pytest.fixture
 def trained_run(tiny_data):
     """A finished small-CNN run on the tiny corpus (a few seconds)."""
-    from babycry_core.train import fit
+    from babycry_core.training.loop import fit
 
     return fit(tiny_train_config(), progress=False)
 
 
 def train_template(tiny_corpus: Path, base: Path, epochs: int = 1) -> Path:
     """A finished small-CNN run trained once (for a module) in its own data/ and checkpoints/ under base."""
-    from babycry_core import data
-    from babycry_core.train import fit
+    from babycry_core.data import splits as data
+    from babycry_core.training.loop import fit
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BABYCRY_DATA", str(base / "data"))

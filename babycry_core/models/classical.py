@@ -7,7 +7,7 @@ fit_classical.py; the fitted predictors are embedding_models.py.
 """
 from __future__ import annotations
 
-from .spec import ModelSpec
+from babycry_core.models.spec import ModelSpec
 
 FAMILY = "classical"
 SVM_GRID = {"clf__C": [0.3, 1.0, 3.0, 10.0], "clf__kernel": ["rbf", "linear"]}

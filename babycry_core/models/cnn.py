@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from .base import LogMelNet
-from .spec import ModelSpec
+from babycry_core.models.base import LogMelNet
+from babycry_core.models.spec import ModelSpec
 
 
 def _block(c_in: int, c_out: int, p_drop: float) -> nn.Sequential:

@@ -1,9 +1,12 @@
 """The cry detector's network (`cry_detector`): the small CNN over 2 s normalised log-mel windows, five outputs
-(cry, laugh, noise, silence, speech). Its data, training and threshold are in detector_train.py (fitting.fit picks it)."""
+(cry, laugh, noise, silence, speech). Its data, training and threshold are in training/detector.py (training.fit picks it)."""
 from __future__ import annotations
 
-from .cnn import build_cnn
-from .spec import ModelSpec
+from babycry_core.features.logmel import FeatureConfig
+from babycry_core.models.cnn import build_cnn
+from babycry_core.models.spec import ModelSpec
+
+DETECTOR_FEATURES = FeatureConfig(clip_seconds=2.0, hop_seconds=0.5, normalize=True, hop_length=256)  # (64, 63) per window
 
 
 def build_cry_detector(n_classes: int = 5, dropout: float = 0.2, pretrained: bool = False, **_):

@@ -9,14 +9,14 @@ no I/O, no training, no run folders. The training side picks a family's trainer 
 """
 from __future__ import annotations
 
-from .spec import ModelSpec, UnknownModelError
+from babycry_core.models.spec import ModelSpec, UnknownModelError
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def _ensure_loaded() -> dict[str, ModelSpec]:
     if not _REGISTRY:
-        from . import classical, cnn, detector, two_stage, vision, yamnet
+        from babycry_core.models import classical, cnn, detector, two_stage, vision, yamnet
 
         specs = {}
         for module in (cnn, detector, vision, classical, yamnet, two_stage):  # the order of the pages' select boxes

@@ -14,7 +14,7 @@ temperature stays 1: a temperature over the 9-class vector would distort cry vs 
 small reason probabilities together, so their sum P(cry) grows; measured: gate-style false alarms 0 % -> 81 %
 at T = 2.1).
 
-This module is the model: which classes play which part (`class_roles`) and the combination (`TwoStageModel`).
+This module is the model: the combination (`TwoStageModel`); which classes play which part is `data.corpora.class_roles`.
 Training each stage with train.fit, the noise-mixed gate data and the run folder are fit_two_stage.py; the
 post-training checks two_stage_checks.py; checkpoint.load rebuilds it from gate/ and reason/.
 """
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..features import FeatureConfig, log_mel
-from .spec import ModelSpec
+from babycry_core.features.logmel import FeatureConfig, log_mel
+from babycry_core.models.spec import ModelSpec
 
 FAMILY = "two_stage"
 NAME = "two_stage"
@@ -36,30 +36,6 @@ LOG_FLOOR = 1e-12
 
 
 # ---------------------------------------------------------------- classes
-
-def class_roles(manifest) -> dict:
-    """Which corpus labels play which part.
-
-    all: every label (cry_unknown included); labels: the model's output classes (all but cry_unknown);
-    cry: model classes that are cries (= reason); reason: cry classes with a reason; non_cry: the rest;
-    gate: the gate's classes (cry + non_cry).
-    """
-    from ..corpora import UNKNOWN_CRY
-
-    is_cry = manifest.groupby("label")["is_cry"].all()
-    every = sorted(is_cry.index.astype(str))
-    labels = [c for c in every if c != UNKNOWN_CRY]
-    reason = [c for c in labels if is_cry[c]]
-    non_cry = [c for c in labels if not is_cry[c]]
-    if CRY in labels:
-        raise ValueError(f"the corpus has a class named {CRY!r}: it would clash with the gate's cry class")
-    if not reason:
-        raise ValueError("the corpus has no cry class with a reason: the reason stage has nothing to learn")
-    if not non_cry:
-        raise ValueError("the corpus has no non-cry class (laugh / noise / silence): use a one-stage model")
-    return {"all": every, "labels": labels, "cry": reason, "reason": reason, "non_cry": non_cry,
-            "gate": sorted([CRY] + non_cry)}
-
 
 # ---------------------------------------------------------------- the combined model
 

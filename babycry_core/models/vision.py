@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .base import LogMelNet
-from .spec import ModelSpec
+from babycry_core.models.base import LogMelNet
+from babycry_core.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

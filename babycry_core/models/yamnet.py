@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..yamnet_hub import EMBED_DIM
-from .spec import ModelSpec
+from babycry_core.features.yamnet import EMBED_DIM
+from babycry_core.models.spec import ModelSpec
 
 FAMILY = "yamnet"
 D_IN = 2 * EMBED_DIM  # pooled: mean and std of YAMNet's frame embeddings

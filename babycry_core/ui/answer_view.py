@@ -20,8 +20,8 @@ import math
 
 import plotly.graph_objects as go
 
-from .. import labels as L
-from .audio_plots import ACCENT, MUTED, _layout
+from babycry_core.inference import wording as L
+from babycry_core.ui.audio_plots import ACCENT, MUTED, _layout
 
 HEARD = {"speech": "speech", "laugh": "laughing", "noise": "noise", "silence": "a quiet room"}
 PRIOR_COLOR = "#cfc6c3"
@@ -58,7 +58,7 @@ def _level(db: float) -> str:
 
 def step1(pred, predictor) -> tuple[str, str]:
     """Step 1, "Is it a cry?": (kind, sentence)."""
-    from ..prediction import SILENCE_DBFS
+    from babycry_core.audio.signal import SILENCE_DBFS
 
     cry = pred.cry or {}
     if pred.status == "silence":

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from .. import paths, runs
+from babycry_core import paths
+from babycry_core.runs import registry as runs
 
 
 # ---------------------------------------------------------------- models
@@ -44,7 +45,7 @@ def run_mtime(run_path: str | Path) -> float:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def _load_predictor(run_path: str, mtime: float, pair: tuple = ()):
-    from ..inference import load_predictor
+    from babycry_core.inference.predictor import load_predictor
 
     return load_predictor(run_path)
 
@@ -177,7 +178,7 @@ def no_checkpoint_notice() -> None:
 @st.cache_data(max_entries=16, show_spinner=False)
 def decode(data: bytes, name: str, sr: int) -> np.ndarray:
     """audio.load of uploaded bytes at the model's rate (raises audio.AudioError for bad input; not cached)."""
-    from .. import audio
+    from babycry_core.audio import decode as audio
 
     return audio.load(data, sr, name=name)
 
@@ -185,8 +186,8 @@ def decode(data: bytes, name: str, sr: int) -> np.ndarray:
 @st.cache_data(max_entries=16, show_spinner=False)
 def spectrogram(data: bytes, name: str, cfg_json: str) -> np.ndarray:
     """The log-mel the model receives (explain.model_input: the padded window, or the whole long clip)."""
-    from ..explain import model_input
-    from ..features import FeatureConfig
+    from babycry_core.inference.explain import model_input
+    from babycry_core.features.logmel import FeatureConfig
 
     cfg = FeatureConfig.from_dict(json.loads(cfg_json))
     return model_input(decode(data, name, cfg.sample_rate), cfg)
@@ -194,8 +195,8 @@ def spectrogram(data: bytes, name: str, cfg_json: str) -> np.ndarray:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _saliency(run_path: str, mtime: float, pair: tuple, data: bytes, name: str, method: str, target: str | None):
-    from ..explain import saliency
-    from .answer_view import explained
+    from babycry_core.inference.explain import saliency
+    from babycry_core.ui.answer_view import explained
 
     model = explained(cached_predictor(run_path))  # a two-step answer: its reason model
     return saliency(model, decode(data, name, model.cfg.sample_rate), method, target)
@@ -213,7 +214,8 @@ def cached_saliency(run_path: str | Path, data: bytes, name: str, method: str,
 def sample_clips(data_dir: str, per_class: int = 3, corpus: str = "donateacry") -> dict[str, str]:
     """{title: file path} of a few corpus clips per class, test-split clips first (the models never trained
     on them). Empty when the corpus or its manifest is missing. `data_dir` only keys the cache."""
-    from .. import data, labels as L
+    from babycry_core.data import splits as data
+    from babycry_core.inference import wording as L
 
     try:
         manifest = data.load_manifest(corpus)
@@ -240,7 +242,7 @@ def sample_clips(data_dir: str, per_class: int = 3, corpus: str = "donateacry") 
 
 def demo_clips(sr: int = 8000) -> dict[str, tuple[bytes, str]]:
     """Generated demo recordings {title: (wav bytes, name)} for when no corpus is present."""
-    from .. import synth
+    from babycry_core.audio import synth
 
     made = {"Cry-like harmonic sweep (generated)": synth.cry_sweep(7.0, sr),
             "Higher-pitched cry-like sweep (generated)": synth.cry_sweep(7.0, sr, 900, 1200, seed=1),
@@ -253,6 +255,6 @@ def demo_clips(sr: int = 8000) -> dict[str, tuple[bytes, str]]:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_audioset(data: bytes, name: str, sr: int) -> dict:
-    from babycry_core import explain
+    from babycry_core.inference import explain
 
     return explain.audioset_opinion(decode(data, name, sr), sr)

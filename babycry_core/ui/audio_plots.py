@@ -14,7 +14,7 @@ import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
 
-from .. import labels as L
+from babycry_core.inference import wording as L
 
 ACCENT = "#d9577a"  # the theme's primary colour
 MUTED = "#b9a7a1"

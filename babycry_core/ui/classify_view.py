@@ -8,8 +8,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from .. import audio, explain, labels as L, paths, synth
-from . import answer_view as V, app_state as S, audio_plots as P
+from babycry_core import paths
+from babycry_core.audio import decode as audio
+from babycry_core.inference import explain
+from babycry_core.inference import wording as L
+from babycry_core.audio import synth
+from babycry_core.ui import answer_view as V, app_state as S, audio_plots as P
 
 
 def choose_clip(cfg):
@@ -58,14 +62,14 @@ def long_recording_episodes(y, predictor):
     det = getattr(predictor, "detector", None)
     if det is None or len(y) < LONG_SECONDS * det.cfg.sample_rate:
         return None
-    from ..whole_recording import episodes_of
+    from babycry_core.detection.whole_recording import episodes_of
 
     return episodes_of(y, predictor)
 
 
 def episodes_frame(rec) -> pd.DataFrame:
     """One row per episode of a recording: start and end (m:ss into it), duration, peak P(cry), reason."""
-    from .listen_view import reason_text
+    from babycry_core.ui.listen_view import reason_text
 
     return pd.DataFrame([{"start": _mss(e.start), "end": _mss(e.end), "duration": f"{e.duration:.1f} s",
                           "peak P(cry)": f"{e.peak:.0%}", "reason": reason_text(e.reason)} for e in rec.episodes],

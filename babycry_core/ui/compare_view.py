@@ -9,8 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import data
-from . import cry_plots as cp, run_plots as rp
+from babycry_core.data import splits as data
+from babycry_core.ui import cry_plots as cp, run_plots as rp
 
 
 def _all_rows(table) -> dict:

@@ -13,8 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..cry_metrics import AGE_BANDS, GENDERS
-from .run_plots import DASH, _color, _num, _with_ci, run_label
+from babycry_core.eval.cry_metrics import AGE_BANDS, GENDERS
+from babycry_core.ui.run_plots import DASH, _color, _num, _with_ci, run_label
 
 TAGS = (("age", "by age band", AGE_BANDS), ("gender", "by gender", GENDERS))
 

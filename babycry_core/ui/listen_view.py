@@ -1,5 +1,5 @@
 """The Listen page's pieces: the notes, the WebRTC settings, the live panel (alert banner, probability strip,
-episodes table) and the optional alert sound. The listening itself is `babycry_core.live.LiveListener`.
+episodes table) and the optional alert sound. The listening itself is `babycry_core.detection.live.LiveListener`.
 
     PRIVACY_NOTE, SECURE_ORIGIN_NOTE   what the page must say
     rtc_configuration()      {"iceServers": []} unless BABYCRY_ICE_SERVERS names some (JSON list or URLs)
@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from .. import labels as L
+from babycry_core.inference import wording as L
 
 KEY = "listen"  # the webrtc_streamer key
 LISTENER = "listen_listener"  # st.session_state key of the LiveListener
@@ -55,8 +55,8 @@ def rtc_configuration() -> dict:
 
 def live_predictor():
     """The two-step answer over the default cry detector (cached for all sessions), or None after one notice."""
-    from .. import runs
-    from . import app_state as S
+    from babycry_core.runs import registry as runs
+    from babycry_core.ui import app_state as S
 
     det, _ = runs.default_pair()
     if det is None:
@@ -76,7 +76,7 @@ def live_predictor():
 
 def session_listener(predictor, on_seconds: float, window_seconds: float):
     """This browser session's LiveListener (made once; a new detector makes a new one), rule kept up to date."""
-    from ..live import LiveListener
+    from babycry_core.detection.live import LiveListener
 
     lis = st.session_state.get(LISTENER)
     if lis is None or lis.predictor is not predictor:
@@ -107,7 +107,7 @@ def streamer(listener):
             queued_audio_frames_callback=frames_in, on_audio_ended=listener.stop, async_processing=True,
             audio_receiver_size=8, translations={"start": "Start listening", "stop": "Stop"})
     except Exception as e:  # (Streamlit's rerun/stop signals are BaseExceptions and pass through)
-        from .app_state import one_line
+        from babycry_core.ui.app_state import one_line
 
         st.error(f"The microphone component could not start here: {one_line(e)}")
         return None
@@ -164,7 +164,7 @@ def strip_figure(view, span: float = 60.0) -> go.Figure:
 
 def beep_wav(sr: int = 16000) -> bytes:
     """Three short beeps (generated, 880 Hz)."""
-    from .. import synth
+    from babycry_core.audio import synth
 
     t = np.arange(int(0.18 * sr)) / sr
     tone = (0.4 * np.sin(2 * np.pi * 880 * t) * np.hanning(len(t))).astype(np.float32)

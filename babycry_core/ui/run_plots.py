@@ -309,7 +309,7 @@ def answers_of(metrics: dict) -> tuple[np.ndarray, np.ndarray] | None:
 def coverage_figure(runs: Sequence) -> go.Figure:
     """Accuracy on the answered clips against coverage as the abstention threshold sweeps (calibration.
     coverage_curve over the stored test answers); a star marks the run's stored threshold."""
-    from ..calibration import coverage_curve
+    from babycry_core.eval.calibration import coverage_curve
 
     fig = go.Figure()
     for i, r in enumerate(runs):

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import paths, runs
-from ..corpora import CORPORA
-from ..models import model_names
-from ..train import TrainConfig
-from . import app_state, run_plots as rp
+from babycry_core import paths
+from babycry_core.runs import registry as runs
+from babycry_core.data.corpora import CORPORA
+from babycry_core.models import model_names
+from babycry_core.training.loop import TrainConfig
+from babycry_core.ui import app_state, run_plots as rp
 
 ACTIVE = ("launching", "running")
 TROUBLE = ("failed", "stopped", "interrupted")

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from babycry_core import fileio, paths
-from browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
+from tests.app.browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +30,7 @@ def _clip(tmp_path):
         return sorted(real.glob("*.wav"))[0]
     import soundfile as sf
 
-    from babycry_core import synth
+    from babycry_core.audio import synth
 
     f = tmp_path / "cry.wav"
     sf.write(f, synth.cry_sweep(5.0), 8000)

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from babycry_core import paths, synth
-from conftest import tiny_train_config, train_template
+from babycry_core import paths
+from babycry_core.audio import synth
+from tests.conftest import tiny_train_config, train_template
 
 HOME = str(paths.ROOT / "Home.py")
 PAGE = "pages/1_Classify.py"
@@ -159,7 +160,7 @@ def test_sample_clips_come_from_the_corpus(run_dir, run_template, monkeypatch):
 
 
 # every hostile case of the core robustness test, through the page: an answer or one st.error line
-from test_robustness import CASES  # noqa: E402
+from tests.e2e.test_robustness import CASES  # noqa: E402
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -177,7 +178,7 @@ def test_hostile_uploads_on_the_page(case, run_dir):
 @pytest.mark.parametrize("name", ["06c4cfa2-7fa6-4fda-91a1-ea186a4acc64-1430029221058-1.7-f-26-ti.3gp",
                                   "10A40438-09AA-4A21-83B4-8119F03F7A11-1430848070-1.0-f-26-hu.caf"])
 def test_real_phone_uploads_on_the_page(name, run_dir):
-    from conftest import shared_or_skip
+    from tests.conftest import shared_or_skip
 
     f = shared_or_skip("uploads-sample", name)
     at = upload(classify(), name, f.read_bytes())
@@ -200,8 +201,8 @@ def test_yamnet_evidence_says_what_failed_when_unavailable(run_dir, monkeypatch,
 
 
 def test_xgboost_run_shows_its_feature_drivers(tiny_corpus, tmp_path, monkeypatch):
-    from babycry_core import data
-    from babycry_core.fitting import fit
+    from babycry_core.data import splits as data
+    from babycry_core.training.fit import fit
 
     data.prepare("donateacry", source=tiny_corpus, seed=0, n_folds=3, progress=False)
     fit(tiny_train_config(model="xgboost"), progress=False)

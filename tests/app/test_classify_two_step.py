@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from babycry_core import fileio, paths, synth
-from conftest import train_template
+from babycry_core import fileio, paths
+from babycry_core.audio import synth
+from tests.conftest import train_template
 
 HOME = str(paths.ROOT / "Home.py")
 PAGE = "pages/1_Classify.py"
@@ -31,8 +32,8 @@ def make_detector(root: Path, threshold: float, name: str = DETECTOR) -> Path:
     """A cry_detector run with random weights; `threshold` decides every answer (0: a cry, 1.01: never)."""
     import torch
 
-    from babycry_core.checkpoint import save_weights
-    from babycry_core.detector import DETECTOR_FEATURES
+    from babycry_core.runs.checkpoint import save_weights
+    from babycry_core.inference.detector import DETECTOR_FEATURES
     from babycry_core.models import build_model
 
     torch.manual_seed(0)
@@ -274,8 +275,8 @@ def test_long_upload_without_crying_says_no_episode(two_step):
 
 def test_short_cry_in_a_long_recording_is_said_beside_no_cry(two_step, monkeypatch):
     """The whole-recording answer says no cry, yet an episode was found: the page says so, with where it starts."""
-    from babycry_core.episodes import Episode, EpisodeRule
-    from babycry_core.whole_recording import Recording
+    from babycry_core.detection.episodes import Episode, EpisodeRule
+    from babycry_core.detection.whole_recording import Recording
     from babycry_core.ui import classify_view
 
     det, _ = two_step

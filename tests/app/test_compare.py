@@ -6,8 +6,9 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from babycry_core import fileio, paths, runs
-from conftest import tiny_train_config
+from babycry_core import fileio, paths
+from babycry_core.runs import registry as runs
+from tests.conftest import tiny_train_config
 
 PAGE = str(paths.ROOT / "pages" / "2_Compare.py")
 
@@ -29,7 +30,7 @@ def test_compare_without_checkpoints():
 
 @pytest.fixture
 def two_runs(tiny_data):
-    from babycry_core.train import fit
+    from babycry_core.training.loop import fit
 
     return [fit(tiny_train_config(epochs=2, seed=s), progress=False) for s in (0, 1)]
 

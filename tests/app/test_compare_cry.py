@@ -9,7 +9,7 @@ import shutil
 from streamlit.testing.v1 import AppTest
 
 from babycry_core import fileio, paths
-from test_two_stage import tiny_combined, two_stage_run  # noqa: F401  (fixtures, shared rather than copied)
+from tests.training.test_two_stage import tiny_combined, two_stage_run  # noqa: F401  (fixtures, shared rather than copied)
 
 PAGE = str(paths.ROOT / "pages" / "2_Compare.py")
 CRY_HEADER = "Cry vs no-cry"

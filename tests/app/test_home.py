@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from babycry_core import paths
-from conftest import train_template
+from tests.conftest import train_template
 
 HOME = str(paths.ROOT / "Home.py")
 
@@ -86,7 +86,7 @@ def test_home_imports_no_tensorflow_and_loads_no_model(run_template, tmp_path):
         "from streamlit.testing.v1 import AppTest\n"
         f"at = AppTest.from_file({HOME!r}, default_timeout=60).run()\n"
         "print(json.dumps({'exc': [e.value for e in at.exception], 'mods': sorted(m for m in sys.modules if m in "
-        "('tensorflow', 'torch', 'torchvision', 'captum', 'librosa', 'babycry_core.inference', "
+        "('tensorflow', 'torch', 'torchvision', 'captum', 'librosa', 'babycry_core.inference.predictor', "
         "'babycry_core.models'))}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
@@ -94,5 +94,5 @@ def test_home_imports_no_tensorflow_and_loads_no_model(run_template, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert not res["exc"], res["exc"]
-    assert not {"tensorflow", "captum", "librosa", "babycry_core.inference", "babycry_core.models"} & set(res["mods"])
+    assert not {"tensorflow", "captum", "librosa", "babycry_core.inference.predictor", "babycry_core.models"} & set(res["mods"])
     assert "torch" not in res["mods"], "Home imported torch (listing runs must only read the safetensors header)"

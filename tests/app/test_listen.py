@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from babycry_core import labels as L, paths, synth
+from babycry_core import paths
+from babycry_core.inference import wording as L
+from babycry_core.audio import synth
 from babycry_core.ui import listen_view as V
-from test_live import browser_frames  # tests/ is on the path (conftest.py)
+from tests.detection.test_live import browser_frames
 
 PAGE = str(paths.ROOT / "pages" / "4_Listen.py")
 

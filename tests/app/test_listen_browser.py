@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from babycry_core import paths, synth
-from browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
+from babycry_core import paths
+from babycry_core.audio import synth
+from tests.app.browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
 FAKE_MIC = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -39,7 +40,7 @@ def cry_wav(tmp: Path) -> Path:
     """A real Donate-a-Cry clip looped to ~20 s, peak at half scale as the speech is (the first clip was recorded
     at -59 dBFS: through Opus, so near the silence level, it raised no alert once in CI); a generated cry sweep
     when the corpus is absent."""
-    from babycry_core import audio
+    from babycry_core.audio import decode as audio
 
     clips = sorted((paths.shared_data_dir() / "donateacry" / "hungry").glob("*.wav"))
     if clips:
@@ -54,7 +55,7 @@ def cry_wav(tmp: Path) -> Path:
 def calm_wav(tmp: Path) -> Path:
     """Adult speech (FSDD digits of the held-out speaker, joined with 0.2-0.5 s pauses of faint room noise, as
     the detector's speech corpus joins them); quiet room noise when FSDD is absent."""
-    from babycry_core import audio
+    from babycry_core.audio import decode as audio
 
     rng = np.random.default_rng(0)
     files = sorted((paths.shared_data_dir() / "fsdd" / "recordings").glob(f"*_{HELD_OUT_SPEAKER}_*.wav"))

@@ -6,7 +6,8 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from babycry_core import paths, runs
+from babycry_core import paths
+from babycry_core.runs import registry as runs
 
 PAGE = str(paths.ROOT / "pages" / "3_Train.py")
 

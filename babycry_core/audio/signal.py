@@ -1,0 +1,32 @@
+"""Signal helpers shared by every layer: one level in dBFS, one silence floor, one resampler, one gain."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SILENCE_DBFS = -65.0  # RMS below this is treated as silence, whatever a model would say
+
+
+def rms_dbfs(y: np.ndarray) -> float:
+    """RMS level in dBFS (full scale = 1.0); -inf for an empty or all-zero signal."""
+    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+def at_level(y: np.ndarray, dbfs: float) -> np.ndarray:
+    """`y` scaled to an RMS of `dbfs` (no limiting); a silent signal comes back unchanged."""
+    now = rms_dbfs(y)
+    if not math.isfinite(now):
+        return np.asarray(y, np.float32)
+    return (y * 10 ** ((dbfs - now) / 20)).astype(np.float32)
+
+
+def resample(y: np.ndarray, sr: int, to: int) -> np.ndarray:
+    """Mono float32 resampled from `sr` to `to` with soxr (high quality; band-limits to to/2)."""
+    y = np.asarray(y, np.float32)
+    if sr == to:
+        return y
+    import soxr
+
+    return soxr.resample(y, sr, to).astype(np.float32)

@@ -1,0 +1,1 @@
+"""Every benchmark (`python -m babycry_core bench ...`) and its report."""

@@ -1,0 +1,210 @@
+"""Benchmarks: `bench speed` (per-clip latency, throughput, training epoch time, memory) and `bench accuracy`.
+
+Speed is measured here, never in timed tests. Figures are medians (min-max) over repeats on a 7 s clip.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import numpy as np
+
+from babycry_core import fileio, paths
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry", "serve", "export", "episodes"],
+                   help="speed: per-clip latency; accuracy: the leaderboard; load: concurrent classify requests; "
+                        "cry: the cry detector against its anchors on grouped folds; serve: the HTTP API under "
+                        "1-8 clients; export: one prediction with onnxruntime against torch; episodes: crying "
+                        "episodes over synthetic nights from held-out folds, and detect's speed on a long file")
+    p.add_argument("--run", default=None, help="load: run id or folder (default: the app's default checkpoint)")
+    p.add_argument("--models", nargs="+", default=None, help="registry names (default: all torch models)")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--corpus", nargs="+", default=["donateacry"], help="accuracy: donateacry and/or combined")
+    p.add_argument("--epochs", type=int, default=None, help="accuracy: one epoch budget for every model "
+                   "(default: the per-model budgets in leaderboard.BUDGETS)")
+    p.add_argument("--protocols", nargs="+", choices=["grouped", "random"], default=["grouped", "random"],
+                   help="accuracy: grouped folds (by baby, honest) and/or random folds (by file, leaky)")
+    p.add_argument("--threads", type=int, default=2, help="accuracy: torch threads per training run")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                   help="accuracy: reuse the finished folds under results/runs/leaderboard/")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="accuracy: run the models x folds jobs here (default) or as Ray tasks (requirements-scale.txt)")
+    p.add_argument("--address", default=None, help="accuracy: an existing Ray cluster (default with ray: a local one)")
+    p.add_argument("--only-folds", type=int, nargs="+", default=None,
+                   help="cry: work on these folds only (another process may take the others)")
+    p.add_argument("--cached-only", action="store_true",
+                   help="cry: train nothing; report the folds that every model has finished (results/cry_bench/)")
+    p.add_argument("--out", default=None, help="JSON output (default: results/bench_<kind>.json)")
+
+
+def _timeit(fn, repeats: int) -> dict:
+    fn()  # warm-up
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t) * 1000)
+    return {"median_ms": statistics.median(ts), "min_ms": min(ts), "max_ms": max(ts)}
+
+
+def speed(models: list[str] | None = None, repeats: int = 20, train_epoch: bool = True) -> list[dict]:
+    """Per torch model, each in a fresh process (so peak RSS is that model's own): decode, log-mel and forward
+    latency for one 7 s clip at batch 1 with 1 thread and all threads, batch throughput, one training epoch."""
+    import multiprocessing
+
+    from babycry_core.models import get_spec, model_names
+
+    rows = []
+    for name in models or model_names("torch"):
+        if get_spec(name).family != "torch":
+            print(f"{name}: skipped (speed covers the log-mel torch models)")
+            continue
+        with multiprocessing.get_context("spawn").Pool(1) as pool:  # fresh interpreter: its own ru_maxrss
+            rows.append(pool.apply(_speed_one, (name, repeats, train_epoch)))
+    return rows
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _speed_one(name: str, repeats: int, train_epoch: bool) -> dict:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from babycry_core.audio import decode as audio
+    from babycry_core.audio import synth
+    from babycry_core.features.logmel import FeatureConfig, fix_length, log_mel
+    from babycry_core.models import build_model
+
+    cfg = FeatureConfig()
+    wav = synth.to_wav_bytes(synth.cry_sweep(7.0, 8000), 8000)
+    all_threads = torch.get_num_threads()
+    rss_start = _rss_mb()  # interpreter + torch, before the model
+    model = build_model(name, 5).eval()
+    row = {"model": name, "params": int(sum(p.numel() for p in model.parameters())), "rss_before_model_mb": rss_start}
+    for threads in sorted({1, all_threads}):
+        torch.set_num_threads(threads)
+        # numpy's BLAS on one thread, as in serving (inference._one_blas_thread): with both pools at 2 threads
+        # on 2 cores they fight, and end-to-end latency is 2-3x worse than either part alone
+        with threadpool_limits(limits=1, user_api="blas"):
+            y = audio.load(wav, cfg.sample_rate)
+            x = torch.from_numpy(log_mel(fix_length(y, cfg.clip_samples), cfg)[None, None])  # (1, 1, n_mels, frames)
+
+            def forward():
+                with torch.inference_mode():
+                    model(x)
+
+            def full():
+                yy = audio.load(wav, cfg.sample_rate)
+                xx = torch.from_numpy(log_mel(fix_length(yy, cfg.clip_samples), cfg)[None, None])
+                with torch.inference_mode():
+                    model(xx)
+
+            row[f"t{threads}"] = {
+                "decode": _timeit(lambda: audio.load(wav, cfg.sample_rate), repeats),
+                "log_mel": _timeit(lambda: log_mel(fix_length(y, cfg.clip_samples), cfg), repeats),
+                "forward": _timeit(forward, repeats),
+                "end_to_end": _timeit(full, repeats),
+            }
+    torch.set_num_threads(all_threads)
+    row["threads_all"] = all_threads
+    xb = torch.randn(16, 1, cfg.n_mels, cfg.n_frames)
+
+    def batch():
+        with torch.inference_mode():
+            model(xb)
+
+    b = _timeit(batch, max(3, repeats // 4))
+    row["batch16_clips_per_s"] = 16000 / b["median_ms"]
+    if train_epoch:
+        row["train_epoch_s"] = _train_epoch_seconds(name)
+    row["peak_rss_mb"] = _rss_mb()
+    return row
+
+
+def _train_epoch_seconds(name: str, n_clips: int = 457, batch_size: int = 32) -> float:
+    """Seconds for one epoch over n_clips cached log-mel clips (forward + backward + AdamW)."""
+    import torch
+    import torch.nn.functional as F
+
+    from babycry_core.features.logmel import FeatureConfig
+    from babycry_core.models import build_model
+
+    cfg = FeatureConfig()
+    model = build_model(name, 5).train()
+    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    X = torch.randn(n_clips, 1, cfg.n_mels, cfg.n_frames)
+    y = torch.randint(0, 5, (n_clips,))
+    t = time.perf_counter()
+    for i in range(0, n_clips, batch_size):
+        loss = F.cross_entropy(model(X[i : i + batch_size]), y[i : i + batch_size])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t
+
+
+def format_speed(rows: list[dict]) -> str:
+    def cell(d):
+        return f"{d['median_ms']:.1f} ({d['min_ms']:.1f}-{d['max_ms']:.1f})"
+
+    lines = ["| model | params | threads | decode ms | log-mel ms | forward ms | end-to-end ms | batch clips/s | train epoch s | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # ms: median (min-max) per 7 s clip, batch 1
+    for r in rows:
+        for key in sorted(k for k in r if k.startswith("t") and k[1:].isdigit()):
+            t = r[key]
+            lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {key[1:]} | {cell(t['decode'])} | {cell(t['log_mel'])} | "
+                         f"{cell(t['forward'])} | {cell(t['end_to_end'])} | {r['batch16_clips_per_s']:.0f} | "
+                         f"{r.get('train_epoch_s', float('nan')):.1f} | {r['peak_rss_mb']:.0f} |")
+    base = next((r for r in rows if r["model"] == "cnn"), None)
+    if base:
+        lines.append("")
+        lines.append("end-to-end latency ratio to cnn (1 thread): " + ", ".join(
+            f"{r['model']} {r['t1']['end_to_end']['median_ms'] / base['t1']['end_to_end']['median_ms']:.1f}x" for r in rows))
+    if any(r.get("threads_all", 1) > 1 for r in rows):
+        def e2e(r, t):
+            return r[f"t{t}"]["end_to_end"]["median_ms"]
+
+        lines.append("end-to-end speed-up with all threads over 1 thread: " + ", ".join(
+            f"{r['model']} {e2e(r, 1) / e2e(r, r['threads_all']):.1f}x" for r in rows if "threads_all" in r))
+    return "\n".join(lines)
+
+
+def main(a) -> int:
+    if a.kind in ("serve", "export"):
+        from babycry_core.bench import serve as bench_serve
+
+        return bench_serve.main(a)
+    if a.kind == "load":
+        from babycry_core.bench.load import concurrency_sweep, format_sweep
+
+        res = concurrency_sweep(a.run, rounds=max(2, a.repeats // 4))
+        print(format_sweep(res))
+        fileio.write_json(a.out or paths.results_dir() / "bench_load.json", res)
+        return 0
+    if a.kind == "speed":
+        rows = speed(a.models, a.repeats)
+        print(format_speed(rows))
+        fileio.write_json(a.out or paths.results_dir() / "bench_speed.json", rows)
+        return 0
+    if a.kind == "cry":
+        from babycry_core.bench.cry import MODELS, format_report, run
+
+        rep = run(a.models or MODELS, folds=a.folds, epochs=a.epochs or 0, out=a.out, cached_only=a.cached_only,
+                  only_folds=a.only_folds)
+        print(format_report(rep))
+        return 0
+    if a.kind == "episodes":
+        from babycry_core.bench.episodes import main as episodes_main
+        return episodes_main(a)
+    from babycry_core.bench.leaderboard import run_accuracy  # the accuracy benchmark (model x fold sweep)
+
+    return run_accuracy(a)

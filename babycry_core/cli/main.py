@@ -1,0 +1,393 @@
+"""`python -m babycry_core ...`: argparse subcommands that call the package's functions and nothing else.
+
+Exit status: 0 success, 1 when any input failed, 2 for usage errors (argparse's own convention).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from babycry_core.training.loop import TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--model", default=d.model, help="registry name (see `models`)")
+    p.add_argument("--corpus", default=d.corpus, help="corpus name: donateacry or combined")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty (AdamW)")
+    p.add_argument("--dropout", type=float, default=d.dropout)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--balance", choices=["sampler", "sqrt", "loss", "none"], default=d.balance,
+                   help="class balance: balanced sampling, softer 1/sqrt(count) sampling, weighted loss, or none")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.specaugment,
+                   help="SpecAugment time/frequency masks")
+    p.add_argument("--mixup", type=float, default=d.mixup, help="mixup Beta alpha; 0 switches it off")
+    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience (epochs)")
+    p.add_argument("--pretrained", action="store_true", help="start from torchvision ImageNet weights")
+    p.add_argument("--fold", type=int, default=None, help="train on grouped fold K instead of the fixed split")
+    p.add_argument("--protocol", choices=["grouped", "random"], default="grouped",
+                   help="grouped (by baby, honest) or random (leaky, for comparison only)")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--embedding", default=d.embedding,
+                   help="svm/xgboost input: handcrafted, yamnet, or a trained CNN run id/folder (its penultimate layer)")
+    p.add_argument("--yamnet-handle", default=None,
+                   help="YAMNet: TF Hub URL, local SavedModel folder or TF Hub cache (env BABYCRY_YAMNET_HANDLE)")
+
+
+def _train_config(a):
+    from babycry_core.training.loop import TrainConfig
+
+    return TrainConfig(model=a.model, corpus=a.corpus, epochs=a.epochs, lr=a.lr, batch_size=a.batch_size,
+                       weight_decay=a.weight_decay, dropout=a.dropout, seed=a.seed, balance=a.balance,
+                       specaugment=a.augment, mixup=a.mixup, patience=a.patience, pretrained=a.pretrained,
+                       split="fold" if a.fold is not None else "fixed", fold=a.fold, protocol=a.protocol,
+                       threads=a.threads, embedding=a.embedding, yamnet_handle=a.yamnet_handle)
+
+
+def cmd_data(a) -> int:
+    from babycry_core.data import splits as data
+
+    if a.action == "link":
+        done = data.link_corpus()
+        if a.extras:
+            from babycry_core.data.extras import fetch_extras
+
+            done.update(fetch_extras())
+        print(json.dumps(done, indent=2, default=str))
+        return 0
+    if a.action == "cache":
+        from babycry_core.training.precompute import cache_corpus_features
+
+        res = cache_corpus_features(a.corpus, backend=a.backend, address=a.address)
+        print(json.dumps(res, indent=2))
+        return int(bool(res["job_errors"]))
+    if a.source is None:
+        data.link_corpus()
+    manifest, splits = data.prepare(a.corpus, source=Path(a.source) if a.source else None, seed=a.seed, n_folds=a.folds)
+    print(data.class_summary(manifest).to_string())
+    fixed = splits["fixed"]
+    print(f"{len(manifest)} clips, {manifest['group'].nunique()} groups; fixed split: "
+          + ", ".join(f"{k} {len(v)}" for k, v in fixed.items()) + f"; {len(splits['folds'])} grouped folds")
+    return 0
+
+
+def cmd_train(a) -> int:
+    from babycry_core.training.fit import fit
+    from babycry_core.training.cv import cross_validate
+
+    from babycry_core.features.yamnet import YamnetUnavailable
+
+    cfg = _train_config(a)
+    try:
+        if a.cv:
+            summary = cross_validate(cfg)
+            print(json.dumps(summary, indent=2))
+            return 0
+        run_dir = fit(cfg, Path(a.run_dir) if a.run_dir else None)
+    except YamnetUnavailable as e:  # no YAMNet weights: one sentence with the fix, not a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    _print_metrics(run_dir)
+    return 0
+
+
+def _print_metrics(run_dir: Path) -> None:
+    from babycry_core import fileio
+    from babycry_core.eval.metrics import format_table
+
+    m = run_dir / "metrics.json"
+    print(f"run: {run_dir}")
+    if m.exists():
+        print(format_table(fileio.read_json(m)))
+
+
+def cmd_evaluate(a) -> int:
+    from babycry_core import fileio
+    from babycry_core.runs import registry as runs
+    from babycry_core.training.cv import cross_validate, evaluate_run
+    from babycry_core.training.loop import TrainConfig
+
+    run_dir = runs.find_run(a.run)
+    if a.cv:
+        cfg = TrainConfig.from_dict(fileio.read_json(run_dir / "config.json"))
+        print(json.dumps(cross_validate(cfg), indent=2))
+        return 0
+    evaluate_run(run_dir)
+    _print_metrics(run_dir)
+    return 0
+
+
+def cmd_predict(a) -> int:
+    from babycry_core.inference.predictor import predict
+
+    try:
+        if a.engine == "onnx":  # onnxruntime on export folders (export.py); torch is never imported
+            from babycry_core.inference.onnx_engine import predict as onnx_predict
+
+            results = onnx_predict(a.files, run=a.run)
+        else:
+            results = predict(a.files, run=a.run, trust_pickle=a.trust_pickle)
+    except FileNotFoundError as e:  # no such run / no checkpoint at all
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError) as e:  # damaged checkpoint, YAMNet weights unavailable
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+    def show(r) -> None:
+        probs = "  ".join(f"{c} {p:.2f}" for c, p in r.top(len(r.probabilities)))
+        print(f"{r.file}: {r.label} {r.confidence:.2f}  [{r.status}] {r.message}\n    {probs}")
+        for w in r.timeline:
+            top = max(w["probabilities"], key=w["probabilities"].get)
+            print(f"    {w['start']:6.1f}-{w['end']:6.1f} s  {top} {w['probabilities'][top]:.2f}")
+
+    return _report(results, a.json, show)
+
+
+def _report(results: list, as_json: bool, show) -> int:
+    """predict's and detect's output: one JSON array (an object per file), or show(result) per file and one
+    "FILE: error: ..." line per failed one. Exit status 1 when a file failed."""
+    if as_json:
+        print(json.dumps([r if isinstance(r, dict) else r.to_dict() for r in results], indent=1))
+    else:
+        for r in results:
+            if isinstance(r, dict):
+                print(f"{r['file']}: error: {r['error']}")
+            else:
+                show(r)
+    return int(any(isinstance(r, dict) for r in results))
+
+
+def cmd_runs(a) -> int:
+    from babycry_core.runs import registry as runs
+
+    for r in runs.list_runs():
+        f1 = f"{r.macro_f1:.3f}" if r.macro_f1 is not None else "  -  "
+        print(f"{r.run_id:<40} {r.status:<12} {r.model:<16} macro-F1 {f1}  {r.message}")
+    return 0
+
+
+def cmd_models(a) -> int:
+    from babycry_core.models import get_spec, model_names
+
+    for n in model_names():
+        s = get_spec(n)
+        print(f"{n:<16} {s.family:<10} {s.description}")
+    return 0
+
+
+def cmd_card(a) -> int:
+    from babycry_core import fileio
+    from babycry_core.runs import registry as runs
+    from babycry_core.runs.model_card import write_model_card
+
+    try:
+        run_dir = runs.find_run(a.run)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if fileio.read_json(run_dir / "config.json", default={}).get("role") == "detector":
+        from babycry_core.runs.detector_card import write_detector_card
+        from babycry_core.training.detector import score_run
+
+        if "cry" not in fileio.read_json(run_dir / "metrics.json", default={}):
+            score_run(run_dir)
+        print(write_detector_card(run_dir))
+        return 0
+    print(write_model_card(run_dir))
+    return 0
+
+
+def cmd_reasons(a) -> int:
+    from babycry_core.runs import registry as runs
+    from babycry_core.inference.predictor import load_model
+    from babycry_core.inference.reason_naming import FILE, fit_naming
+
+    run_dir = runs.find_run(a.run)
+    out = fit_naming(run_dir, load_model(run_dir), progress=True)
+    for r, d in out["reasons"].items():
+        thr = "never named" if d["threshold"] is None else f"named from P >= {d['threshold']:.2f} " \
+              f"(held-out precision {d['precision']:.2f}, {d['named']} clips)"
+        print(f"{r:<12} prior {d['prior']:.3f}  {thr}")
+    h = out["held_out"]
+    print(f"held out: top reason right {h['accuracy']:.3f} of {h['n']} clips; always {h['baseline']!r}: "
+          f"{h['baseline_accuracy']:.3f}. Written to {FILE}.")
+    return 0
+
+
+def cmd_detect(a) -> int:
+    from babycry_core.detection.whole_recording import clock, detect_files
+
+    if a.threads and a.engine == "torch":
+        import torch
+
+        torch.set_num_threads(a.threads)
+    rule_kw = {k: v for k, v in (("on_seconds", a.on_seconds), ("window_seconds", a.within), ("off_seconds", a.off_seconds))
+               if v is not None}
+    try:
+        results = detect_files(a.files, a.run, max_minutes=a.max_minutes, progress=sys.stderr.isatty(), rule_kw=rule_kw,
+                               engine=a.engine, threads=a.threads)
+    except FileNotFoundError as e:  # no checkpoint, or (onnx) no export: the message says what to run
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    def show(r) -> None:
+        print(f"{r.file}: {len(r.episodes)} crying episode(s), {r.cry_seconds:.0f} s of crying in {clock(r.duration)}")
+        for e in r.episodes:
+            why = e.reason or {}
+            reason = why.get("label") or ("unclear: check " + ", ".join(why.get("order", [])[:3]) if why else "-")
+            print(f"    {clock(e.start)}-{clock(e.end)}  {e.duration:6.1f} s  peak {e.peak:.2f}  reason: {reason}")
+
+    return _report(results, a.json, show)
+
+
+def cmd_listen(a) -> int:
+    from babycry_core.cli.listen import listen
+
+    return listen(device=a.device, run=a.run, minutes=a.minutes)
+
+
+def cmd_bench(a) -> int:
+    from babycry_core.bench import speed as bench
+
+    return bench.main(a)
+
+
+def cmd_serve(a) -> int:
+    from babycry_core.serving.api import serve
+
+    serve(a.host, a.port, engine=a.engine, run=a.run, workers=a.workers, queue=a.queue)
+    return 0
+
+
+def cmd_export(a) -> int:
+    from babycry_core.runs.export import main as export
+
+    for m in export(a.run, a.format, a.out):
+        diff = max(v for k, v in m["parity"].items() if k.startswith("max_abs_diff"))
+        print(f"{m['run_id']}: {', '.join(m['files'])} + model.json in {m['out']} ({m['exporter']}; "
+              f"ONNX Runtime matches the original within {diff:.1e})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m babycry_core", description="babycry: honest baby-cry classification")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("data", help="link the corpus and build data/<corpus>/ (manifest, splits, folds)")
+    s.add_argument("action", nargs="?", choices=["build", "link", "cache"], default="build",
+                   help="build: manifest + splits; link: link/clone the corpus only; cache: precompute features")
+    s.add_argument("--corpus", default="donateacry")
+    s.add_argument("--extras", action="store_true",
+                   help="link: also clone FSDD (adult speech) and giulbia (laugh / noise / silence) where "
+                        "../shared/data lacks them: the cry detector's training needs both")
+    s.add_argument("--source", default=None, help="folder-per-class corpus (default: data/corpus/<corpus>, linked from ../shared/data or cloned)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--folds", type=int, default=5)
+    s.add_argument("--backend", choices=["local", "ray"], default="local", help="where `cache` jobs run")
+    s.add_argument("--address", default=None, help="an existing Ray cluster (default: start a local one)")
+    s.set_defaults(func=cmd_data)
+
+    s = sub.add_parser("train", help="train a registry model; writes checkpoints/<run_id>/")
+    _add_train_args(s)
+    s.add_argument("--cv", action="store_true", help="train and test on every grouped fold; report mean ± std")
+    s.add_argument("--run-dir", default=None, help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="evaluate a run on its test split; writes metrics.json")
+    s.add_argument("run", help="run id or folder")
+    s.add_argument("--cv", action="store_true", help="retrain the run's config on every grouped fold")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("predict", help="classify audio files")
+    s.add_argument("files", nargs="+")
+    s.add_argument("--run", default=None, help="run id or folder (default: the app's default checkpoint)")
+    s.add_argument("--json", action="store_true", help="one JSON array, one object per file")
+    s.add_argument("--trust-pickle", action="store_true",
+                   help="also load an old run's pickle file (svm.joblib; it can run code), with a warning; "
+                        "env BABYCRY_TRUST_PICKLE=1 does the same for the app")
+    s.add_argument("--engine", choices=["torch", "onnx"], default="torch",
+                   help="onnx: onnxruntime on the runs' exports (`export`), without torch")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("card", help="write (or overwrite) a run's MODEL_CARD.md; prints its path")
+    s.add_argument("run", help="run id or folder")
+    s.set_defaults(func=cmd_card)
+
+    s = sub.add_parser("reasons", help="choose when a reason model may name a reason (held-out thresholds)")
+    s.add_argument("run", help="run id or folder of a reason model")
+    s.set_defaults(func=cmd_reasons)
+
+    s = sub.add_parser("runs", help="list run folders and their status")
+    s.set_defaults(func=cmd_runs)
+    s = sub.add_parser("models", help="list the model registry")
+    s.set_defaults(func=cmd_models)
+
+    s = sub.add_parser("detect", help="crying episodes of recordings of any length (minutes to a night)")
+    s.add_argument("files", nargs="+")
+    s.add_argument("--json", action="store_true", help="one JSON array, one object per file")
+    s.add_argument("--max-minutes", type=float, default=12 * 60, help="refuse longer recordings (default: 12 h)")
+    s.add_argument("--run", default=None, help="detector (or reason) run id or folder (default: checkpoints/default.json)")
+    s.add_argument("--on-seconds", type=float, default=None, help="alert after this much crying (default 3 s) ...")
+    s.add_argument("--within", type=float, default=None, help="... within the last this many seconds (default 5 s)")
+    s.add_argument("--off-seconds", type=float, default=None, help="an episode ends after this long without crying (default 10 s)")
+    s.add_argument("--threads", type=int, default=1, help="compute threads (default 1: fastest here beside other work; 0: the engine's choice)")
+    s.add_argument("--engine", choices=["torch", "onnx"], default="torch",
+                   help="onnx: onnxruntime on the runs' exports (`export default`), without torch: a third of the memory")
+    s.set_defaults(func=cmd_detect)
+
+    s = sub.add_parser("listen", help="live from the default input device (needs the sounddevice extra)")
+    s.add_argument("--device", default=None, help="input device name or index (default: the system's default input)")
+    s.add_argument("--run", default=None, help="detector (or reason) run id or folder (default: checkpoints/default.json)")
+    s.add_argument("--minutes", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    s.set_defaults(func=cmd_listen)
+
+    s = sub.add_parser("serve", help="the HTTP API (FastAPI + uvicorn; docs at /docs)")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default: this machine only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--run", default=None, help="run id or folder (default: the app's default two-step answer)")
+    s.add_argument("--engine", choices=["torch", "onnx"], default="torch", help="onnx: the runs' exports, no torch")
+    s.add_argument("--workers", type=int, default=2, help="classify requests at once")
+    s.add_argument("--queue", type=int, default=8, help="requests waiting at most; beyond that 503 at once")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("export", help="a run's network as ONNX + model.json, for devices")
+    s.add_argument("run", help="run id or folder, or `default` (the runs checkpoints/default.json names)")
+    s.add_argument("--format", choices=["onnx"], default="onnx")
+    s.add_argument("--out", default=None, help="folder (default: checkpoints/<run>/onnx/, or $BABYCRY_EXPORTS/<run>/)")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("bench", help="speed and accuracy benchmarks")
+    from babycry_core.bench.speed import add_arguments
+
+    add_arguments(s)
+    s.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command. An expected failure (missing corpus, manifest or run, a bad argument, a damaged file, an
+    optional dependency that is not installed) becomes one line on stderr and exit status 1; with -v the
+    traceback too. Usage errors exit 2 (argparse). Commands keep their own codes for what they handle."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, LookupError, RuntimeError, ImportError) as e:
+        if args.verbose:
+            raise
+        text = " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())
+        if isinstance(e, KeyError) or not text:
+            text = f"{type(e).__name__}: {text or 'no details'}"
+        print(getattr(e, "cli_prefix", "error: ") + text, file=sys.stderr)
+        return 1

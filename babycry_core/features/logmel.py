@@ -1,0 +1,142 @@
+"""The one feature front end: a frozen `FeatureConfig` and `log_mel()`, shared by training, inference and plots.
+
+Donate-a-Cry is recorded at 8 kHz, so nothing above 4 kHz exists in the training data. Every input is
+resampled to `sample_rate` (whose anti-alias filter removes everything above Nyquist) and the mel bank stops
+at `fmax`, so a 44.1 kHz phone upload reaches the model limited to the band the model was trained on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import scipy.fft
+
+from babycry_core import fileio, paths
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    sample_rate: int = 8000
+    n_fft: int = 512
+    hop_length: int = 128
+    n_mels: int = 64
+    fmin: float = 50.0
+    fmax: float = 4000.0
+    clip_seconds: float = 7.0
+    top_db: float = 80.0
+    normalize: bool = False  # shift each window's log-mel so its peak is 0 dB: the shape counts, not the level
+    hop_seconds: float = 0.0  # hop between model windows; 0: half a window
+
+    @property
+    def band_hz(self) -> tuple[float, float]:
+        """The frequency band the model sees: (fmin, min(fmax, Nyquist))."""
+        return (self.fmin, min(self.fmax, self.sample_rate / 2))
+
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.clip_seconds * self.sample_rate))
+
+    @property
+    def n_frames(self) -> int:
+        """Frames in one model window (centered STFT)."""
+        return 1 + self.clip_samples // self.hop_length
+
+    @property
+    def window_hop_samples(self) -> int:
+        """Long recordings are cut into windows that overlap by half (or `hop_seconds` apart)."""
+        if self.hop_seconds > 0:
+            return max(1, int(round(self.hop_seconds * self.sample_rate)))
+        return self.clip_samples // 2
+
+    def to_dict(self) -> dict:
+        """The fields; the newer ones only when set, so older run folders and cache keys stay the same."""
+        d = dataclasses.asdict(self)
+        for name, default in _LATER_FIELDS.items():
+            if d[name] == default:
+                del d[name]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def key(self) -> str:
+        """Short stable hash of the config, for cache keys."""
+        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+_LATER_FIELDS = {"normalize": False, "hop_seconds": 0.0}
+
+
+@lru_cache(maxsize=8)
+def _mel_basis(cfg: FeatureConfig) -> np.ndarray:
+    import librosa
+
+    lo, hi = cfg.band_hz
+    return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=lo, fmax=hi).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _window(n_fft: int) -> np.ndarray:
+    return np.hanning(n_fft + 1)[:-1].astype(np.float32)
+
+
+def log_mel(y: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """Log-mel spectrogram in dB, shape (n_mels, frames), float32. Silence maps to -top_db, not -inf.
+
+    With cfg.normalize the peak of this call's input is 0 dB (call it once per model window)."""
+    y = np.asarray(y, dtype=np.float32)
+    pad = cfg.n_fft // 2
+    y = np.pad(y, pad, mode="constant")
+    if len(y) < cfg.n_fft:
+        y = np.pad(y, (0, cfg.n_fft - len(y)))
+    frames = np.lib.stride_tricks.sliding_window_view(y, cfg.n_fft)[:: cfg.hop_length]  # (frames, n_fft)
+    spec = scipy.fft.rfft(frames * _window(cfg.n_fft), axis=1, workers=1)  # (frames, n_fft//2+1), complex64
+    power = spec.real**2 + spec.imag**2
+    mel = _mel_basis(cfg) @ power.T  # (n_mels, frames)
+    # absolute reference (not per-clip max) so loudness stays visible to the model and the energy gate
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    if cfg.normalize:  # level-free: a cry at -45 dBFS looks like one at -5 dBFS
+        db = db - db.max()
+    return np.maximum(db, -cfg.top_db).astype(np.float32)
+
+
+def fix_length(y: np.ndarray, n: int) -> np.ndarray:
+    """Cut or zero-pad a waveform to exactly n samples."""
+    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
+
+
+def windows(y: np.ndarray, cfg: FeatureConfig) -> list[tuple[float, np.ndarray]]:
+    """Split a waveform into model windows: [(start_seconds, window)], half overlapping, the last padded.
+
+    A clip no longer than one window (plus a little slack) gives exactly one window.
+    """
+    n, hop = cfg.clip_samples, cfg.window_hop_samples
+    if len(y) <= n * 1.15:
+        return [(0.0, fix_length(y, n))]
+    starts = list(range(0, len(y) - n + 1, hop))
+    if starts[-1] + n < len(y):
+        starts.append(len(y) - n)
+    return [(s / cfg.sample_rate, y[s : s + n]) for s in starts]
+
+
+def clip_features(path: str | os.PathLike, cfg: FeatureConfig, *, cache: bool = True) -> np.ndarray:
+    """Log-mel of one corpus file cut/padded to one window, cached on disk by config and file content."""
+    from babycry_core.audio import decode as audio
+
+    path = Path(path)
+
+    def compute() -> np.ndarray:
+        return log_mel(fix_length(audio.load(path, cfg.sample_rate), cfg.clip_samples), cfg)
+
+    if not cache:
+        return compute()
+    key = hashlib.sha1(f"{cfg.key()}:{audio.content_hash(path)}".encode()).hexdigest()
+    return fileio.cached_npy(paths.cache_dir() / "features" / f"{key}.npy", compute)

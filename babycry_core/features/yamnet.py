@@ -1,0 +1,271 @@
+"""YAMNet (Google's AudioSet classifier, TF Hub) as a frozen embedder: loading it, running it, clip embeddings.
+
+- The model is loaded with `tensorflow_hub.load(handle)`; TensorFlow is imported only here, through
+  `tf_import` (torch/torchvision first), and only when YAMNet is actually used. Handle: `--yamnet-handle` /
+  TrainConfig.yamnet_handle, else env BABYCRY_YAMNET_HANDLE, else https://tfhub.dev/google/yamnet/1. A local
+  handle is a SavedModel folder (with saved_model.pb) or a TF Hub cache folder (TFHUB_CACHE_DIR).
+- When the weights cannot be had, `YamnetUnavailable` says in one sentence what failed and how to fix it,
+  within seconds (socket timeout around hub.load). Nothing else in the app needs YAMNet.
+- Input: YAMNet wants 16 kHz mono float32. Audio is decoded at the run's FeatureConfig rate (8 kHz: the
+  Donate-a-Cry band) and upsampled to 16 kHz, so YAMNet sees the same 0-4 kHz band in training and for any
+  upload (a 44.1 kHz phone file is band-limited exactly like the corpus); config.json says so.
+- YAMNet returns (scores [frames, 521], embeddings [frames, 1024], log_mel [frames', 64]), one frame per
+  0.48 s hop of 0.96 s. Frame embeddings are cached per clip on disk (cache_dir()/yamnet, keyed by the model
+  and the clip's content hash) and pooled to one clip embedding: mean and std -> 2048-d.
+- `audioset_evidence(waveform_16k)`: YAMNet's own "Baby cry, infant cry" score and its top AudioSet classes.
+
+The `yamnet` registry model (models/yamnet.py) is a small head on these embeddings; fit_yamnet.py trains it.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import socket
+import threading
+import urllib.error
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from babycry_core import fileio, paths
+from babycry_core.audio.signal import resample
+from babycry_core.features.logmel import FeatureConfig, fix_length
+
+DEFAULT_HANDLE = "https://tfhub.dev/google/yamnet/1"
+HANDLE_ENV = "BABYCRY_YAMNET_HANDLE"
+SAMPLE_RATE = 16000
+EMBED_DIM = 1024
+N_AUDIOSET = 521
+FRAME_SECONDS, HOP_SECONDS = 0.96, 0.48
+BABY_CRY = "Baby cry, infant cry"
+BABY_CRY_INDEX = 20  # its row in YAMNet's class map, for a model shipped without the CSV
+LOAD_TIMEOUT_S = 8.0  # socket timeout while hub.load downloads: an unreachable host fails, never hangs
+
+
+class YamnetUnavailable(RuntimeError):
+    """YAMNet's weights cannot be had; the message says what failed and how to fix it, in one sentence."""
+
+
+# ---------------------------------------------------------------- loading the TF Hub model
+
+def _is_url(h: str) -> bool:
+    return "://" in h
+
+
+def resolve_handle(handle: str | None = None) -> str:
+    """The handle to use: the explicit one, else env BABYCRY_YAMNET_HANDLE, else TF Hub's YAMNet.
+    Local paths come back absolute."""
+    h = (str(handle).strip() if handle else "") or os.environ.get(HANDLE_ENV, "").strip() or DEFAULT_HANDLE
+    return h if _is_url(h) else str(Path(h).expanduser().resolve())
+
+
+def handle_for_run(recorded: str | None) -> str:
+    """The handle a saved run uses: env BABYCRY_YAMNET_HANDLE when set (a moved or offline copy), else the one
+    recorded at training."""
+    return resolve_handle(os.environ.get(HANDLE_ENV, "").strip() or recorded)
+
+
+def _unavailable(h: str, reason: str) -> YamnetUnavailable:
+    if _is_url(h):
+        fix = f"Connect once to download it, or set {HANDLE_ENV} to a local SavedModel folder."
+    else:
+        fix = (f"Set {HANDLE_ENV} (or --yamnet-handle) to a folder holding YAMNet's saved_model.pb, or unset it "
+               f"to download {DEFAULT_HANDLE}.")
+    return YamnetUnavailable(f"YAMNet could not be loaded from {h} ({reason}). {fix}")
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code}"
+    if isinstance(e, (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, socket.gaierror)):
+        return "no network?"
+    if isinstance(e, OSError) and "does not exist" in str(e):
+        return "no such folder"
+    text = (str(e) or type(e).__name__).splitlines()[0]
+    return f"{type(e).__name__}: {text[:120]}"
+
+
+def _local_target(h: str) -> str:
+    """A SavedModel folder, or the YAMNet entry of a TF Hub cache folder."""
+    p = Path(h)
+    if not p.is_dir():
+        raise _unavailable(h, "no such folder")
+    if (p / "saved_model.pb").is_file():
+        return str(p)
+    cached = p / hashlib.sha1(DEFAULT_HANDLE.encode("utf8")).hexdigest()  # how tensorflow_hub names its cache
+    if (cached / "saved_model.pb").is_file():
+        return str(cached)
+    found = sorted(d for d in p.iterdir() if (d / "saved_model.pb").is_file())
+    if len(found) == 1:
+        return str(found[0])
+    raise _unavailable(h, "no saved_model.pb in it, nor a TF Hub cache entry for YAMNet")
+
+
+@lru_cache(maxsize=32)
+def _fingerprint_cached(target: str, _stamp: tuple) -> str:
+    h = hashlib.sha1(target.encode())
+    for rel in ("saved_model.pb", "variables/variables.index"):
+        f = Path(target) / rel
+        if f.is_file():
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def model_key(handle: str | None = None) -> str:
+    """Identity of the YAMNet model behind a handle (URL; or local folder + content digest): the cache key."""
+    h = resolve_handle(handle)
+    if _is_url(h):
+        return h
+    target = _local_target(h)
+    stamp = tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in (Path(target) / "saved_model.pb",)
+                  if f.exists())
+    return f"{target}#{_fingerprint_cached(target, stamp)}"
+
+
+_MODELS: dict[str, object] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_yamnet(handle: str | None = None):
+    """The loaded TF Hub model (cached per model). Raises YamnetUnavailable within seconds when it cannot be had."""
+    h = resolve_handle(handle)
+    key = model_key(h)  # also raises YamnetUnavailable for a missing local folder
+    with _LOAD_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = _load(h)
+        return _MODELS[key]
+
+
+def _load(h: str):
+    from babycry_core.features import tf_import
+
+    target = h if _is_url(h) else _local_target(h)
+    try:
+        hub = tf_import.tensorflow_hub()
+    except Exception as e:  # noqa: BLE001 (ImportError, or pkg_resources missing with setuptools>=82)
+        raise YamnetUnavailable(f"YAMNet needs tensorflow and tensorflow_hub, which could not be imported "
+                                f"({_reason(e)}); install them with `pip install -r requirements.txt`.") from e
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(LOAD_TIMEOUT_S)
+    try:
+        model = hub.load(target)
+    except Exception as e:  # noqa: BLE001 (URLError, OSError, TF's own errors for a broken SavedModel)
+        raise _unavailable(h, _reason(e)) from e
+    finally:
+        socket.setdefaulttimeout(old)
+    try:
+        _, emb, _ = _call(model, np.zeros(SAMPLE_RATE, np.float32))
+    except Exception as e:  # noqa: BLE001
+        raise _unavailable(h, f"not a YAMNet model: calling it on a waveform failed ({_reason(e)})") from e
+    if emb.ndim != 2 or emb.shape[1] != EMBED_DIM:
+        raise _unavailable(h, f"not a YAMNet model: embeddings of shape {emb.shape}, expected (frames, {EMBED_DIM})")
+    return model
+
+
+def _call(model, w16: np.ndarray):
+    from babycry_core.features import tf_import
+
+    tf = tf_import.tensorflow()
+    scores, emb, log_mel = model(tf.constant(np.asarray(w16, np.float32).reshape(-1)))
+    return np.asarray(scores.numpy(), np.float32), np.asarray(emb.numpy(), np.float32), np.asarray(log_mel.numpy())
+
+
+def run(waveform_16k: np.ndarray, handle: str | None = None):
+    """YAMNet on one 16 kHz mono waveform: (scores [frames, 521], embeddings [frames, 1024], log_mel [frames', 64])."""
+    return _call(load_yamnet(handle), waveform_16k)
+
+
+def class_names(handle: str | None = None) -> list[str]:
+    """AudioSet display names from the model's class_map_path() CSV; "class_<i>" when it has none."""
+    key = model_key(handle)
+    if key not in _NAMES:
+        model = load_yamnet(handle)
+        names = None
+        try:
+            path = model.class_map_path().numpy()
+            path = path.decode() if isinstance(path, bytes) else str(path)
+            with open(path, newline="") as f:
+                names = [row["display_name"] for row in csv.DictReader(f)]
+        except Exception:  # noqa: BLE001 (no such method / asset in a stand-in model)
+            names = None
+        if not names:
+            scores, _, _ = _call(model, np.zeros(SAMPLE_RATE, np.float32))
+            names = [f"class_{i}" for i in range(scores.shape[1])]
+        _NAMES[key] = names
+    return _NAMES[key]
+
+
+_NAMES: dict[str, list[str]] = {}
+
+
+def audioset_evidence(waveform_16k: np.ndarray, handle: str | None = None, top: int = 5) -> dict:
+    """YAMNet's own view of a 16 kHz recording: {"baby_cry": mean score of "Baby cry, infant cry",
+    "baby_cry_max": its highest frame score, "top": [(AudioSet class, mean score), ...], "frames": n}."""
+    scores, _, _ = run(waveform_16k, handle)
+    names = class_names(handle)
+    mean = scores.mean(0)
+    i = names.index(BABY_CRY) if BABY_CRY in names else (BABY_CRY_INDEX if len(mean) == N_AUDIOSET else None)
+    order = np.argsort(-mean, kind="stable")[:top]
+    return {"baby_cry": float(mean[i]) if i is not None else float("nan"),
+            "baby_cry_max": float(scores[:, i].max()) if i is not None else float("nan"),
+            "top": [(names[j], float(mean[j])) for j in order], "frames": int(len(scores))}
+
+
+# ---------------------------------------------------------------- clip embeddings
+
+def to_16k(y: np.ndarray, sr: int) -> np.ndarray:
+    """Resample to YAMNet's 16 kHz (upsampling 8 kHz audio keeps it band-limited to 4 kHz)."""
+    return resample(y, sr, SAMPLE_RATE)
+
+
+def pool(frames: np.ndarray) -> np.ndarray:
+    """Frame embeddings (frames, 1024) → clip embedding (2048,): mean and std over frames."""
+    frames = np.asarray(frames, np.float32)
+    return np.concatenate([frames.mean(0), frames.std(0)]).astype(np.float32)
+
+
+def frame_embeddings(waveform_16k: np.ndarray, handle: str | None = None) -> np.ndarray:
+    return run(waveform_16k, handle)[1]
+
+
+def clip_frame_embeddings(path, cfg: FeatureConfig, handle: str | None = None, cache: bool = True) -> np.ndarray:
+    """Frame embeddings of one corpus clip (decoded at cfg.sample_rate, cut/padded to one window, upsampled to
+    16 kHz), cached on disk by model and clip content."""
+    from babycry_core.audio import decode as audio
+
+    def compute() -> np.ndarray:
+        y = fix_length(audio.load(path, cfg.sample_rate), cfg.clip_samples)
+        return frame_embeddings(to_16k(y, cfg.sample_rate), handle)
+
+    if not cache:
+        return compute()
+    key = hashlib.sha1(f"{model_key(handle)}:{audio.content_hash(path)}:{cfg.sample_rate}:{cfg.clip_samples}"
+                       .encode()).hexdigest()
+    return fileio.cached_npy(paths.cache_dir() / "yamnet" / f"{key}.npy", compute)
+
+
+def clip_embeddings(items, cfg: FeatureConfig, handle: str | None = None, *, progress: bool = False,
+                    cache: bool = True) -> np.ndarray:
+    """(n, 2048) pooled embeddings of clip paths (cached) or of waveform windows at cfg.sample_rate."""
+    from tqdm import tqdm
+
+    items = list(items)
+    out = []
+    for it in tqdm(items, desc="embeddings (yamnet)", leave=False, disable=not progress):
+        if isinstance(it, np.ndarray):
+            out.append(pool(frame_embeddings(to_16k(it, cfg.sample_rate), handle)))
+        else:
+            out.append(pool(clip_frame_embeddings(it, cfg, handle, cache=cache)))
+    return np.stack(out).astype(np.float32) if out else np.zeros((0, 2 * EMBED_DIM), np.float32)
+
+
+def describe(handle: str, cfg: FeatureConfig) -> dict:
+    """What config.json records about the YAMNet front end."""
+    top = min(cfg.sample_rate / 2, SAMPLE_RATE / 2)
+    return {"kind": "yamnet", "handle": handle, "model_key": model_key(handle), "input_sample_rate": SAMPLE_RATE,
+            "decoded_at": cfg.sample_rate, "band_hz": [0.0, float(top)],
+            "band_note": f"audio is decoded at {cfg.sample_rate} Hz and upsampled to 16 kHz: YAMNet sees 0-{top:.0f} Hz",
+            "frames": f"{FRAME_SECONDS} s frames, {HOP_SECONDS} s hop", "pooling": "mean+std of frame embeddings",
+            "dim": 2 * EMBED_DIM}

@@ -1,0 +1,249 @@
+"""`predict --engine onnx`: the same answer path with onnxruntime, from export folders (export.py), without torch.
+
+Only the network call changes. The answer is composed by the same code as with torch: `answer.TwoStepPredictor`
+(step 1 the cry detector, step 2 the reason model, named only where validated), `inference.Predictor` for one
+model, `detector.CryDetector` for the detector's windows and decision, `models.two_stage.TwoStageModel` for the
+combination. Decoding is `audio.load`, features the one `features.log_mel` in numpy, and the classical heads'
+input the handcrafted embedding in numpy; onnxruntime runs the CNNs (model.onnx), the SVM (skl2onnx) and XGBoost
+(onnxmltools). torch is never imported (tests check sys.modules); neither are scikit-learn's model loading (skops)
+nor xgboost.
+
+`load_onnx_predictor(run)` resolves runs as `inference.load_predictor` does (checkpoints/default.json's detector
++ reason pair by default); each run's export is found in `export.export_dir_for(run)`, or `run` may be an export
+folder itself (a device has only those). A run without an export is a one-line FileNotFoundError with the command
+that makes it. Not covered: yamnet runs and classical heads on CNN / YAMNet embeddings (they do not export).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from babycry_core import fileio
+from babycry_core.eval.calibration import softmax
+from babycry_core.runs.checkpoint import LoadedModel
+from babycry_core.inference.detector import CryDetector
+from babycry_core.runs.embedding_models import EmbeddingModel
+from babycry_core.features.logmel import FeatureConfig, log_mel
+from babycry_core.inference.predictor import Predictor, predict_each
+from babycry_core.models.two_stage import TwoStageModel
+
+MANIFEST = "model.json"
+FORMAT = "babycry-onnx"
+BATCH = 64
+
+
+class OrtNet:
+    """One ONNX model in an onnxruntime session (thread-safe: `run` may be called from several threads)."""
+
+    def __init__(self, path: Path, threads: int = 0):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = int(threads)  # 0: onnxruntime's default (the physical cores)
+        so.inter_op_num_threads = 1
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting beside other work
+        so.log_severity_level = 3
+        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+        outs = [o.name for o in self.session.get_outputs()]
+        self.output = "probabilities" if "probabilities" in outs else outs[0]
+
+    def run(self, X: np.ndarray) -> np.ndarray:
+        X = np.ascontiguousarray(X, np.float32)
+        parts = [self.session.run([self.output], {self.input: X[i: i + BATCH]})[0] for i in range(0, len(X), BATCH)]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+class OnnxScorer:
+    """Log-mel windows → logits with an ONNX network (inference.TorchScorer's counterpart)."""
+
+    def __init__(self, net: OrtNet):
+        self.net = net
+
+    def window_logits(self, wins: list[np.ndarray], cfg: FeatureConfig) -> np.ndarray:
+        X = np.stack([log_mel(w, cfg) for w in wins])[:, None]
+        return self.net.run(X)
+
+
+class OnnxTwoStage(TwoStageModel):
+    """The two-stage combination unchanged; each stage's network runs in onnxruntime."""
+
+    @staticmethod
+    def _proba(net, X: np.ndarray, temperature: float, batch_size: int = BATCH) -> np.ndarray:
+        return softmax(net.run(X), temperature) if len(X) else np.zeros((0, 0))
+
+
+class OnnxClassical(EmbeddingModel):
+    """Handcrafted embedding (numpy) → the exported SVM / XGBoost head (onnxruntime)."""
+
+    def __init__(self, net: OrtNet, feature_config: FeatureConfig, labels, classes, scaler: dict | None):
+        from babycry_core.runs.embeddings import HANDCRAFTED, Source
+
+        super().__init__(Source(HANDCRAFTED), feature_config, labels, classes)
+        self.net, self.scaler = net, scaler
+
+    def _proba(self, E):
+        from babycry_core.runs.export import standardise
+
+        return self.net.run(standardise(E, self.scaler)).astype(np.float64)
+
+
+class _ExportedRun:
+    """The run id an exported model answers with (its folder is the export, not the run)."""
+
+    def __init__(self, loaded: LoadedModel, run_id: str):
+        super().__init__(loaded)
+        self._run_id = run_id
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+
+class OnnxPredictor(_ExportedRun, Predictor):
+    pass
+
+
+class OnnxCryDetector(_ExportedRun, CryDetector):
+    def batch_logits(self, X: np.ndarray) -> np.ndarray:
+        """Logits of log-mel windows X (windows, 1, n_mels, frames): what window_scoring.WindowScorer calls."""
+        return self.net.run(X) if len(X) else np.zeros((0, len(self.labels)), np.float32)
+
+    def feature_proba(self, X: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
+        return softmax(self.batch_logits(X), self.temperature)
+
+
+# ---------------------------------------------------------------- export folders
+
+def read_export(folder: Path) -> dict:
+    """An export folder's model.json, checked: the format, and every file against its recorded sha256."""
+    folder = Path(folder)
+    m = fileio.read_json(folder / MANIFEST)
+    if m.get("format") != FORMAT:
+        raise ValueError(f"{folder}: {MANIFEST} is not a babycry ONNX export")
+    for rel, sha in (m.get("files") or {}).items():
+        if not (folder / rel).is_file() or fileio.sha256_file(folder / rel) != sha:
+            raise ValueError(f"export {folder} is damaged: {rel} is missing or does not match its recorded sha256")
+    emb = m.get("embedding")
+    if emb:
+        from babycry_core.runs.embeddings import HANDCRAFTED_VERSION
+
+        if emb.get("version") != HANDCRAFTED_VERSION:
+            raise ValueError(f"export {folder}: made with handcrafted features v{emb.get('version')}, this code "
+                             f"computes v{HANDCRAFTED_VERSION}; export the run again")
+    return m
+
+
+def find_export(run) -> Path:
+    """An export folder for a run id, a run folder or an export folder. FileNotFoundError says how to make one."""
+    p = Path(str(run))
+    if (p / MANIFEST).is_file():
+        return p
+    from babycry_core.runs import registry as runs
+    from babycry_core.runs.export import export_dir_for
+
+    run_dir = runs.find_run(run)
+    folder = export_dir_for(run_dir)
+    if not (folder / MANIFEST).is_file():
+        raise FileNotFoundError(f"run {run_dir.name} has no ONNX export; make it with "
+                                f"`python -m babycry_core export {run_dir.name} --format onnx` "
+                                f"(or `export default` for the app's default models)")
+    return folder
+
+
+def load_export(folder: Path, threads: int = 0):
+    """(model.json, the predictor or detector of one export folder)."""
+    folder = Path(folder)
+    m = read_export(folder)
+    cfg = FeatureConfig.from_dict(m["feature_config"])
+    labels = list(m["labels"])
+    family = m["family"]
+    if family == "two_stage":
+        st = m["stages"]
+        model = OnnxTwoStage(OrtNet(folder / st["gate"]["file"], threads), OrtNet(folder / st["reason"]["file"], threads),
+                             labels, st["gate"]["labels"], st["reason"]["labels"], cfg,
+                             st["gate"]["temperature"], st["reason"]["temperature"])
+    elif family == "classical":
+        model = OnnxClassical(OrtNet(folder / "model.onnx", threads), cfg, labels, m["classes"], m.get("scaler"))
+    else:
+        model = OrtNet(folder / "model.onnx", threads)
+    loaded = LoadedModel(folder, model, labels, cfg, {"model": m["model"], "family": family, "role": m["role"]},
+                         dict(m.get("calibration") or {"temperature": m["temperature"], "threshold": m["threshold"]}))
+    if m["role"] == "detector":
+        return m, OnnxCryDetector(loaded, m["run_id"])
+    if family == "torch":
+        loaded.model = OnnxScorer(model)
+    return m, OnnxPredictor(loaded, m["run_id"])
+
+
+_CACHE: dict[tuple, object] = {}
+_LOCK = threading.Lock()
+
+
+def _key(folder: Path | None) -> tuple:
+    if folder is None:
+        return ("",)
+    f = Path(folder) / MANIFEST
+    return (str(f.resolve()), f.stat().st_mtime_ns)
+
+
+def load_onnx_predictor(run=None, threads: int | None = None):
+    """What answers a recording with onnxruntime, chosen as inference.load_predictor chooses it (the two-step
+    pair of checkpoints/default.json by default; a detector + the default reason; a reason model + the default
+    detector; any other run alone). threads: onnxruntime intra-op threads per session (0: its default;
+    default: env BABYCRY_ORT_THREADS or 0)."""
+    from babycry_core.runs import registry as runs
+
+    threads = int(os.environ.get("BABYCRY_ORT_THREADS", 0)) if threads is None else int(threads)
+    _one_blas_thread()
+    det_run, reason_run = runs.default_pair()
+    det = reason = single = None
+    if run is not None:
+        folder = find_export(run)
+        role = fileio.read_json(folder / MANIFEST).get("role", "")
+        if role == "detector":
+            det = folder
+            reason = find_export(reason_run) if reason_run is not None else None
+        elif role == "reason" and det_run is not None:
+            det, reason = find_export(det_run), folder
+        else:
+            single = folder
+    elif det_run is not None and reason_run is not None:
+        det, reason = find_export(det_run), find_export(reason_run)
+    else:
+        default = runs.default_run()
+        if default is None:
+            raise FileNotFoundError("no trained checkpoint found; train one (`python -m babycry_core train`)")
+        single = find_export(default)
+    key = (_key(det), _key(reason), _key(single), threads)
+    with _LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    if single is not None:
+        out = load_export(single, threads)[1]
+    else:
+        from babycry_core.inference.two_step import TwoStepPredictor
+
+        out = TwoStepPredictor(load_export(det, threads)[1], load_export(reason, threads)[1] if reason else None)
+    with _LOCK:
+        _CACHE[key] = out
+    return out
+
+
+def _one_blas_thread() -> None:
+    """As inference does for torch: numpy's BLAS (the mel matrix product) on one thread, so that it does not fight
+    onnxruntime's and the other worker's threads for the same cores (2-3x slower on 2 cores otherwise)."""
+    from threadpoolctl import threadpool_limits
+
+    if not _CACHE:
+        threadpool_limits(limits=1, user_api="blas")
+
+
+def predict(files, run=None, threads: int | None = None) -> list:
+    """inference.predict with onnxruntime: a Prediction per file, or {"file", "error"} for one that fails."""
+    return predict_each(load_onnx_predictor(run, threads), files)

@@ -1,0 +1,203 @@
+"""YAMNet (Google, AudioSet, 521 classes) as a plain PyTorch module, so it runs and fine-tunes without TensorFlow.
+
+Mirrors tensorflow/models research/audioset/yamnet (params.py, features.py, yamnet.py) as exported to the TFLite
+file in ../shared/data/yamnet/ (weights read by yamnet_tflite.py). What that file holds, and so what is built here:
+- the front end is matmuls: frame 400 (25 ms) / hop 160, periodic Hann, each frame zero-padded to 512 *centred*
+  (56 + 400 + 56, features.py `_tflite_stft_magnitude`), real and imaginary DFT matrices, magnitude, a 64-band HTK
+  mel matrix (125-7500 Hz, as tf.signal.linear_to_mel_weight_matrix), log(mel + 0.001), 96-frame patches every 48;
+- batch norm is folded into each conv, so every conv has a bias and there is no BatchNorm module;
+- the DFT, mel, pointwise-conv and dense weights are int8 there; loading them gives their dequantised values.
+`act_quant` optionally reproduces how the TFLite kernels also round the *inputs* of those int8-weight layers to int8
+on the fly ("xnnpack": per-row asymmetric, the default interpreter; "builtin": symmetric, the reference kernels),
+for parity with the file; None (default) keeps float activations, as the original float YAMNet.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SAMPLE_RATE = 16000
+WINDOW, HOP, FFT = 400, 160, 512  # 0.025 s window, 0.010 s hop, next power of two
+N_BINS, N_MELS = FFT // 2 + 1, 64
+MEL_MIN_HZ, MEL_MAX_HZ, LOG_OFFSET = 125.0, 7500.0, 0.001
+PATCH_FRAMES, PATCH_HOP_FRAMES = 96, 48  # 0.96 s patches every 0.48 s
+PATCH_SAMPLES = WINDOW + (PATCH_FRAMES - 1) * HOP  # 15600 = 0.975 s: one patch
+PATCH_HOP_SAMPLES = PATCH_HOP_FRAMES * HOP  # 7680
+N_CLASSES, EMBED_DIM = 521, 1024
+# yamnet.py _YAMNET_LAYER_DEFS: (kind, stride, output channels); all kernels 3x3
+LAYER_DEFS = [("conv", 2, 32), ("sep", 1, 64), ("sep", 2, 128), ("sep", 1, 128), ("sep", 2, 256), ("sep", 1, 256),
+              ("sep", 2, 512)] + [("sep", 1, 512)] * 5 + [("sep", 2, 1024), ("sep", 1, 1024)]
+ACT_QUANT_MODES = (None, "xnnpack", "builtin")
+
+
+def fake_quant_int8(x: torch.Tensor, mode: str | None, dims: tuple[int, ...] = (-1,)) -> torch.Tensor:
+    """Round x to int8 and back, one scale per slice over `dims`, as TFLite's dynamic-range kernels quantise inputs.
+
+    "xnnpack": asymmetric (range [min(x,0), max(x,0)] onto -128..127 with a zero point); "builtin": symmetric
+    (max |x| onto 127). None returns x. Gradients pass straight through.
+    """
+    if mode is None:
+        return x
+    if mode == "xnnpack":  # XNNPACK f32->qd8: x * (1/scale), round half to even
+        lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
+        hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
+        s = torch.where(hi > lo, (hi - lo) / 255.0, torch.ones_like(hi))
+        zp = torch.round(-128.0 - lo / s).clamp(-128, 127)
+        q = (torch.clamp(torch.round(x * (1.0 / s)) + zp, -128, 127) - zp) * s
+    elif mode == "builtin":  # tensor_utils::SymmetricQuantizeFloats: x * (127/range), round half away from 0
+        r = x.abs().amax(dim=dims, keepdim=True)
+        r = torch.where(r > 0, r, torch.full_like(r, 127.0))
+        y = x * (127.0 / r)
+        q = torch.clamp(torch.sign(y) * torch.floor(y.abs() + 0.5), -127, 127) * (r / 127.0)
+    else:
+        raise ValueError(f"act_quant must be one of {ACT_QUANT_MODES}, not {mode!r}")
+    return x + (q - x).detach()
+
+
+def mel_matrix(n_mels: int = N_MELS, n_bins: int = N_BINS, sample_rate: int = SAMPLE_RATE,
+               lo_hz: float = MEL_MIN_HZ, hi_hz: float = MEL_MAX_HZ) -> np.ndarray:
+    """(n_bins, n_mels) HTK-mel triangles, DC bin zeroed: tf.signal.linear_to_mel_weight_matrix /
+    vggish mel_features.spectrogram_to_mel_matrix."""
+    def hz_to_mel(f):
+        return 1127.0 * np.log1p(np.asarray(f, np.float64) / 700.0)
+
+    bins_mel = hz_to_mel(np.linspace(0.0, sample_rate / 2, n_bins)[1:])[:, None]  # (n_bins-1, 1)
+    edges = np.linspace(hz_to_mel(lo_hz), hz_to_mel(hi_hz), n_mels + 2)
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    w = np.maximum(0.0, np.minimum((bins_mel - lower) / (centre - lower), (upper - bins_mel) / (upper - centre)))
+    return np.concatenate([np.zeros((1, n_mels)), w]).astype(np.float32)
+
+
+def pad_waveform(wave: torch.Tensor) -> torch.Tensor:
+    """Zero-pad (batch, samples) at the end to >= one patch and a whole number of patch hops (features.py)."""
+    n = wave.shape[-1]
+    extra = max(0, n - PATCH_SAMPLES)
+    target = PATCH_SAMPLES + math.ceil(extra / PATCH_HOP_SAMPLES) * PATCH_HOP_SAMPLES
+    return F.pad(wave, (0, target - n))
+
+
+class YamnetFrontEnd(nn.Module):
+    """16 kHz waveform (batch, samples) -> log-mel patches (batch, patches, 96, 64), as the TFLite graph does it.
+
+    The DFT and mel matrices are buffers: exact by default, the file's dequantised int8 values once loaded.
+    """
+
+    def __init__(self, act_quant: str | None = None):
+        super().__init__()
+        self.act_quant = act_quant
+        n = np.arange(FFT)
+        ang = 2 * np.pi * np.outer(n, np.arange(N_BINS)) / FFT  # (512, 257)
+        window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)  # periodic Hann
+        self.register_buffer("window", torch.tensor(window, dtype=torch.float32))
+        self.register_buffer("dft_real", torch.tensor(np.cos(ang), dtype=torch.float32))
+        self.register_buffer("dft_imag", torch.tensor(np.sin(ang), dtype=torch.float32))  # sign: magnitude only
+        self.register_buffer("mel", torch.from_numpy(mel_matrix()))  # (257, 64)
+
+    def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> (batch, frames, 64) with frames = 1 + (samples - 400) // 160 (no padding)."""
+        frames = wave.unfold(-1, WINDOW, HOP) * self.window  # (batch, frames, 400)
+        half = (FFT - WINDOW) // 2
+        frames = fake_quant_int8(F.pad(frames, (half, FFT - WINDOW - half)), self.act_quant)  # (batch, frames, 512)
+        mag = torch.sqrt((frames @ self.dft_real) ** 2 + (frames @ self.dft_imag) ** 2)  # (batch, frames, 257)
+        return torch.log(fake_quant_int8(mag, self.act_quant) @ self.mel + LOG_OFFSET)  # (batch, frames, 64)
+
+    def forward(self, wave: torch.Tensor, pad: bool = True) -> torch.Tensor:
+        """(batch, samples) -> (batch, patches, 96, 64); pad=True pads the end like YAMNet (one patch per 0.48 s)."""
+        if pad:
+            wave = pad_waveform(wave)
+        return self.log_mel(wave).unfold(1, PATCH_FRAMES, PATCH_HOP_FRAMES).transpose(-1, -2)
+
+
+def _pad_same(x: torch.Tensor, k: int, stride: int) -> torch.Tensor:
+    """TF 'SAME' padding for (batch, C, H, W): total = max((ceil(n/s)-1)*s + k - n, 0), the odd pixel after."""
+    pads = []
+    for n in (x.shape[-1], x.shape[-2]):  # F.pad order: W then H
+        total = max((math.ceil(n / stride) - 1) * stride + k - n, 0)
+        pads += [total // 2, total - total // 2]
+    return F.pad(x, pads)
+
+
+class _Conv(nn.Module):
+    """Layer 1: 3x3 conv (BN folded into the bias) + ReLU."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.stride = stride
+        self.conv = nn.Conv2d(cin, cout, 3, stride, bias=True)
+
+    def forward(self, x: torch.Tensor, act_quant: str | None = None) -> torch.Tensor:
+        return F.relu(self.conv(_pad_same(x, 3, self.stride)))
+
+
+class _SeparableConv(nn.Module):
+    """3x3 depthwise conv + ReLU, then 1x1 pointwise conv + ReLU (BN folded into both biases)."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.stride = stride
+        self.depthwise = nn.Conv2d(cin, cin, 3, stride, groups=cin, bias=True)
+        self.pointwise = nn.Conv2d(cin, cout, 1, bias=True)
+
+    def forward(self, x: torch.Tensor, act_quant: str | None = None) -> torch.Tensor:
+        x = F.relu(self.depthwise(_pad_same(x, 3, self.stride)))
+        # int8 pointwise weights: XNNPACK quantises each pixel's channels, the builtin kernel each whole image
+        return F.relu(self.pointwise(fake_quant_int8(x, act_quant, (1,) if act_quant == "xnnpack" else (1, 2, 3))))
+
+
+class YamnetNet(nn.Module):
+    """YAMNet's MobileNet-v1 body: patches (batch, 96, 64) -> 521 AudioSet logits (`embed` gives the 1024-d).
+
+    Contains the front end too (`frontend`), so one state_dict holds all the file's weights and
+    `forward_waveform` goes from 16 kHz audio to scores like TF Hub's YAMNet.
+    """
+
+    def __init__(self, n_classes: int = N_CLASSES, act_quant: str | None = None):
+        super().__init__()
+        self.frontend = YamnetFrontEnd()
+        layers, cin = [], 1
+        for kind, stride, cout in LAYER_DEFS:
+            layers.append((_Conv if kind == "conv" else _SeparableConv)(cin, cout, stride))
+            cin = cout
+        self.layers = nn.ModuleList(layers)
+        self.classifier = nn.Linear(EMBED_DIM, n_classes)
+        self.act_quant = act_quant
+
+    @property
+    def act_quant(self) -> str | None:
+        return self._act_quant
+
+    @act_quant.setter
+    def act_quant(self, mode: str | None) -> None:
+        if mode not in ACT_QUANT_MODES:
+            raise ValueError(f"act_quant must be one of {ACT_QUANT_MODES}, not {mode!r}")
+        self._act_quant = self.frontend.act_quant = mode
+
+    def embed(self, patches: torch.Tensor) -> torch.Tensor:
+        """(batch, 96, 64) log-mel patches -> (batch, 1024) embeddings (global average pool, >= 0)."""
+        x = patches.unsqueeze(1)  # (batch, 1, 96, 64)
+        for layer in self.layers:
+            x = layer(x, self._act_quant)  # ... -> (batch, 1024, 3, 2)
+        return x.mean(dim=(2, 3))  # (batch, 1024)
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        """(batch, 96, 64) -> (batch, 521) logits; sigmoid gives YAMNet's scores (independent, not a softmax)."""
+        return self.classifier(fake_quant_int8(self.embed(patches), self._act_quant))
+
+    def scores(self, patches: torch.Tensor) -> torch.Tensor:
+        """(batch, 96, 64) -> (batch, 521) sigmoid scores."""
+        return torch.sigmoid(self(patches))
+
+    def forward_waveform(self, wave: torch.Tensor, pad: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """16 kHz (batch, samples) or (samples,) in [-1, 1] -> scores (batch, patches, 521), embeddings
+        (batch, patches, 1024); one patch per 0.48 s (pad=True pads the end as YAMNet does)."""
+        if wave.dim() == 1:
+            wave = wave.unsqueeze(0)  # (1, samples)
+        patches = self.frontend(wave, pad=pad)  # (batch, patches, 96, 64)
+        b, p = patches.shape[:2]
+        emb = self.embed(patches.reshape(b * p, PATCH_FRAMES, N_MELS))  # (batch*patches, 1024)
+        scores = torch.sigmoid(self.classifier(fake_quant_int8(emb, self._act_quant)))
+        return scores.reshape(b, p, -1), emb.reshape(b, p, -1)

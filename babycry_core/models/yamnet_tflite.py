@@ -1,0 +1,133 @@
+"""YAMNet's weights from Google's TFLite file (../shared/data/yamnet/yamnet.tflite) into the torch YamnetNet.
+
+The interpreter (ai_edge_litert, imported lazily) reads every constant tensor with get_tensor(), int8 ones included,
+so no flatbuffer parsing is needed. Weights are found by name ("yamnet_frames/layerN/{conv,depthwise_conv,
+pointwise_conv}/...", "dense/...", the front end's "tf_op_layer_MatMul{,_1,_2}"), checked against the expected
+shapes, dequantised ((q - zero_point) * scale, per output channel) and transposed to torch layouts.
+`TfliteYamnet` runs the file itself, for parity tests.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .yamnet_net import EMBED_DIM, N_MELS, PATCH_FRAMES, PATCH_SAMPLES, YamnetNet
+
+EMBEDDING_TENSOR = "yamnet_frames/global_average_pooling2d/Mean"
+_LAYER = re.compile(r"yamnet_frames/layer(\d+)/(conv|depthwise_conv|pointwise_conv)/")
+
+
+def _interpreter(path, preserve_all: bool = False, xnnpack: bool = True):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    it = Interpreter(model_path=str(path), experimental_preserve_all_tensors=preserve_all,
+                     experimental_op_resolver_type=resolver)
+    it.allocate_tensors()
+    return it
+
+
+def _dequantised(it, d: dict) -> np.ndarray:
+    """The tensor as float32; int8 weights -> (q - zero_point) * scale along quantized_dimension."""
+    w = it.get_tensor(d["index"])
+    q = d["quantization_parameters"]
+    if w.dtype == np.float32 or len(q["scales"]) == 0:
+        return w.astype(np.float32)
+    shape = [1] * w.ndim
+    shape[q["quantized_dimension"]] = -1
+    scale, zp = q["scales"].reshape(shape), q["zero_points"].reshape(shape)
+    return ((w.astype(np.float64) - zp) * scale).astype(np.float32)
+
+
+def _torch_key(name: str, ndim: int) -> str | None:
+    """The YamnetNet state_dict key a TFLite constant tensor feeds, or None.
+
+    The first "layerN/kind" in a (fused) name is the layer; 4-d tensors are weights, 1-d the folded-BN biases.
+    """
+    if name.endswith("_dequantize"):  # DEQUANTIZE outputs (activations), not the stored constants
+        return None
+    if name == "yamnet_frames/dense/MatMul":
+        return "classifier.weight"
+    if name.startswith("yamnet_frames/dense/BiasAdd"):
+        return "classifier.bias"
+    for op, key in (("MatMul", "dft_real"), ("MatMul_1", "dft_imag"), ("MatMul_2", "mel")):
+        if name == f"yamnet_frames/tf_op_layer_{op}/{op}" and ndim == 2:
+            return f"frontend.{key}"
+    m = _LAYER.match(name)
+    if m is None or ndim not in (1, 4):
+        return None
+    sub = {"conv": "conv", "depthwise_conv": "depthwise", "pointwise_conv": "pointwise"}[m[2]]
+    return f"layers.{int(m[1]) - 1}.{sub}.{'weight' if ndim == 4 else 'bias'}"
+
+
+def read_tflite_weights(path) -> dict[str, torch.Tensor]:
+    """A full YamnetNet state_dict from the TFLite file, int8 weights dequantised, layouts converted.
+
+    TFLite conv weights are OHWI -> torch OIHW; depthwise 1HWC -> torch (C, 1, H, W); FC (out, in) stays for
+    nn.Linear; the front-end DFT/mel FC weights (out, in) -> (in, out) for `frames @ matrix`.
+    Raises ValueError when a tensor is missing or has another shape than YamnetNet expects.
+    """
+    it = _interpreter(path)
+    found: dict[str, torch.Tensor] = {}
+    for d in it.get_tensor_details():
+        key = _torch_key(d["name"], len(d["shape"]))
+        if key is None or key in found:
+            continue
+        w = _dequantised(it, d)
+        if key.startswith("frontend."):
+            w = w.T  # (out, in) -> (in, out)
+        elif w.ndim == 4 and ".depthwise." in key:
+            w = w.transpose(3, 0, 1, 2)  # (1, H, W, C) -> (C, 1, H, W)
+        elif w.ndim == 4:
+            w = w.transpose(0, 3, 1, 2)  # (O, H, W, I) -> (O, I, H, W)
+        found[key] = torch.from_numpy(np.ascontiguousarray(w))
+    expected = YamnetNet().state_dict()
+    missing = [k for k in expected if k not in found and k != "frontend.window"]
+    if missing:
+        raise ValueError(f"{path}: no YAMNet tensor for {missing}")
+    bad = {k: (tuple(found[k].shape), tuple(expected[k].shape)) for k in found
+           if tuple(found[k].shape) != tuple(expected[k].shape)}
+    if bad:
+        raise ValueError(f"{path}: unexpected tensor shapes (file, expected): {bad}")
+    found["frontend.window"] = expected["frontend.window"]  # the file's window is the same periodic Hann
+    return found
+
+
+def load_yamnet_from_tflite(path, act_quant: str | None = None) -> YamnetNet:
+    """YamnetNet with the file's weights, in eval mode. act_quant="xnnpack" rounds activations as the default
+    TFLite interpreter does (closest to the file's own scores); None keeps float activations."""
+    net = YamnetNet(act_quant=act_quant)
+    net.load_state_dict(read_tflite_weights(path))
+    return net.eval()
+
+
+class TfliteYamnet:
+    """The TFLite file itself, one 0.975 s window per call, all tensors kept (for the embedding).
+
+    xnnpack=True is the interpreter's default (XNNPACK delegate); False the builtin reference kernels, which
+    round activations differently (YamnetNet act_quant "xnnpack" vs "builtin").
+    """
+
+    def __init__(self, path, xnnpack: bool = True):
+        self.path = Path(path)
+        self.it = _interpreter(self.path, preserve_all=True, xnnpack=xnnpack)
+        self._in = self.it.get_input_details()[0]["index"]
+        out = {d["name"]: d["index"] for d in self.it.get_output_details()}
+        self._scores, self._patch = out["Identity"], out["Identity_1"]
+        self._emb = next(d["index"] for d in self.it.get_tensor_details() if d["name"] == EMBEDDING_TENSOR)
+
+    def run(self, wave) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """15600 samples of 16 kHz audio -> scores (521,), embedding (1024,), log-mel patch (96, 64)."""
+        x = np.asarray(wave, dtype=np.float32).reshape(1, -1)
+        if x.shape[1] != PATCH_SAMPLES:
+            raise ValueError(f"TFLite YAMNet takes exactly {PATCH_SAMPLES} samples, got {x.shape[1]}")
+        self.it.set_tensor(self._in, x)
+        self.it.invoke()
+        scores = self.it.get_tensor(self._scores)[0].copy()
+        emb = self.it.get_tensor(self._emb).reshape(EMBED_DIM).copy()
+        patch = self.it.get_tensor(self._patch).reshape(PATCH_FRAMES, N_MELS).copy()
+        return scores, emb, patch
+

@@ -1,0 +1,52 @@
+"""The cry detector's model card: the general card (model_card.py) plus what the detector is judged on,
+recording by recording: cry F1, recall, false alarms per kind, quiet cries, and the grouped-fold benchmark."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from babycry_core import fileio, paths
+from babycry_core.runs.model_card import write_model_card
+
+
+def _fmt(v) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def detector_section(run_dir: Path) -> str:
+    m = fileio.read_json(Path(run_dir) / "metrics.json", default={}).get("cry", {})
+    cal = fileio.read_json(Path(run_dir) / "calibration.json", default={})
+    lines = ["", "## Is it a cry? (whole recordings)", "",
+             f"Decision: the mean cry probability of the recording's most cry-like third of 2 s windows >= "
+             f"**{cal.get('cry_threshold', 0.5):.3f}**, chosen on validation recordings ({cal.get('rule', '')}; "
+             f"validation recall {_fmt(cal.get('val_recall'))}, false alarms {_fmt(cal.get('val_false_alarm_rate'))}). "
+             "Digital silence is answered before the model runs."]
+    if m:
+        ci = m.get("f1_ci", [None, None])
+        lines += ["", f"Test part of the fixed split ({m.get('n_cry')} cries from {m.get('groups_cry')} babies / "
+                  f"recordings, {m.get('n_non_cry')} other recordings from {m.get('groups_non_cry')} sources): "
+                  f"cry F1 {_fmt(m.get('f1'))} [{_fmt(ci[0])}, {_fmt(ci[1])}], recall {_fmt(m.get('recall'))}, "
+                  f"precision {_fmt(m.get('precision'))}; cries turned down to {m.get('quiet_dbfs')} dBFS: "
+                  f"recall {_fmt(m.get('quiet_recall'))}.", "", "| kind | recordings | sources | called a cry |",
+                  "|---|---|---|---|"]
+        for c, d in sorted(m.get("per_class", {}).items()):
+            rate = d.get("false_alarm_rate", None if "miss_rate" not in d else 1 - d["miss_rate"])
+            lines.append(f"| {c} | {d['clips']} | {d['groups']} | {_fmt(rate)} |")
+    bench = paths.results_dir() / "cry_detection.json"
+    if bench.exists():
+        r = fileio.read_json(bench)["models"].get("cry_detector")
+        if r:
+            lines += ["", f"Grouped 5-fold benchmark (`python -m babycry_core bench cry`, pooled): cry F1 "
+                      f"{_fmt(r['f1'])} [{_fmt(r['f1_ci'][0])}, {_fmt(r['f1_ci'][1])}], recall {_fmt(r['recall'])}, "
+                      f"false alarms " + ", ".join(f"{k} {_fmt(v)}" for k, v in r["false_alarms"].items())
+                      + f"; quiet recall {_fmt(r['quiet_recall'])}; phone uploads called a cry "
+                      f"{r['uploads_called_cry']} of {r['uploads_scored']}. See README."]
+    lines += ["", "Limits: laughing rests on two home recordings and silence on one recording plus generated rooms; "
+              "adult speech is six men (women and children speak higher, closer to cry pitch). Noise is ESC-50 "
+              "clips: household sounds outside it (TV, music, a vacuum cleaner) are untested."]
+    return "\n".join(lines) + "\n"
+
+
+def write_detector_card(run_dir: Path) -> Path:
+    card = write_model_card(run_dir)
+    card.write_text(card.read_text() + detector_section(run_dir))
+    return card

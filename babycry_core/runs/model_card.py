@@ -1,0 +1,393 @@
+"""MODEL_CARD.md for any run folder: what the model is, what it was trained and tested on, how well it does (95 %
+intervals, next to the majority baseline), and what it cannot be trusted for.
+
+Written from the run's own files (config.json, labels.json, feature_config.json, calibration.json, metrics.json,
+status.json) and the corpus manifest (data.load_manifest); what is missing is said, never guessed. Every family
+works: torch CNNs, classical (svm / xgboost on embeddings), yamnet, two_stage (its cry-detection, reason-only,
+flat, by-tag and per-stage figures get sections of their own) and "cv" (k-fold runs: pooled figures, no model).
+`python -m babycry_core card RUN` (re)writes the card; two_stage's fit writes it as its last step.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from babycry_core import fileio
+from babycry_core.data import splits as data
+from babycry_core.data.corpora import CORPORA
+from babycry_core.features.logmel import FeatureConfig
+from babycry_core.runs.train_config import train_command
+
+NAN = float("nan")
+WHEN = "%Y-%m-%d %H:%M %Z"
+PARTS = ("train", "val", "test")
+FEW_GROUPS = 10  # a class from fewer babies / recordings than this gets a limitation line of its own
+GROUPING = {"uuid": "by baby (Donate-a-Cry app install)", "recording": "by source recording",
+            "folder": "the whole class folder as one recording", "file": "each file on its own"}
+SOURCES = {
+    "donateacry": "**Donate-a-Cry** (cleaned, ODbL/DbCL): 8 kHz phone recordings of crying babies, one reason tag "
+                  "each, set by the parent in the app. Grouped by app-install uuid (~ one baby).",
+    "giulbia": "**giulbia/baby_cry_detection** (no licence stated; its noise and part of its cries are ESC-50 clips, "
+               "CC BY-NC 3.0 — development use only): laugh, silence, noise, and cries without a reason "
+               "(`cry_unknown`{unknown}). 16 kHz, 5 s windows; grouped by source recording (ESC-50 source id, or the "
+               "home recording the window was cut from; silence is one recording).",
+}
+
+
+def _ci(v, ci) -> str:
+    lo, hi = ci or (NAN, NAN)
+    return "n/a" if v is None or v != v else f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo == lo else f"{v:.3f} [no interval]"
+
+
+def _mci(d: dict, key: str) -> str:
+    return _ci(d.get(key), d.get(f"{key}_ci"))
+
+
+def _f(v, spec: str = ".3f") -> str:
+    return "n/a" if v is None or v != v else format(v, spec)
+
+
+def _describe(cfg: dict) -> str:
+    family, model = cfg.get("family", "torch"), cfg.get("model")
+    if family == "two_stage":
+        return (f"Two-stage cry model (`{model}`): a cry / laugh / noise / silence **gate** and a cry-**reason** "
+                f"model, both the small CNN (`{cfg.get('stage_model')}`) on log-mel features, combined as "
+                "P(reason) = P(cry) · P(reason | cry).")
+    if family == "cv":
+        return (f"{cfg.get('folds')}-fold cross-validation of `{model}` ({cfg.get('protocol', 'grouped')} folds): "
+                "every clip is tested once, by a model trained without it; the figures are pooled over the folds. "
+                "There is no single model to classify with.")
+    try:
+        from babycry_core.models import get_spec
+
+        what = get_spec(model).description
+    except Exception:  # an unknown or unloadable model still gets a card
+        what = "a model not in this registry"
+    params = f", {cfg['n_params']:,} parameters" if cfg.get("n_params") else ""
+    src = cfg.get("embedding_source") or {}
+    emb = f" Input: `{src.get('kind')}` clip embeddings{' of run ' + src['run_id'] if src.get('run_id') else ''}."
+    return f"`{model}` (family {family}{params}): {what.rstrip('.')}.{emb if src else ''}"
+
+
+def _model_files(run_dir: Path, cfg: dict) -> list[str]:
+    family, meta = cfg.get("family", "torch"), ("config.json", "labels.json", "calibration.json", "feature_config.json")
+    files = [f for f in cfg.get("files") or {} if Path(f).name not in meta] or ["model.safetensors"]
+    sizes = [(f, (run_dir / f).stat().st_size) for f in files if (run_dir / f).is_file()]
+    each = ", ".join(f"{f} {s / 1024:,.1f} KiB" for f, s in sizes)
+    weights = ("none: a cross-validation run keeps pooled metrics (its fold models are in folds/)" if family == "cv"
+               else f"{sum(s for _, s in sizes) / 1024:,.1f} KiB ({each})" if sizes else "**no weights file found**")
+    pre = cfg.get("pretrained_status")
+    if family == "two_stage":
+        pre = "; ".join(f"{s}: {fileio.read_json(run_dir / s / 'config.json', default={}).get('pretrained_status')}"
+                        for s in ("gate", "reason"))
+    elif not pre and cfg.get("embedding_source"):
+        kind = cfg["embedding_source"].get("kind")
+        pre = "not applicable (handcrafted features)" if kind == "handcrafted" else f"embeddings from `{kind}`"
+    return ["## Model files", "", f"- Pretrained: {pre or ('requested' if cfg.get('pretrained') else 'no')}",
+            f"- Weights: {weights}", ""]
+
+
+def _data(cfg: dict, labels: list, manifest, why: str | None) -> list[str]:
+    corpus = cfg.get("corpus")
+    L = ["## Data", ""]
+    if manifest is None:
+        return L + [f"Corpus `{corpus}`: the manifest is not available here ({why}); per-class counts unknown.", ""]
+    unknown = ", used by the gate only" if cfg.get("family") == "two_stage" else ""
+    for src in sorted(set(manifest["source"].astype(str))):
+        L.append("- " + SOURCES.get(src, f"`{src}`").format(unknown=unknown))
+    summary = data.class_summary(manifest)
+    src_of = manifest.groupby("label")["source"].agg(lambda s: ", ".join(sorted(set(map(str, s)))))
+    gate_only = set((cfg.get("stages") or {}).get("gate", {}).get("cry_means", [])) - set(labels)
+    L += ["", f"Corpus `{corpus}` (manifest as it is now): {len(manifest)} clips from {manifest['group'].nunique()} "
+          "babies / source recordings.", "",
+          "| class | clips | babies / source recordings | share | source | in the model |", "|---|---|---|---|---|---|"]
+    for r in summary.itertuples():
+        use = "output class" if r.label in labels else "cry gate only" if r.label in gate_only else "not used"
+        L.append(f"| {r.label} | {r.clips} | {r.groups} | {r.share:.1%} | {src_of.get(r.label, '?')} | {use} |")
+    return L + [""]
+
+
+def _split(cfg: dict, m: dict, corpus_spec) -> list[str]:
+    family, protocol = cfg.get("family", "torch"), cfg.get("protocol", "grouped")
+    how = "; ".join(f"{s.name} {GROUPING.get(s.grouping, s.grouping)}" for s in corpus_spec.sources) \
+        if corpus_spec else "by group (the manifest's `group` column)"
+    if family == "cv":
+        what = f"{cfg.get('folds')} folds, each the test part once"
+    elif cfg.get("split") == "fold":
+        what = f"Fold {cfg.get('fold')} of data/{cfg.get('corpus')}/splits.json is the test part"
+    else:
+        what = f"The fixed train / validation / test split of data/{cfg.get('corpus')}/splits.json"
+    sizes = [cfg.get(f"n_{p}") for p in PARTS]
+    L = ["## Split", "", f"{what}, made by group: {how}. "
+         + ("**Random protocol (leaky)**: clips of one baby can sit on both sides, so the figures are optimistic; for "
+            "comparison only." if protocol == "random" else "No baby and no recording has clips on two sides."), ""]
+    L.append(f"Sizes: {sizes[0]} train / {sizes[1]} validation / {sizes[2]} test clips. " if any(sizes) else
+             f"{m.get('n')} clips tested in all, each once." if family == "cv" else "Part sizes are not recorded. ")
+    if family == "classical":
+        L[-1] += ("Hyperparameters are chosen by grouped CV on the training part; validation fits the temperature and "
+                  "the abstention threshold; the test part is used once, for the figures below.")
+    elif family != "cv":
+        L[-1] += ("Validation picks the epoch (early stopping) and fits the temperature and the abstention threshold; "
+                  "the test part is used once, for the figures below.")
+    gpc = m.get("groups_per_class", {})
+    if gpc:
+        L += ["", "| class | train clips (groups) | val clips (groups) | test clips (groups) |", "|---|---|---|---|"]
+        L += [f"| {c} | " + " | ".join(f"{r.get(p + '_clips')} ({r.get(p + '_groups')})" for p in PARTS) + " |"
+              for c, r in gpc.items()]
+    return L + [""]
+
+
+def _band(cfg: dict, fc: FeatureConfig, sources: set) -> list[str]:
+    lo, hi = cfg.get("band_hz") or fc.band_hz
+    L = ["## Feature band", "", f"The model sees {lo:g}-{hi:g} Hz: every input is resampled to {fc.sample_rate} Hz and "
+         f"the mel bank ({fc.n_mels} bands) spans {fc.band_hz[0]:g}-{fc.band_hz[1]:g} Hz, in {fc.clip_seconds:g} s "
+         "windows (longer recordings: half-overlapping windows, averaged).", "",
+         "Why 0-4 kHz: Donate-a-Cry is recorded at 8 kHz, so nothing above 4 kHz exists in its clips; an upload at "
+         "44.1 kHz reaches the model limited to the band it was trained on."]
+    if "giulbia" in sources:
+        L += ["", "giulbia is wideband 16 kHz: with the full band a model separates the *sources* (which device "
+              "recorded it) instead of cry from no cry — a plain SVM scored 0.998 macro-F1 wideband against 0.94 "
+              "band-limited on the same task. Limiting both sources to the band they share removes that shortcut."]
+    if hi > 4000:
+        L += ["", f"**This run sees up to {hi:g} Hz**: above 4 kHz only wideband recordings have content, so the "
+              "band alone can tell the sources apart."]
+    return L + [""]
+
+
+def _training(cfg: dict) -> list[str]:
+    family = cfg.get("family", "torch")
+    L = ["## Training", ""]
+    if family == "cv":
+        L.append("Each fold is trained with this run's settings (see the command); its model is in folds/.")
+    elif family in ("torch", "two_stage", "yamnet"):
+        per = " per stage" if family == "two_stage" else ""
+        L.append(f"Up to {cfg.get('epochs')} epochs{per} (early stopping on validation macro-F1, patience "
+                 f"{cfg.get('patience')}), lr {cfg.get('lr')}, batch {cfg.get('batch_size')}, class balance "
+                 f"`{cfg.get('balance')}`, SpecAugment {'on' if cfg.get('specaugment') else 'off'}, mixup "
+                 f"{cfg.get('mixup')}, seed {cfg.get('seed')}, {cfg.get('threads')} torch thread(s) (0: default).")
+    elif family == "classical":
+        s = cfg.get("search") or {}
+        L.append(f"Class-balanced, grid search by grouped CV on the training part: best {s.get('best_params')} "
+                 f"(CV macro-F1 {_f(s.get('best_cv_macro_f1'))}).")
+    aug = cfg.get("augmentation") or {}
+    if aug.get("applied"):
+        L += ["", f"Noise augmentation, training part only: every {', '.join(aug.get('classes', []))} training clip "
+              f"mixed with generated {' / '.join(aug.get('interferers', []))} at "
+              f"{', '.join(f'{s:g}' for s in aug.get('snrs_db', []))} dB SNR (noise also at "
+              f"{', '.join(f'{s:g}' for s in aug.get('dominant_snrs_db', []))} dB, interference dominating), and as "
+              f"many cry clips likewise ({aug.get('copies')} copies in all: {aug.get('copies_per_label')}). Copies "
+              "keep their recording's group; validation and test are never mixed. Clip length is decorrelated from the "
+              "class in the same copies: short non-cry clips are looped to fill the window, the cry copies cut to "
+              f"{aug.get('cut_matched_to_s') or 0:g} s and zero-padded ({aug.get('copies_by_length')})."]
+    return L + [""]
+
+
+def _metrics(cfg: dict, m: dict, cal: dict, run: str) -> list[str]:
+    L = ["## Test figures", ""]
+    if not m:
+        return L + ["**Test metrics are missing**: this run folder has no metrics.json (the run may have stopped or "
+                    f"failed before testing). `python -m babycry_core evaluate {run}` computes them.", ""]
+    b = m.get("baseline") or {}
+    L += [f"All {len(m.get('classes', []))} model classes, {m.get('n')} test clips; 95 % intervals: "
+          + ("bootstrap over all folds' test clips." if cfg.get("family") == "cv" else "bootstrap over test clips."),
+          "",
+          f"| metric | value [95 % interval] | majority baseline (always '{b.get('label')}') |", "|---|---|---|"]
+    for k, name in (("macro_f1", "macro-F1"), ("balanced_accuracy", "balanced accuracy"), ("accuracy", "accuracy")):
+        L.append(f"| {name} | {_mci(m, k)} | {_f(b.get(k))} |")
+    f1, ci, base = m.get("macro_f1"), m.get("macro_f1_ci") or [NAN, NAN], b.get("macro_f1")
+    if f1 is not None and base is not None:
+        L += ["", "Macro-F1 " + ("beats the baseline: the whole interval lies above it." if ci[0] > base else
+                                 "is above the baseline, but the interval reaches below it." if f1 > base else
+                                 "is **not better than the baseline**.")
+              + (" This figure mixes cry detection with the reason: see the two-stage figures below." if "reason_only"
+                 in m else "")]
+    cv = m.get("cv") or {}
+    if cv:
+        L += ["", "Per fold (mean ± std): " + ", ".join(f"{k} {_f(v.get('mean'))} ± {_f(v.get('std'))}"
+                                                      for k, v in cv.items()) + "."]
+    per = m.get("per_class") or {}
+    if per:
+        L += ["", "| class | precision | recall | F1 | test clips |", "|---|---|---|---|---|"]
+        said = [sum(col) for col in zip(*m.get("confusion_matrix") or [])] or [None] * len(per)  # answers per class
+        for (c, r), n in zip(per.items(), said):
+            row = [_f(r.get(k)) for k in ("precision", "recall", "f1")] + [r.get("support")] if r.get("support") else \
+                ["–"] * 3 + ["0: no test figure" + (f" (answered {n} times, always wrongly)" if n else "")]
+            L.append(f"| {c} | " + " | ".join(map(str, row)) + " |")
+    if "ece_before" in m and cfg.get("family") != "two_stage":
+        L += ["", f"**Calibration**: temperature {_f(cal.get('temperature'))} and abstention threshold "
+              f"{_f(cal.get('threshold'))}, fit on validation; test ECE {_f(m.get('ece_before'))} before, "
+              f"{_f(m.get('ece_after'))} after; answered {_f(m.get('coverage'), '.1%')} of the test clips "
+              f"(the rest: \"not sure\"), accuracy on those {_f(m.get('selective_accuracy'))}."]
+    return L + [""]
+
+
+def _two_stage(m: dict, cal: dict) -> list[str]:
+    cd, cdp, ro, re2e, fl = (m.get(k, {}) for k in ("cry_detection", "cry_detection_gate", "reason_only",
+                                                    "reason_end_to_end", "flat"))
+    L = ["## Two-stage figures (95 % bootstrap intervals over groups, i.e. source recordings / babies)", ""]
+    if cd:
+        L += ["**Cry vs no cry** (cry = any cry class incl. cries without a reason; decided as the app does: the top "
+              "class is a cry class):", "",
+              f"- cry F1 {_mci(cd, 'f1')}; cry recall {_mci(cd, 'recall')}; precision {_mci(cd, 'precision')}",
+              f"- false-alarm rate on non-cry clips {_mci(cd, 'false_alarm_rate')} "
+              f"({cd.get('n_cry')} cry clips in {cd.get('groups_cry')} groups, {cd.get('n_non_cry')} non-cry clips in "
+              f"{cd.get('groups_non_cry')} groups)",
+              f"- decided as the gate would (P(cry) = sum over the reasons, against each non-cry class): F1 "
+              f"{_mci(cdp, 'f1')}, recall {_mci(cdp, 'recall')}, false-alarm rate {_mci(cdp, 'false_alarm_rate')}",
+              ""]
+        if cd.get("per_class"):
+            L += ["| class | clips (groups) | miss rate / false-alarm rate |", "|---|---|---|"]
+            L += [f"| {c} | {r['clips']} ({r['groups']}) | " + (f"miss {_f(r['miss_rate'])} |" if "miss_rate" in r
+                                                                  else f"false alarm {_f(r.get('false_alarm_rate'))} |")
+                  for c, r in cd["per_class"].items()] + [""]
+    if ro:
+        rb = ro.get("majority_baseline") or {}
+        L += [f"**Reason only** (cry clips with a reason; the reason decision alone, i.e. given a cry): macro-F1 "
+              f"{_mci(ro, 'macro_f1')}, balanced accuracy {_mci(ro, 'balanced_accuracy')} on {ro.get('n')} clips / "
+              f"{ro.get('groups')} babies; always-'{rb.get('label')}' baseline macro-F1 {_f(rb.get('macro_f1'))}.", "",
+              f"**Reason end to end** (same clips, the app's full answer; a no-cry answer is a miss): macro-F1 "
+              f"{_mci(re2e, 'macro_f1')}.", ""]
+    if fl:
+        L += [f"**Flat** (all {len(fl.get('classes', []))} classes; test holds "
+              f"{', '.join(fl.get('classes_in_test', []))}): macro-F1 {_mci(fl, 'macro_f1')}, balanced accuracy "
+              f"{_mci(fl, 'balanced_accuracy')}, accuracy {_mci(fl, 'accuracy')}.", ""]
+    if m.get("by_tag"):
+        L += ["**By tag** (Donate-a-Cry clips; reason macro-F1 of the app's answer / of the reason decision alone):",
+              "", "| tag | value | clips (babies) | macro-F1 (app) | macro-F1 (reason alone) |",
+              "|---|---|---|---|---|"]
+        L += [f"| {tag} | {r['name']} | {r['clips']} ({r['groups']}) | {_mci(r, 'macro_f1')} | "
+              f"{_mci(r, 'reason_macro_f1')} |" for tag, vals in m["by_tag"].items() for r in vals.values()] + [""]
+    stt = cal.get("stage_temperatures", {})
+    L += ["**Calibration** (temperature scaling per stage, each fit on its own validation clips; the combined vector "
+          f"is not rescaled): T(gate) = {_f(stt.get('gate'))}, T(reason) = {_f(stt.get('reason'))} (fitted: "
+          f"{cal.get('stage_temperatures_fitted')}); abstention threshold {_f(cal.get('threshold', 0))}; test ECE "
+          f"{_f(m.get('ece_before'))} without the stage temperatures, {_f(m.get('ece_after'))} with them; answered "
+          f"{_f(m.get('coverage'), '.1%')} of the test clips, accuracy on those {_f(m.get('selective_accuracy'))}.", ""]
+    st = {s: r for s, r in (m.get("stages") or {}).items() if r.get("macro_f1") is not None}
+    if st:
+        L += ["**Each stage on its own test clips** (clip bootstrap, from the stage folders): " + "; ".join(
+            f"{s} macro-F1 {_mci(r, 'macro_f1')} over {r.get('classes')}" for s, r in st.items()) + ".", ""]
+    lc = m.get("length_check", {})
+    share = {k: f"{lc[k]['answered_cry']:.1%}" if k in lc else "n/a"
+             for k in ("cry_full", "cry_cut", "non_cry_padded", "non_cry_looped")}
+    if lc.get("cry_full") or lc.get("non_cry_padded"):
+        L += [f"**Clip-length check** (is the 5 s giulbia padding a cue?): test cries longer than {lc['seconds']:g} s "
+              f"answered as cries {share['cry_full']} in full vs {share['cry_cut']} cut to {lc['seconds']:g} s "
+              f"({lc.get('cry_full', {}).get('clips', 0)} clips); short non-cry test clips answered as cries "
+              f"{share['non_cry_padded']} zero-padded vs {share['non_cry_looped']} looped to fill the window "
+              f"({lc.get('non_cry_padded', {}).get('clips', 0)} clips).", ""]
+    if m.get("generated_signals"):
+        L += ["**Generated signals** (not in any split): " + "; ".join(
+            f"{k} -> {r['label']} (P(cry) {r['p_cry']:.2f})" for k, r in m["generated_signals"].items())
+            + "; digital silence is answered by the level check before the model.", ""]
+    return L
+
+
+def _limitations(cfg: dict, labels: list, m: dict, manifest, sources: set) -> list[str]:
+    family = cfg.get("family", "torch")
+    L = ["## Limitations", "",
+         "- **Not a medical device.** It guesses from sound alone, with the accuracy above; it is no diagnosis and no "
+         "substitute for looking after the baby — a cry that is unusual, will not settle, or comes with fever or "
+         "other signs of illness needs a doctor."]
+    if "donateacry" in sources:
+        L.append("- Reason labels are what a parent tagged in the Donate-a-Cry app, never verified: the figures "
+                 "measure agreement with those guesses.")
+    gpc, per = m.get("groups_per_class") or {}, m.get("per_class") or {}
+    if manifest is not None:
+        counts = manifest[manifest["label"].isin(labels)].groupby("label").agg(clips=("clip_id", "size"),
+                                                                              groups=("group", "nunique"))
+        if len(counts) and counts["clips"].max() > 0.5 * counts["clips"].sum():
+            top = counts["clips"].idxmax()
+            L.append(f"- '{top}' is {counts['clips'].max() / counts['clips'].sum():.0%} of the model's clips: accuracy "
+                     "mostly measures that class; read macro-F1 and balanced accuracy against the baseline.")
+        for c, r in counts.iterrows():
+            g, n_test = gpc.get(c), (per.get(c) or {}).get("support")
+            n_test = g.get("test_clips") if g else n_test
+            if r["groups"] >= FEW_GROUPS and (n_test is None or n_test >= FEW_GROUPS):
+                continue
+            who = f"{r['groups']} {'baby / recording' if r['groups'] == 1 else 'babies / recordings'}"
+            where = (f" ({g.get('train_groups', 0)} in training, {g.get('test_groups', 0)} in the test part)" if g
+                     else f"; {n_test} test clips" if n_test is not None else "")
+            verdict = ("**no test figure exists for it**" if n_test == 0 else
+                       "its test figures come from one recording" if g and g.get("test_groups") == 1 else
+                       "its test figures rest on few babies / clips: wide intervals, indicative only")
+            L.append(f"- **{c}**: {r['clips']} clips from {who} in the corpus{where}; {verdict}.")
+    if "silence" in labels:
+        from babycry_core.audio.signal import SILENCE_DBFS
+
+        L.append(f"- Digital silence never reaches the model: inference answers it from the signal level (below "
+                 f"{SILENCE_DBFS:g} dBFS) and says so" + ("; the 'silence' class is quiet-room hiss (one recording)."
+                                                          if "giulbia" in sources else "."))
+    if m.get("n") is not None:
+        L.append(f"- {m.get('n')} test clips: the intervals are wide; a difference between two runs inside them is no "
+                 "difference.")
+    if "giulbia" in sources:
+        L.append("- giulbia clips are 5 s long (zero-padded to the window) and non-cry clips come only from giulbia, "
+                 "while most cries come from Donate-a-Cry phones: clip length and recording chain may still carry "
+                 "information about the class beyond the band limit. Research and development data only "
+                 "(giulbia/ESC-50 licences).")
+    if cfg.get("protocol") == "random":
+        L.append("- Random (leaky) protocol: the same baby appears in training and test; the figures are optimistic.")
+    if family == "two_stage":
+        L.append("- The answer is the top class over all classes; a cry whose probability is spread over several "
+                 "reasons can lose to a single non-cry class (compare the two cry-detection rows above).")
+        ro = m.get("reason_only") or {}
+        base_f1 = (ro.get("majority_baseline") or {}).get("macro_f1")
+        if ro.get("macro_f1") is not None and base_f1 is not None and ro["macro_f1"] <= base_f1:
+            L.append(f"- **The reason stage is not better than always answering '{ro['majority_baseline']['label']}'** "
+                     f"(macro-F1 {ro['macro_f1']:.3f} vs {base_f1:.3f}): treat the reason as unknown; only the cry / "
+                     "no-cry answer carries information.")
+    elif m.get("macro_f1") is not None and (m.get("baseline") or {}).get("macro_f1") is not None \
+            and m["macro_f1"] <= m["baseline"]["macro_f1"]:
+        L.append(f"- **Not better than always answering '{m['baseline']['label']}'** (macro-F1 {m['macro_f1']:.3f} vs "
+                 f"{m['baseline']['macro_f1']:.3f}): the answers carry no information beyond the class frequencies.")
+    if m.get("ece_after") is not None and m.get("ece_before") is not None and m["ece_after"] > m["ece_before"]:
+        no_val = [c for c, r in gpc.items() if c in labels and not r.get("val_clips")]
+        L.append(f"- The temperature{'s' if family == 'two_stage' else ''}, fit on validation, made the test "
+                 f"calibration worse (ECE {m['ece_before']:.3f} -> {m['ece_after']:.3f}): confidences are rough"
+                 + (f"; the validation part has no {' and no '.join(no_val)} clips." if no_val else "."))
+    return L + [""]
+
+
+def card_text(run_dir: Path, command: str | None = None) -> str:
+    """The card's Markdown (see module doc)."""
+    run_dir = Path(run_dir)
+    cfg = fileio.read_json(run_dir / "config.json")
+    labels = fileio.read_json(run_dir / "labels.json", default=[])
+    fc = FeatureConfig.from_dict(fileio.read_json(run_dir / "feature_config.json", default={}) or cfg.get("features")
+                                 or {})
+    m, cal, status = (fileio.read_json(run_dir / f, default={}) for f in ("metrics.json", "calibration.json",
+                                                                          "status.json"))
+    try:
+        manifest, why = data.load_manifest(cfg.get("corpus")), None
+    except (OSError, ValueError, KeyError, TypeError) as e:  # no manifest here: the card says so
+        manifest, why = None, str(e)
+    spec = CORPORA.get(cfg.get("corpus"))
+    sources = set(manifest["source"].astype(str)) if manifest is not None else \
+        {s.name for s in spec.sources} if spec else set()
+    st, now = status.get("status", "unknown"), time.strftime(WHEN)
+    best = f", best epoch {status['best_epoch']}" if status.get("best_epoch") else ""
+    when = (f"Status {st} (trained {time.strftime(WHEN, time.localtime(status['ended']))}{best}, card written {now})."
+            if status.get("ended") else f"Card written {now}, at the end of training." if st == "running" and m
+            else f"Status {st} (card written {now}).")
+    cmd = command or cfg.get("command") or train_command(cfg)
+    from babycry_core.models.detector import DETECTOR_FEATURES
+
+    # the features `train` gives this model by itself: a detector's come with its name (as_detector_config)
+    given = DETECTOR_FEATURES if cfg.get("role") == "detector" else FeatureConfig()
+    note = [] if FeatureConfig.from_dict(cfg.get("features") or {}) == given else \
+        ["# feature settings differ from the default (no CLI option): see feature_config.json"]
+    L = [f"# Model card: {run_dir.name}", "", _describe(cfg), "", when, "", "## Command", "", "```",
+         f"python -m babycry_core data build --corpus {cfg.get('corpus')}   # manifest + grouped splits", cmd, *note,
+         "```", ""]
+    L += _model_files(run_dir, cfg) + _data(cfg, labels, manifest, why) + _split(cfg, m, spec) + _band(cfg, fc, sources)
+    L += _training(cfg) + _metrics(cfg, m, cal, run_dir.name)
+    if any(k in m for k in ("cry_detection", "reason_only", "flat", "by_tag")):
+        L += _two_stage(m, cal)
+    return "\n".join(L + _limitations(cfg, labels, m, manifest, sources))
+
+
+def write_model_card(run_dir: Path, command: str | None = None) -> Path:
+    """Write (or overwrite) run_dir/MODEL_CARD.md; returns its path."""
+    text = card_text(run_dir, command)
+    return fileio.atomic_write(Path(run_dir) / "MODEL_CARD.md", lambda f: f.write(text), mode="w")

@@ -1,0 +1,189 @@
+"""scikit-learn models without pickle: skops files, loaded only against an explicit list of trusted types.
+
+    save_sklearn / load_sklearn   a fitted Pipeline as a skops file (a zip of JSON and .npy arrays), atomically;
+                                  loading refuses any type outside trusted_types() before anything is built
+    load_pipeline                 the SVM Pipeline of a run: svm.skops, or an old run's svm.joblib (a pickle,
+                                  read only inside trusting_pickle() / with BABYCRY_TRUST_PICKLE=1, with a warning)
+    convert_run                   rewrite an old svm.joblib run as svm.skops (the explicit act of trust)
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import io
+import json
+import logging
+import os
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from babycry_core import fileio
+from babycry_core.runs import registry as runs
+from babycry_core.runs import weights
+
+log = logging.getLogger(__name__)
+
+SKOPS_FILE = "svm.skops"
+LEGACY_PICKLE = "svm.joblib"  # runs written before skops
+TRUST_PICKLE_ENV = "BABYCRY_TRUST_PICKLE"
+
+
+def trusted_types() -> list[str]:
+    """Every type a saved scikit-learn model may hold beyond plain data: exactly what fit_classical builds for
+    the SVM (StandardScaler + Platt-calibrated SVC in a Pipeline). Plain data (builtins, numpy arrays, scalars
+    and dtypes) is left to skops' own defaults. A file holding any other type is refused before anything is built,
+    even one skops would trust by default (skops trusts every scikit-learn estimator)."""
+    from sklearn.calibration import CalibratedClassifierCV, _CalibratedClassifier, _SigmoidCalibration
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    return [f"{t.__module__}.{t.__name__}" for t in (Pipeline, StandardScaler, SVC, CalibratedClassifierCV,
+                                                     _CalibratedClassifier, _SigmoidCalibration)]
+
+
+def save_sklearn(obj, path: Path) -> None:
+    """A fitted scikit-learn object as a skops file (a zip of JSON and .npy arrays; no pickle), atomically."""
+    import skops.io as sio
+
+    fileio.write_bytes(Path(path), sio.dumps(obj, compression=zipfile.ZIP_DEFLATED))
+
+
+def _named_types(data: bytes) -> set[str]:
+    """Every "module.Class" that a skops file's schema.json names (objects, types, containers)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        schema = json.loads(z.read("schema.json"))
+    out, todo = set(), [schema]
+    while todo:
+        o = todo.pop()
+        if isinstance(o, dict):
+            if isinstance(o.get("__module__"), str) and isinstance(o.get("__class__"), str):
+                out.add(f"{o['__module__']}.{o['__class__']}")
+            todo.extend(o.values())
+        elif isinstance(o, list):
+            todo.extend(o)
+    return out
+
+
+def load_sklearn(path: Path):
+    """Load a skops file, refusing (one-line ValueError) anything outside trusted_types() and plain data.
+
+    skops.io.get_untrusted_types is used to check only: its answer is never passed back as `trusted`.
+    """
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    path = Path(path)
+    data = path.read_bytes()
+    trusted = trusted_types()
+    try:
+        named = _named_types(data)
+        untrusted = set(sio.get_untrusted_types(data=data))
+    except Exception as e:  # not a zip, no schema.json, bad JSON, unknown protocol, ...
+        raise ValueError(f"{path.name} is not a readable skops file ({type(e).__name__}: {' '.join(str(e).split())})")
+    refused = sorted((untrusted | {t for t in named if not t.startswith(("builtins.", "numpy."))}) - set(trusted))
+    if refused:
+        raise ValueError(f"{path.name} holds types babycry does not trust ({', '.join(refused)}); refusing to load it")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sklearn's InconsistentVersionWarning: the version is in config.json
+            return sio.loads(data, trusted=trusted)
+    except UntrustedTypesFoundException as e:
+        raise ValueError(f"{path.name} holds types babycry does not trust ({' '.join(str(e).split())}); "
+                         "refusing to load it")
+
+
+class PickleWarning(UserWarning):
+    """A pickle file (an old run's svm.joblib) was loaded because pickle was trusted explicitly."""
+
+
+_TRUST_PICKLE = contextvars.ContextVar("babycry_trust_pickle", default=False)
+
+
+@contextlib.contextmanager
+def trusting_pickle(trust: bool = True):
+    """Within this block, old runs' pickle files may be loaded (what load(..., trust_pickle=True) uses)."""
+    token = _TRUST_PICKLE.set(bool(trust) or _TRUST_PICKLE.get())
+    try:
+        yield
+    finally:
+        _TRUST_PICKLE.reset(token)
+
+
+def pickle_trusted() -> bool:
+    """True inside trusting_pickle() or with env BABYCRY_TRUST_PICKLE=1 (how the app is told)."""
+    return _TRUST_PICKLE.get() or os.environ.get(TRUST_PICKLE_ENV, "").strip() == "1"
+
+
+def _convert_hint(run_dir: Path) -> str:
+    return (f"convert it once with `python -c \"from babycry_core.runs.sklearn_io import convert_run; "
+            f"convert_run('{run_dir}')\"` (that reads the pickle: only for a file you trust)")
+
+
+def _load_legacy_pickle(run_dir: Path):
+    import joblib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn's InconsistentVersionWarning: the version is in config.json
+        return joblib.load(run_dir / LEGACY_PICKLE)
+
+
+def load_pipeline(run_dir: Path, config: dict):
+    """The SVM Pipeline of a run whose files weights.verify_files() has checked: svm.skops, or an old svm.joblib."""
+    files = config.get("files") or {}
+    if SKOPS_FILE in files:
+        try:
+            return load_sklearn(run_dir / SKOPS_FILE)
+        except ValueError as e:
+            raise ValueError(f"checkpoint {run_dir.name}: {e}")
+    if LEGACY_PICKLE not in files:
+        raise ValueError(f"checkpoint {run_dir.name} is damaged: config.json records no {SKOPS_FILE}")
+    if not pickle_trusted():
+        raise ValueError(f"checkpoint {run_dir.name} stores its SVM as a pickle ({LEGACY_PICKLE}), which can run "
+                         f"code when loaded, so it is not loaded: {_convert_hint(run_dir)}, or load it as it is "
+                         f"with --trust-pickle (CLI predict) or {TRUST_PICKLE_ENV}=1 (app)")
+    warnings.warn(f"checkpoint {run_dir.name}: loading {LEGACY_PICKLE}, a pickle (it can run code), because pickle "
+                  f"is trusted explicitly; {_convert_hint(run_dir)}", PickleWarning, stacklevel=2)
+    return _load_legacy_pickle(run_dir)
+
+
+def convert_run(run) -> Path:
+    """Rewrite an old SVM run (svm.joblib, a pickle) as svm.skops: same model, same answers; returns the new file.
+
+    Calling this is the explicit act of trust: the pickle is read once (after its recorded sha256 matches), saved
+    with skops, reloaded through the trusted-types check and compared, then config.json records svm.skops and
+    its sha256 and svm.joblib is removed. `run` is a run id or folder.
+    """
+    import skops
+
+    run_dir = runs.find_run(run)
+    config = fileio.read_json(run_dir / "config.json")
+    files = dict(config.get("files") or {})
+    if config.get("model") != "svm" or LEGACY_PICKLE not in files:
+        raise ValueError(f"checkpoint {run_dir.name} has no {LEGACY_PICKLE} to convert "
+                         f"(model {config.get('model')!r}, files {sorted(files)})")
+    weights.verify_files(run_dir, config)
+    pipe = _load_legacy_pickle(run_dir)
+    save_sklearn(pipe, run_dir / SKOPS_FILE)
+    try:
+        back = load_sklearn(run_dir / SKOPS_FILE)
+        n = int(config.get("n_features") or pipe.n_features_in_)
+        probe = np.random.default_rng(0).standard_normal((64, n)).astype(np.float32) * 3
+        if not np.array_equal(back.predict_proba(probe), pipe.predict_proba(probe)):
+            raise RuntimeError(f"checkpoint {run_dir.name}: the skops copy does not reproduce {LEGACY_PICKLE}; "
+                               "not converted")
+    except BaseException:
+        (run_dir / SKOPS_FILE).unlink(missing_ok=True)  # the run stays as it was
+        raise
+    old_sha = files.pop(LEGACY_PICKLE)
+    config["files"] = {SKOPS_FILE: fileio.sha256_file(run_dir / SKOPS_FILE), **files}
+    config["converted"] = {"from": LEGACY_PICKLE, "sha256": old_sha, "to": SKOPS_FILE,
+                           "skops_version": skops.__version__, "time": time.time()}
+    fileio.write_json(run_dir / "config.json", config)
+    (run_dir / LEGACY_PICKLE).unlink()
+    log.info("checkpoint %s: %s converted to %s", run_dir.name, LEGACY_PICKLE, SKOPS_FILE)
+    return run_dir / SKOPS_FILE

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI) and its last line of defence against errors."""

@@ -1,0 +1,121 @@
+"""Evaluation of saved runs (EVALUATORS, one per family), and k-fold cross-validation over the saved grouped
+folds (every family, through fitting.fit)."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from babycry_core import fileio, paths
+from babycry_core.runs import registry as runs
+from babycry_core.runs.writer import RunWriter, test_metrics  # noqa: F401 (test_metrics re-exported)
+
+
+def evaluate_run(run_dir: Path) -> dict:
+    """Re-evaluate a run on the test part of the split it was trained on; rewrite its metrics.json."""
+    config = fileio.read_json(Path(run_dir) / "config.json")
+    family = config.get("family", "torch")
+    if family not in EVALUATORS:
+        raise ValueError(f"run {Path(run_dir).name}: a {family!r} run has no model to evaluate")
+    metrics = EVALUATORS[family](Path(run_dir))
+    fileio.write_json(Path(run_dir) / "metrics.json", metrics)
+    return metrics
+
+
+def _evaluate_torch(run_dir: Path) -> dict:
+    from babycry_core.runs.checkpoint import load
+    from babycry_core.training.loop import TrainConfig, load_split_features, predict_logits
+
+    loaded = load(run_dir)
+    cfg = TrainConfig.from_dict(loaded.config)
+    labels, parts = load_split_features(cfg, labels=loaded.labels)
+    X, y, frame = parts["test"]
+    return test_metrics(predict_logits(loaded.model, X), y, labels, loaded.calibration, frame["clip_id"].tolist())
+
+
+def _evaluate_embedding(run_dir: Path) -> dict:
+    """classical and yamnet runs: the test part of their own split, embeddings cached per clip."""
+    from babycry_core.runs import embeddings
+    from babycry_core.runs.checkpoint import load
+    from babycry_core.training.loop import TrainConfig
+
+    loaded = load(run_dir)
+    cfg = TrainConfig.from_dict(loaded.config)
+    labels, parts = embeddings.split_clips(cfg, labels=loaded.labels)
+    clip_paths, y, frame = parts["test"]
+    return test_metrics(loaded.model.clip_logits(clip_paths), y, labels, loaded.calibration, frame["clip_id"].tolist())
+
+
+def _evaluate_two_stage(run_dir: Path) -> dict:
+    from babycry_core.training.two_stage_checks import evaluate_metrics
+
+    return evaluate_metrics(run_dir)
+
+
+EVALUATORS = {"torch": _evaluate_torch, "classical": _evaluate_embedding, "yamnet": _evaluate_embedding,
+              "two_stage": _evaluate_two_stage}
+
+
+def cross_validate(cfg, n_folds: int | None = None, out_root: Path | None = None, progress: bool = True) -> dict:
+    """Train cfg on every grouped fold (test = that fold), then report mean ± std and pooled metrics.
+
+    With `out_root` a run folder (the Train page's k-fold option), the folds go to out_root/folds/ and
+    out_root itself becomes a finished "cv" run whose metrics.json holds the pooled metrics.
+    """
+    from babycry_core.data import splits as data
+    from babycry_core.eval.metrics import evaluate
+    from babycry_core.training.fit import fit
+
+    splits = data.load_splits(cfg.corpus)
+    key = "folds" if cfg.protocol == "grouped" else "random_folds"
+    k = n_folds or len(splits[key])
+    as_run = out_root is not None
+    out_root = out_root or paths.results_dir() / "cv" / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{cfg.protocol}"
+    folds_dir = out_root / "folds" if as_run else out_root
+    out = RunWriter(out_root, enabled=as_run)  # the k-fold run folder, when there is one
+    out.begin(model=cfg.model)
+    per_fold, pred, true = [], [], []
+    for fold in range(k):
+        fold_cfg = dataclasses.replace(cfg, split="fold", fold=fold)
+        try:
+            run_dir = fit(fold_cfg, folds_dir / f"fold-{fold}", progress=progress)
+        except BaseException as e:
+            out.fail(e, f"fold {fold}: ")
+            raise
+        out.event({"event": "fold", "fold": fold + 1, "folds": k, "status": runs.run_info(run_dir).status})
+        m = fileio.read_json(run_dir / "metrics.json")
+        per_fold.append({x: m[x] for x in ("macro_f1", "balanced_accuracy", "accuracy")}
+                        | {"baseline_macro_f1": m["baseline"]["macro_f1"]})
+        pred += m["test_predictions"]
+        true += m["test_labels"]
+    summary = summarize(per_fold)
+    # every clip is tested exactly once over the folds: pool them for one interval
+    pooled = evaluate(pred, true, classes=m["classes"])
+    summary["pooled"] = {x: v for x, v in pooled.items() if x != "per_class"}
+    summary.update(model=cfg.model, corpus=cfg.corpus, protocol=cfg.protocol, folds=k, per_fold=per_fold)
+    fileio.write_json(out_root / "summary.json", summary)
+    if as_run:
+        _write_cv_run(out, cfg, k, pooled, summary)
+    return summary
+
+
+def _write_cv_run(out: RunWriter, cfg, k: int, pooled: dict, summary: dict) -> None:
+    """Make a k-fold sweep a run folder of its own: config (family "cv"), labels, pooled metrics, status last."""
+    first = out.run_dir / "folds" / "fold-0"
+    fold_cfg = fileio.read_json(first / "config.json")
+    out.config({**dataclasses.asdict(cfg), "family": "cv", "folds": k, "n_params": fold_cfg.get("n_params")})
+    for name in ("labels.json", "feature_config.json"):
+        out.json(name, fileio.read_json(first / name))
+    out.metrics({**pooled, "cv": {x: summary[x] for x in ("macro_f1", "balanced_accuracy", "accuracy")}})
+    out.end("finished")
+
+
+def summarize(per_fold: list[dict]) -> dict:
+    """mean and std of each metric over folds."""
+    out = {}
+    for key in per_fold[0]:
+        vals = np.array([f[key] for f in per_fold], dtype=float)
+        out[key] = {"mean": float(np.nanmean(vals)), "std": float(np.nanstd(vals))}
+    return out

@@ -1,0 +1,62 @@
+"""The one entry point that trains any registry model: it picks the family's trainer from FITTERS.
+
+    torch       train.fit (the log-mel CNNs, from their corpus split; the one epoch loop)
+    detector    detector_train.fit_detector (its own corpus and augmentation, then train.fit's epoch loop)
+    classical   fit_classical.fit_classical (svm, xgboost: the one scikit-learn / XGBoost fit path)
+    yamnet      fit_yamnet.fit_yamnet (YAMNet embeddings, then the head through train.py's epoch loop)
+    two_stage   fit_two_stage.fit_two_stage (gate and reason, each a train.fit run, combined)
+Every trainer writes its run folder with run_writer.RunWriter; checkpoint.load rebuilds any of them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _torch(cfg, run_dir=None, *, progress=True, **kw):
+    from babycry_core.training.loop import fit
+
+    return fit(cfg, run_dir, progress=progress, **kw)
+
+
+def _detector(cfg, run_dir=None, *, progress=True):
+    from babycry_core.training.detector import as_detector_config, fit_detector
+
+    return fit_detector(as_detector_config(cfg), run_dir, progress=progress)
+
+
+def _classical(cfg, run_dir=None, *, progress=True):
+    from babycry_core.training.classical import fit_classical
+
+    return fit_classical(cfg, run_dir, progress=progress)
+
+
+def _yamnet(cfg, run_dir=None, *, progress=True):
+    from babycry_core.training.yamnet_head import fit_yamnet
+
+    return fit_yamnet(cfg, run_dir, progress=progress)
+
+
+def _two_stage(cfg, run_dir=None, *, progress=True):
+    from babycry_core.training.two_stage import fit_two_stage
+
+    return fit_two_stage(cfg, run_dir, progress=progress)
+
+
+# family -> trainer(cfg, run_dir=None, *, progress=True) -> run folder
+FITTERS = {"torch": _torch, "detector": _detector, "classical": _classical, "yamnet": _yamnet,
+           "two_stage": _two_stage}
+
+
+def fit(cfg, run_dir: Path | None = None, *, progress: bool = True, data_parts=None) -> Path:
+    """Train cfg.model (any family) into run_dir (default: a new folder under checkpoints/); return the folder.
+
+    data_parts: (labels, parts) already loaded, for a torch model (the leaderboard loads a fold's log-mel once for
+    every CNN); the other families read their own data."""
+    from babycry_core.models import get_spec
+
+    family = get_spec(cfg.model).family  # unknown names fail before any work
+    if data_parts is not None:
+        if family != "torch":
+            raise ValueError(f"data_parts are log-mel features for a torch model; {cfg.model} is a {family!r} model")
+        return FITTERS[family](cfg, run_dir, progress=progress, data_parts=data_parts)
+    return FITTERS[family](cfg, run_dir, progress=progress)

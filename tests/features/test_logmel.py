@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from babycry_core.audio import synth
+from babycry_core.features.logmel import FeatureConfig, clip_features, fix_length, log_mel, windows
+
+
+def test_config_is_frozen_and_round_trips():
+    cfg = FeatureConfig()
+    with pytest.raises(Exception):
+        cfg.n_mels = 10
+    assert FeatureConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.key() == FeatureConfig.from_dict(cfg.to_dict()).key()
+    assert cfg.key() != FeatureConfig(n_mels=32).key()
+    assert cfg.band_hz == (50.0, 4000.0)  # Donate-a-Cry is 8 kHz: nothing above 4 kHz exists in training
+
+
+def test_log_mel_shape_and_floor():
+    cfg = FeatureConfig()
+    m = log_mel(synth.cry_sweep(7.0, cfg.sample_rate), cfg)
+    assert m.shape == (cfg.n_mels, cfg.n_frames) and m.dtype == np.float32
+    silent = log_mel(synth.silence(7.0, cfg.sample_rate), cfg)
+    assert np.isfinite(silent).all() and silent.max() == -cfg.top_db
+
+
+def test_log_mel_puts_energy_in_the_right_band():
+    cfg = FeatureConfig()
+    import librosa
+
+    centers = librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax)[1:-1]
+    for f in (300.0, 2000.0):
+        m = log_mel(synth.sine(2.0, cfg.sample_rate, freq=f), cfg)
+        peak = centers[m.mean(axis=1).argmax()]
+        assert abs(peak - f) / f < 0.1
+
+
+def test_louder_is_higher():
+    cfg = FeatureConfig()
+    quiet = log_mel(synth.sine(1.0, cfg.sample_rate, level=0.01), cfg).max()
+    loud = log_mel(synth.sine(1.0, cfg.sample_rate, level=0.5), cfg).max()
+    assert loud - quiet == pytest.approx(20 * np.log10(50), abs=0.5)
+
+
+def test_windows_short_and_long():
+    cfg = FeatureConfig(clip_seconds=2.0)
+    short = windows(np.ones(100, np.float32), cfg)
+    assert len(short) == 1 and len(short[0][1]) == cfg.clip_samples
+    y = np.arange(cfg.sample_rate * 7, dtype=np.float32)
+    w = windows(y, cfg)
+    starts = [s for s, _ in w]
+    assert starts[0] == 0 and all(len(x) == cfg.clip_samples for _, x in w)
+    assert np.allclose(np.diff(starts)[:-1], 1.0)  # half-overlapping windows of 2 s
+    assert w[-1][1][-1] == y[-1]  # the last window reaches the end
+    assert len(fix_length(y, 10)) == 10 and len(fix_length(y[:5], 10)) == 10
+
+
+def test_feature_cache_hits_disk(wav_file, monkeypatch, tmp_path):
+    from babycry_core.audio import decode as audio
+
+    monkeypatch.setenv("BABYCRY_CACHE", str(tmp_path / "cache"))
+    cfg = FeatureConfig(clip_seconds=2.0)
+    a = clip_features(wav_file, cfg)
+    files = list((tmp_path / "cache" / "features").glob("*.npy"))
+    assert len(files) == 1
+    calls = []
+    monkeypatch.setattr(audio, "load", lambda *x, **k: calls.append(1))
+    b = clip_features(wav_file, cfg)  # second run: no decode
+    assert not calls and np.array_equal(a, b)
