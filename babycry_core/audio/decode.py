@@ -28,7 +28,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from babycry_core.audio.errors import (AudioError, DecodeError, EmptyFileError, FileTooLargeError, NotAudioError, TooLongError)
+from babycry_core.audio.errors import (AudioError, DecodeError, EmptyFileError, FileTooLargeError,  # noqa: F401  (load()'s errors)
+                                       NotAudioError, TooLongError)
 from babycry_core.audio.errors import decode_failed as _decode_failed, empty as _empty, no_audio_stream as _no_audio_stream
 from babycry_core.audio.errors import not_audio as _not_audio, too_large as _too_large, too_long as _too_long
 from babycry_core.audio.errors import zero_length as _zero_length

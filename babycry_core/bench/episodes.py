@@ -33,7 +33,7 @@ import numpy as np
 
 from babycry_core import fileio, paths
 from babycry_core.bench.episodes_report import format_report, plot_night  # noqa: F401 (re-exported)
-from babycry_core.bench.detect_speed import speed, write_long_night, _timed_detect  # noqa: F401 (re-exported)
+from babycry_core.bench.detect_speed import speed
 from babycry_core.bench.nights import SR, background, cry_night, material
 from babycry_core.bench.nights import matches as _matches
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio, paths
-from babycry_core.bench.leaderboard_report import METRICS, N_BOOT, TAU_GRID, concat, pooled_metrics, summarize, to_markdown, tried
+from babycry_core.bench.leaderboard_report import METRICS, concat, pooled_metrics, summarize, to_markdown, tried
 
 PROTOCOLS = ("grouped", "random")
 FAMILIES = ("torch", "classical", "yamnet")  # reason classifiers (a cry gate is not one)

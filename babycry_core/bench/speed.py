@@ -5,12 +5,10 @@ Speed is measured here, never in timed tests. Figures are medians (min-max) over
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import time
 
-import numpy as np
 
 from babycry_core import fileio, paths
 

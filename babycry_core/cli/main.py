@@ -51,10 +51,10 @@ def _train_config(a):
 
 
 def cmd_data(a) -> int:
-    from babycry_core.data import splits as data
+    from babycry_core.data import linking, splits as data
 
     if a.action == "link":
-        done = data.link_corpus()
+        done = linking.link_corpus()
         if a.extras:
             from babycry_core.data.extras import fetch_extras
 
@@ -68,7 +68,7 @@ def cmd_data(a) -> int:
         print(json.dumps(res, indent=2))
         return int(bool(res["job_errors"]))
     if a.source is None:
-        data.link_corpus()
+        linking.link_corpus()
     manifest, splits = data.prepare(a.corpus, source=Path(a.source) if a.source else None, seed=a.seed, n_folds=a.folds)
     print(data.class_summary(manifest).to_string())
     fixed = splits["fixed"]

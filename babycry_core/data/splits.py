@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from babycry_core import fileio, paths
-from babycry_core.data.linking import (CLEANED_FOLDER, CLONE_URL, CORPUS_URL_ENV, LINKED, NO_CORPUS, NoCorpusError, clone_url, link_corpus)
-from babycry_core.data.corpora import CORPORA, UNKNOWN_CRY, CorpusSpec, SourceSpec, get_corpus, parse_donateacry_name
+from babycry_core.data.corpora import UNKNOWN_CRY, SourceSpec, get_corpus, parse_donateacry_name
+from babycry_core.data.linking import NO_CORPUS, NoCorpusError
 
 COLUMNS = ["clip_id", "path", "label", "group", "source", "is_cry", "duration", "sample_rate",
            "uuid", "gender", "age", "reason"]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from babycry_core.features.logmel import fix_length
-from babycry_core.detection.window_scoring import batch_log_mel, _fast_net, WindowScorer, _FAST  # noqa: F401 (re-exported)
+from babycry_core.detection.window_scoring import WindowScorer
 
 EPS = 1e-6  # seconds: window times are multiples of the hop; comparisons must not hinge on rounding
 ROUND = 3

@@ -18,8 +18,7 @@ import numpy as np
 from babycry_core.eval.calibration import softmax
 from babycry_core.runs.checkpoint import LoadedModel
 from babycry_core.data.corpora import CRY
-from babycry_core.models.detector import DETECTOR_FEATURES  # noqa: F401  (re-exported)
-from babycry_core.features.logmel import FeatureConfig, log_mel, windows
+from babycry_core.features.logmel import log_mel, windows
 
 TOP_FRACTION = 1 / 3
 DEFAULT_THRESHOLD = 0.5

@@ -42,12 +42,13 @@ def fake_quant_int8(x: torch.Tensor, mode: str | None, dims: tuple[int, ...] = (
     """
     if mode is None:
         return x
-    if mode == "xnnpack":  # XNNPACK f32->qd8: x * (1/scale), round half to even
+    if mode == "xnnpack":  # xnn_f32_qd8_asymmetric_quantization_params + f32-qs8-vcvt, same float roundings
         lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
         hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
-        s = torch.where(hi > lo, (hi - lo) / 255.0, torch.ones_like(hi))
-        zp = torch.round(-128.0 - lo / s).clamp(-128, 127)
-        q = (torch.clamp(torch.round(x * (1.0 / s)) + zp, -128, 127) - zp) * s
+        m = torch.where(hi > lo, 255.0 / (hi - lo), torch.ones_like(hi))  # multiplier = 1 / scale
+        zp = torch.where((lo * m - 128.0) + (hi * m + 127.0) > 0, -128.0 - lo * m, 127.0 - hi * m)
+        zp = torch.round(zp.clamp(-128, 127))  # round half to even, like rintf
+        q = (torch.clamp(torch.round(x * m) + zp, -128, 127) - zp) * (1.0 / m)
     elif mode == "builtin":  # tensor_utils::SymmetricQuantizeFloats: x * (127/range), round half away from 0
         r = x.abs().amax(dim=dims, keepdim=True)
         r = torch.where(r > 0, r, torch.full_like(r, 127.0))

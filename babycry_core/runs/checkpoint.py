@@ -16,7 +16,7 @@ from pathlib import Path
 
 from babycry_core import fileio
 from babycry_core.features.logmel import FeatureConfig
-from babycry_core.runs.weights import WEIGHTS, load_torch_model, save_weights, verify_files, weights_problem  # noqa: F401 (re-exported)
+from babycry_core.runs.weights import WEIGHTS, load_torch_model, verify_files, weights_problem
 
 
 @dataclass

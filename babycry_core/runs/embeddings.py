@@ -14,7 +14,6 @@ cfg.sample_rate (what inference passes, from `features.windows`; not cached).
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache

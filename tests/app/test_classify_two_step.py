@@ -32,8 +32,8 @@ def make_detector(root: Path, threshold: float, name: str = DETECTOR) -> Path:
     """A cry_detector run with random weights; `threshold` decides every answer (0: a cry, 1.01: never)."""
     import torch
 
-    from babycry_core.runs.checkpoint import save_weights
-    from babycry_core.inference.detector import DETECTOR_FEATURES
+    from babycry_core.runs.weights import save_weights
+    from babycry_core.models.detector import DETECTOR_FEATURES
     from babycry_core.models import build_model
 
     torch.manual_seed(0)

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from babycry_core import paths
 from babycry_core.data import corpora
-from babycry_core.data import splits as data
+from babycry_core.data import linking, splits as data
 from babycry_core.audio import synth
 
 SHARED = paths.shared_data_dir()
@@ -241,12 +241,12 @@ def test_link_corpus_links_shared_folders(tmp_path, data_env, monkeypatch):
     for name in ("donateacry", "giulbia"):
         (shared / name / "hungry").mkdir(parents=True)
     monkeypatch.setenv("BABYCRY_SHARED_DATA", str(shared))
-    done = data.link_corpus()
+    done = linking.link_corpus()
     corpus = data_env / "corpus"
     assert (corpus / "donateacry").is_symlink() and (corpus / "donateacry" / "hungry").is_dir()
     assert (corpus / "giulbia").resolve() == (shared / "giulbia").resolve()
     assert "uploads-sample" in done and not (corpus / "uploads-sample").exists()
-    assert "already" in data.link_corpus()["donateacry"]
+    assert "already" in linking.link_corpus()["donateacry"]
 
 
 def test_link_corpus_failed_clone_is_reported(tmp_path, data_env, monkeypatch):
@@ -260,7 +260,7 @@ def test_link_corpus_failed_clone_is_reported(tmp_path, data_env, monkeypatch):
         raise subprocess.CalledProcessError(128, ["git", "clone"], stderr="fatal: unable to access")
 
     monkeypatch.setattr(corpus_setup, "_git_clone", fail)
-    done = data.link_corpus()
+    done = linking.link_corpus()
     assert "failed" in done["donateacry"] and "unable to access" in done["donateacry"]
     assert not (data_env / "corpus" / "donateacry").exists()
 

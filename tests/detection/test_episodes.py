@@ -5,7 +5,8 @@ import pytest
 
 from babycry_core import paths
 from babycry_core.audio import synth
-from babycry_core.detection.episodes import EpisodeEngine, EpisodeRule, EpisodeTracker, batch_log_mel, find_episodes
+from babycry_core.detection.episodes import EpisodeEngine, EpisodeRule, EpisodeTracker, find_episodes
+from babycry_core.detection.window_scoring import batch_log_mel
 from babycry_core.detection.whole_recording import episodes_of
 
 RULE = EpisodeRule(0.5)  # 3 s of crying within 5 s, off after 5 s; windows of 2 s every 0.5 s

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from babycry_core import paths
-from babycry_core.data import splits as data
+from babycry_core.data import linking
 from babycry_core.audio import synth
 from tests.e2e.fresh_machine import bare_repo, cli, needs_git, no_traceback
 
@@ -31,7 +31,7 @@ def _corpus_repo(tmp_path: Path) -> Path:
         for b in range(8):  # eight babies (app installs) with three recordings each: 8 clips per reason
             uuid = f"0e4e0d7a-7b4e-4b2d-9f1e-{b:012d}"
             for j, reason in enumerate(list(tags)[(b + k) % 3] for k in range(3)):
-                f = (work / data.CLEANED_FOLDER / reason
+                f = (work / linking.CLEANED_FOLDER / reason
                      / f"{uuid}-{1430000000 + 10 * b + j}-1.0-{'mf'[b % 2]}-04-{tags[reason]}.wav")
                 f.parent.mkdir(parents=True, exist_ok=True)
                 sf.write(f, synth.cry_sweep(0.5, 8000, seed=10 * b + j), 8000, subtype="PCM_16")
@@ -53,7 +53,7 @@ def test_data_build_clones_the_corpus_when_shared_data_is_absent(tmp_path, fresh
 
     corpus = tmp_path / "data" / "corpus"
     assert (corpus / "donateacry").is_symlink()
-    assert (corpus / "donateacry").resolve() == (corpus / "donateacry-corpus" / data.CLEANED_FOLDER).resolve()
+    assert (corpus / "donateacry").resolve() == (corpus / "donateacry-corpus" / linking.CLEANED_FOLDER).resolve()
     clone = corpus / "donateacry-corpus"
     shallow = subprocess.run(["git", "-C", str(clone), "rev-parse", "--is-shallow-repository"],
                              capture_output=True, text=True)
@@ -79,7 +79,7 @@ def test_clone_without_the_cleaned_folder_is_not_linked(tmp_path, fresh_env):
     r = cli(fresh_env, "data", "build")
     assert r.returncode == 1
     no_traceback(r)
-    assert f"no {data.CLEANED_FOLDER} folder" in r.stderr
+    assert f"no {linking.CLEANED_FOLDER} folder" in r.stderr
     assert r.stderr.strip().splitlines()[-1] == NO_CORPUS_LINE
     assert not (tmp_path / "data" / "corpus" / "donateacry").exists()
     assert not (tmp_path / "data" / "corpus" / "donateacry-corpus").exists()

@@ -56,11 +56,11 @@ def test_derived_speech_is_grouped_by_speaker(tmp_path):
 
 
 def test_detect_corpus_folds_never_split_a_group():
-    from babycry_core.data import splits as data
+    from babycry_core.data import linking, splits as data
 
     shared_or_skip("fsdd")
     shared_or_skip("donateacry")
-    data.link_corpus()
+    linking.link_corpus()
     manifest, splits = data.prepare("detect", progress=False)
     assert {"cry", "speech", "laugh", "noise", "silence"} == set(manifest["label"])
     group = manifest.set_index("clip_id")["group"]
@@ -121,7 +121,7 @@ def test_shipped_detector_answers_generated_signals(kind):
 def test_a_generic_train_config_gets_the_detectors_windows_and_keeps_what_was_given():
     """`train --model cry_detector` (the CLI's and the Train page's generic TrainConfig) trains the detector
     on its own 2 s normalised windows and corpus; a flag the user gave stays."""
-    from babycry_core.inference.detector import DETECTOR_FEATURES
+    from babycry_core.models.detector import DETECTOR_FEATURES
     from babycry_core.training.detector import as_detector_config
     from babycry_core.training.loop import TrainConfig
 

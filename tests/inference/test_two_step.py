@@ -15,8 +15,8 @@ DETECTOR_LABELS = ["cry", "laugh", "noise", "silence", "speech"]
 
 def make_detector_run(root, cry_threshold: float, name: str = "det"):
     """An untrained cry_detector run whose threshold decides for it (0: always a cry, 1.01: never)."""
-    from babycry_core.runs.checkpoint import save_weights
-    from babycry_core.inference.detector import DETECTOR_FEATURES
+    from babycry_core.runs.weights import save_weights
+    from babycry_core.models.detector import DETECTOR_FEATURES
     from babycry_core.models import build_model
 
     d = root / name

@@ -104,13 +104,13 @@ def test_flat_model_on_the_combined_corpus_learns_nine_classes(tmp_path, monkeyp
     """Any registry model trained on the combined corpus: every class but cry_unknown (gate-only)."""
     from tests.conftest import shared_or_skip
 
-    from babycry_core.data import splits as data
+    from babycry_core.data import linking, splits as data
     from babycry_core.features.logmel import FeatureConfig
     from babycry_core.training.loop import TrainConfig, load_split_features
 
     shared_or_skip("giulbia")
     monkeypatch.setenv("BABYCRY_DATA", str(tmp_path / "data"))
-    data.link_corpus()
+    linking.link_corpus()
     data.prepare("combined", progress=False)
     cfg = TrainConfig(corpus="combined", features=FeatureConfig(clip_seconds=1.0).to_dict())
     labels, parts = load_split_features(cfg, progress=False)
