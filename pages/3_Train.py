@@ -3,6 +3,8 @@ so runs survive reloads, other tabs and restarts of the app."""
 import streamlit as st
 
 from babycry_core.runs import registry as runs
+
+from babycry_core.runs import launcher
 from babycry_core.ui import train_view as tv
 
 st.set_page_config(page_title="Train · babycry", layout="wide")
@@ -13,7 +15,7 @@ st.caption("Training runs in its own process: you can leave this page, reload it
 launched = tv.launch_form()
 if launched is not None:
     model, args = launched
-    run_dir = runs.launch(args, model=model)  # returns at once; the run writes its own folder
+    run_dir = launcher.launch(args, model=model)  # returns at once; the run writes its own folder
     st.session_state["watch"] = run_dir.name
     st.success(f"Launched {run_dir.name}.")
 

@@ -1,11 +1,11 @@
 """Load any upload (path, bytes or file-like) as mono float32 at a chosen rate, or refuse it clearly.
 
 Decoding happens in memory (no temp file): `soundfile` first (wav, flac, ogg, mp3, ...), then PyAV
-(m4a, aac, 3gp/AMR, caf/IMA4, webm, and whatever soundfile rejects). The content decides, never the
+(m4a, aac, 3gp/AMR, caf/IMA4, webm, and whatever soundfile rejects; pyav.py). The content decides, never the
 extension; `name` only makes messages friendlier. PyAV only probes an allow-list of audio
 container demuxers (no playlists or other formats that could open further files).
 
-Errors (audio_errors.py, re-exported here): bad input raises only `AudioError` subclasses, each with a one-line
+Errors (errors.py, re-exported here): bad input raises only `AudioError` subclasses, each with a one-line
 message and a short `reason` code:
   EmptyFileError    "empty"          0 bytes
                     "zero_length"    a valid container with 0 samples (e.g. a WAV header, no data)
@@ -28,17 +28,15 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from babycry_core.audio import pyav
 from babycry_core.audio.errors import (AudioError, DecodeError, EmptyFileError, FileTooLargeError,  # noqa: F401  (load()'s errors)
                                        NotAudioError, TooLongError)
-from babycry_core.audio.errors import decode_failed as _decode_failed, empty as _empty, no_audio_stream as _no_audio_stream
-from babycry_core.audio.errors import not_audio as _not_audio, too_large as _too_large, too_long as _too_long
-from babycry_core.audio.errors import zero_length as _zero_length
+from babycry_core.audio.errors import decode_failed as _decode_failed, empty as _empty, too_large as _too_large
+from babycry_core.audio.errors import too_long as _too_long, zero_length as _zero_length
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_SECONDS = 600.0
 SUPPORTED_EXTENSIONS = (".wav", ".mp3", ".m4a", ".aac", ".ogg", ".flac", ".3gp", ".caf")
-# Demuxers PyAV may pick (by content); names match any part of FFmpeg's "mov,mp4,m4a,..." list.
-_AV_FORMATS = "mov,mp4,m4a,3gp,aac,caf,amr,amrnb,amrwb,mp3,ogg,flac,wav,w64,aiff,matroska,webm"
 _BLOCK = 1 << 20  # samples per soundfile read: bounds the memory of multi-channel high-rate input
 
 
@@ -112,7 +110,7 @@ def content_hash(source) -> str:
     return h.hexdigest()
 
 
-def _sniff(data: bytes) -> str | None:
+def sniff(data: bytes) -> str | None:
     """A format label when the bytes start with a known audio signature, else None."""
     head = data[:12]
     if head[:4] in (b"RIFF", b"RIFX", b"RF64"):
@@ -148,7 +146,7 @@ class _MonoSink:
             self._flush()
             self.rate = rate
             self.stream = None if rate == self.sr else soxr.ResampleStream(rate, self.sr, 1, dtype="float32")
-        x = _clean(x)
+        x = clean(x)
         self.out.append(x if self.stream is None else self.stream.resample_chunk(x))
 
     def _flush(self):
@@ -159,10 +157,10 @@ class _MonoSink:
     def result(self) -> np.ndarray:
         self._flush()
         y = self.out[0] if len(self.out) == 1 else np.concatenate(self.out or [np.zeros(0, np.float32)])
-        return _clean(np.ascontiguousarray(y, dtype=np.float32))
+        return clean(np.ascontiguousarray(y, dtype=np.float32))
 
 
-def _clean(x: np.ndarray) -> np.ndarray:
+def clean(x: np.ndarray) -> np.ndarray:
     """float32, NaN/inf → 0, clipped to [-1, 1] (in place when x is our own array)."""
     x = np.asarray(x, dtype=np.float32)
     if not x.flags.writeable:
@@ -199,81 +197,14 @@ def _decode_sf(f, sink: _MonoSink) -> None:
         sink.feed(x[:, 0] if ch == 1 else x.mean(axis=1), rate)
 
 
-def _open_av(data: bytes, name):
-    """Open with PyAV; returns (container, audio_stream). Raises AudioError when it cannot."""
-    import av  # lazy: most uploads never need it
-
-    try:
-        container = av.open(io.BytesIO(data), container_options={"format_whitelist": _AV_FORMATS})
-    except Exception:
-        raise (_decode_failed("the file looks damaged or cut off", name) if _sniff(data)
-               else _not_audio(name)) from None
-    if not container.streams.audio:
-        container.close()
-        raise _no_audio_stream(name)
-    return container, container.streams.audio[0]
-
-
-def _av_header_seconds(container, stream) -> float | None:
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / 1_000_000
-    return None
-
-
-_INT_SCALE = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31, np.dtype(np.int64): 2.0 ** 63}
-
-
-def _frame_to_mono(frame) -> np.ndarray:
-    a = frame.to_ndarray()
-    ch = frame.layout.nb_channels or 1
-    if a.dtype == np.uint8:
-        a = (a.astype(np.float32) - 128.0) / 128.0
-    elif a.dtype in _INT_SCALE:
-        a = (a / _INT_SCALE[a.dtype]).astype(np.float32)
-    else:
-        a = a.astype(np.float32, copy=False)
-    if frame.format.is_planar:
-        return a[0] if ch == 1 else a[:ch].mean(axis=0)
-    a = a.reshape(-1, ch)
-    return a[:, 0] if ch == 1 else a.mean(axis=1)
-
-
 def _decode_av(data: bytes, sink: _MonoSink) -> None:
-    container, stream = _open_av(data, sink.name)
+    container, stream = pyav.open_audio(io.BytesIO(data), sink.name, audio_signature=sniff(data) is not None)
     with container:
-        header = _av_header_seconds(container, stream)
+        header = pyav.header_seconds(container, stream)
         if header is not None and header > sink.max_seconds:
             raise _too_long(header, sink.max_seconds, sink.name)
-        errors, ok = 0, False
-        try:
-            for packet in container.demux(stream):
-                try:
-                    frames = packet.decode()
-                except AudioError:
-                    raise
-                except Exception:  # one bad packet: skip it, as players do
-                    errors += 1
-                    if errors > 100 and not ok:
-                        break
-                    continue
-                for frame in frames:
-                    if frame.sample_rate and frame.samples:
-                        sink.feed(_frame_to_mono(frame), frame.sample_rate)
-                        ok = True
-        except AudioError:
-            raise
-        except Exception as e:  # demuxer failure mid-file: keep what decoded, if anything
-            if not ok:
-                raise _decode_failed(_short_cause(e), sink.name) from None
-        if not ok and errors:
-            raise _decode_failed("the audio data is damaged", sink.name)
-
-
-def _short_cause(e: Exception) -> str:
-    text = (getattr(e, "strerror", None) or str(e) or type(e).__name__).splitlines()[0]
-    return text[:80].rstrip(".")
+        for x, rate in pyav.mono_blocks(container, stream, sink.name):
+            sink.feed(x, rate)
 
 
 def load(source, sr: int, *, max_seconds: float = DEFAULT_MAX_SECONDS,
@@ -316,12 +247,13 @@ def probe(source, *, max_bytes: int = MAX_UPLOAD_BYTES, name: str | None = None)
     if f is not None:
         with f:
             return AudioInfo(f.frames / f.samplerate, f.samplerate, f.channels, _sf_label(f.format))
-    container, stream = _open_av(data, name)
+    label = sniff(data)
+    container, stream = pyav.open_audio(io.BytesIO(data), name, audio_signature=label is not None)
     with container:
         ctx = stream.codec_context
         rate, channels = ctx.sample_rate or stream.rate or 0, ctx.channels or 1
-        fmt = _sniff(data) or container.format.name.split(",")[0]
-        seconds = _av_header_seconds(container, stream)
+        fmt = label or container.format.name.split(",")[0]
+        seconds = pyav.header_seconds(container, stream)
         if seconds is None:
             try:
                 seconds = sum(float(p.duration * p.time_base) for p in container.demux(stream) if p.duration)

@@ -1,4 +1,4 @@
-"""The errors of audio.py, each with a one-line message for a caregiver and a short `reason` code, and the
+"""The errors of audio/decode.py, each with a one-line message for a caregiver and a short `reason` code, and the
 functions that phrase them (a file name shortened and made printable; durations in s or min)."""
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Decode a recording of any length in chunks: mono float32 at a chosen rate, memory bounded whatever the length.
 
-`audio.load()` reads the whole upload into memory (uploads are at most 25 MB / 10 min). A night by the cot is
+`decode.load()` reads the whole upload into memory (uploads are at most 25 MB / 10 min). A night by the cot is
 hours long: 8 h at 8 kHz is nearly 1 GB as float32, so `stream()` never holds it whole. A path is read from
 disk block by block; soundfile (wav, flac, ogg, mp3) first, then PyAV (m4a, aac, 3gp/AMR, caf, webm, ...).
-Channels are averaged and soxr's streaming resampler (the same quality as `audio.load`) converts the rate, so
-the chunks joined equal `audio.load()` of the same file within float rounding.
+Channels are averaged and soxr's streaming resampler (the same quality as `decode.load`) converts the rate, so
+the chunks joined equal `decode.load()` of the same file within float rounding.
 
     for chunk in stream("night.m4a", 8000):        # chunks of `chunk_seconds` (the last one shorter)
         ...
@@ -12,7 +12,7 @@ the chunks joined equal `audio.load()` of the same file within float rounding.
 `AudioStream` is the same with the header's facts (`info`) and what was decoded so far (`seconds`); a file
 that breaks off mid-way ends the stream there with `truncated` set (what decoded is kept, as players do).
 The length limit (`max_seconds`, the CLI's `--max-minutes`, 12 h by default) is checked from the header
-before anything is decoded where the header has a duration, else while decoding. Errors are audio.py's
+before anything is decoded where the header has a duration, else while decoding. Errors are decode.py's
 `AudioError` subclasses, each with a one-line message.
 """
 from __future__ import annotations
@@ -27,13 +27,12 @@ import soundfile as sf
 import soxr
 
 from babycry_core.audio import errors as E
-from babycry_core.audio.decode import _clean  # the same clean-up as audio.load
+from babycry_core.audio import pyav
+from babycry_core.audio.decode import clean, sniff  # the same clean-up and signature check as decode.load
 
 DEFAULT_MAX_MINUTES = 12 * 60.0
 CHUNK_SECONDS = 30.0
 _READ_FRAMES = 1 << 16  # input frames per soundfile read (per channel)
-# Demuxers PyAV may pick (by content), as in audio.py: no playlists or formats that open further files.
-_AV_FORMATS = "mov,mp4,m4a,3gp,aac,caf,amr,amrnb,amrwb,mp3,ogg,flac,wav,w64,aiff,matroska,webm"
 
 
 @dataclass(frozen=True)
@@ -111,27 +110,14 @@ class AudioStream:
             return b""
 
     def _open_av(self) -> None:
-        import av
-
         f = self._file()
         if hasattr(f, "seek"):
             f.seek(0)
-        try:
-            c = av.open(f, container_options={"format_whitelist": _AV_FORMATS})
-        except Exception:
-            from babycry_core.audio.decode import _sniff  # the signature check audio.load uses
-
-            raise (E.decode_failed("the file looks damaged or cut off", self.name) if _sniff(self._head())
-                   else E.not_audio(self.name)) from None
-        if not c.streams.audio:
-            c.close()
-            raise E.no_audio_stream(self.name)
-        st = c.streams.audio[0]
-        dur = float(st.duration * st.time_base) if st.duration and st.time_base else (
-            c.duration / 1_000_000 if c.duration else None)
+        c, st = pyav.open_audio(f, self.name, audio_signature=sniff(self._head()) is not None)
         ctx = st.codec_context
         self._av = (c, st)
-        self.info = StreamInfo(dur, int(ctx.sample_rate or st.rate or 0), int(ctx.channels or 1), "pyav")
+        self.info = StreamInfo(pyav.header_seconds(c, st), int(ctx.sample_rate or st.rate or 0),
+                               int(ctx.channels or 1), "pyav")
 
     def close(self) -> None:
         if self._sf is not None:
@@ -162,37 +148,9 @@ class AudioStream:
                 yield (x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)), f.samplerate
 
     def _blocks_av(self) -> Iterator[tuple[np.ndarray, int]]:
-        import av
-
         c, st = self._av
-        to_float = av.AudioResampler(format="fltp")  # any sample format → planar float32, channels kept
-        errors, ok = 0, False
         with c:
-            try:
-                for packet in c.demux(st):
-                    try:
-                        frames = packet.decode()
-                    except Exception:  # one bad packet: skip it, as players do
-                        errors += 1
-                        if errors > 100 and not ok:
-                            break
-                        continue
-                    for frame in frames:
-                        if not (frame.sample_rate and frame.samples):
-                            continue
-                        for g in to_float.resample(frame):
-                            a = g.to_ndarray()
-                            ok = True
-                            yield (a[0] if a.shape[0] == 1 else a.mean(axis=0)), g.sample_rate
-            except E.AudioError:
-                raise
-            except Exception as e:  # demuxer failure mid-file: keep what decoded
-                if not ok:
-                    raise E.decode_failed(str(e).splitlines()[0][:80] if str(e) else type(e).__name__,
-                                          self.name) from None
-                self.truncated = True
-        if not ok and errors:
-            raise E.decode_failed("the audio data is damaged", self.name)
+            self.truncated = yield from pyav.mono_blocks(c, st, self.name)
 
     def _resampled(self) -> Iterator[np.ndarray]:
         rate, rs, fed = None, None, 0.0
@@ -206,7 +164,7 @@ class AudioStream:
                     yield rs.resample_chunk(np.zeros(0, np.float32), last=True)
                 rate = r
                 rs = None if r == self.sr else soxr.ResampleStream(r, self.sr, 1, dtype="float32")
-            x = _clean(x)
+            x = clean(x)
             yield x if rs is None else rs.resample_chunk(x)
         if rs is not None:
             yield rs.resample_chunk(np.zeros(0, np.float32), last=True)
@@ -217,7 +175,7 @@ class AudioStream:
         for y in self._resampled():
             if not len(y):
                 continue
-            pending.append(_clean(y))
+            pending.append(clean(y))
             have += len(y)
             while have >= n:
                 buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
@@ -233,14 +191,9 @@ class AudioStream:
             raise E.zero_length(self.name)
 
 
-def open_stream(source, sr: int = 8000, **kw) -> AudioStream:
-    """Open `source` (path, bytes or binary file-like) for chunked decoding; checks the header now."""
-    return AudioStream(source, sr, **kw)
-
-
 def stream(source, sr: int = 8000, *, chunk_seconds: float = CHUNK_SECONDS,
            max_seconds: float = DEFAULT_MAX_MINUTES * 60, name: str | None = None) -> Iterator[np.ndarray]:
-    """Yield mono float32 chunks of `source` at `sr` (see AudioStream). Raises audio.AudioError for bad content,
+    """Yield mono float32 chunks of `source` at `sr` (see AudioStream). Raises an AudioError for bad content,
     OSError for a missing path."""
     with AudioStream(source, sr, chunk_seconds=chunk_seconds, max_seconds=max_seconds, name=name) as s:
         yield from s

@@ -1,6 +1,6 @@
 """`bench cry`: is it a cry? The detector against two anchors, on the same grouped folds, in one run.
 
-    cry_detector  this project's detector (detector_train.py), trained on each fold's training part
+    cry_detector  this project's detector (training/detector.py), trained on each fold's training part
     svm_anchor    log-mel and MFCC mean/std statistics (50-4000 Hz) with an RBF SVM, class-balanced, on the
                   same training recordings and augmented copies
     two_stage     today's gate x reason model, trained on each fold's training part of the combined corpus

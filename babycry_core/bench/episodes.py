@@ -19,7 +19,7 @@ off after 5 s; on after 2 s), to show what the defaults trade. Scores:
                 completed the rule), over cries that got one
 Speed: `python -m babycry_core detect` in a fresh process on long generated WAVs in /tmp (1 h; 8 h unless
 BABYCRY_BENCH_HOURS says otherwise), wall time and peak memory (VmHWM, and the private part RssAnon, polled).
-Both engines (torch; onnxruntime, `detect --engine onnx`): bench_detect_speed.py. Writes results/bench_episodes.json
+Both engines (torch; onnxruntime, `detect --engine onnx`): bench/detect_speed.py. Writes results/bench_episodes.json
 and results/night.png. Nothing here is a timed test.
 """
 from __future__ import annotations

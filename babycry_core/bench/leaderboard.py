@@ -130,7 +130,7 @@ def run_fold(cfg, fold_dir: Path, parts_cache: dict) -> dict:
         labels, p = parts
         logits = {k: predict_logits(loaded.model, p[k][0]) for k in ("val", "test")}
     else:
-        from babycry_core.runs.embeddings import split_clips
+        from babycry_core.data.splits import split_clips
 
         labels, p = split_clips(cfg, labels=loaded.labels)
         logits = {k: loaded.model.clip_logits(p[k][0]) for k in ("val", "test")}

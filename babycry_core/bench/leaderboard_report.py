@@ -52,11 +52,11 @@ def _proba(logits, temperature: float) -> np.ndarray:
 
 def _tau_predict(p_val, y_val, p_test, counts, grid=TAU_GRID) -> tuple[np.ndarray, float]:
     """Logit adjustment log p - tau log prior(train), tau chosen on the fold's validation part (ties: |tau| small)."""
-    from babycry_core.eval.metrics import _fast
+    from babycry_core.eval.metrics import metric_fn
 
     k = p_val.shape[1]
     log_prior = np.log((np.asarray(counts, float) + 1) / (np.sum(counts) + k))
-    f1 = _fast("macro_f1", k)
+    f1 = metric_fn("macro_f1", k)
     scores = [(f1(y_val, (np.log(p_val + 1e-12) - t * log_prior).argmax(1)), -abs(t), t) for t in grid] \
         if len(y_val) > 0 and len(grid) > 1 else [(0.0, 0.0, grid[0])]
     tau = max(scores)[2]
@@ -68,7 +68,7 @@ def tried(results: dict[str, list[dict]], classes: list[str], baseline_f1: float
     Each entry names its reference (the model as trained, or the best single model) and that figure."""
     from sklearn.metrics import f1_score
 
-    from babycry_core.eval.metrics import _fast
+    from babycry_core.eval.metrics import metric_fn
 
     def entry(name, how, pred, true, ref):
         m = pooled_metrics(pred, true, classes)
@@ -93,7 +93,7 @@ def tried(results: dict[str, list[dict]], classes: list[str], baseline_f1: float
         out.append(entry(f"{spec} + logit adjustment", "log p - tau log prior(train), tau chosen on each fold's "
                          "validation macro-F1", pred, true, (spec, plain[spec])))
     if len({len(v) for v in by_fold.values()}) == 1 and len(next(iter(by_fold.values()), [])) > 1:
-        f1, best = _fast("macro_f1", len(classes)), max(plain.items(), key=lambda kv: kv[1])
+        f1, best = metric_fn("macro_f1", len(classes)), max(plain.items(), key=lambda kv: kv[1])
         for name, top in (("ensemble of all models", None), ("ensemble of the 3 best on validation", 3)):
             pred, pred_t, pred_1, true = [], [], [], []
             for fold, members in sorted(by_fold.items()):

@@ -110,7 +110,8 @@ def _print_metrics(run_dir: Path) -> None:
 def cmd_evaluate(a) -> int:
     from babycry_core import fileio
     from babycry_core.runs import registry as runs
-    from babycry_core.training.cv import cross_validate, evaluate_run
+    from babycry_core.training.cv import cross_validate
+    from babycry_core.training.evaluate_runs import evaluate_run
     from babycry_core.training.loop import TrainConfig
 
     run_dir = runs.find_run(a.run)

@@ -26,9 +26,6 @@ _DONATEACRY = re.compile(
 _ESC50 = re.compile(r"^(?P<id>\d+-\d+)-[A-Z]$")  # ESC-50: <fold>-<freesound id>-<take>
 _WINDOW = re.compile(r"^(?P<rec>.+)_\d+$")  # <recording>_<window index>
 
-REASON_TAGS = {"hu": "hungry", "bu": "burping", "bp": "belly_pain", "dc": "discomfort", "ti": "tired",
-               "ch": "cold_hot"}
-
 
 def parse_donateacry_name(name: str) -> dict | None:
     """Fields of a Donate-a-Cry file name (with or without folder and extension), or None if it is not one.

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from babycry_core import paths
-from babycry_core.data.linking import _link, _say, shallow_clone
+from babycry_core.data.linking import make_link, say, shallow_clone
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def _link_giulbia(link: Path, clone: Path) -> str:
         return f"its data/ folder names none of {', '.join(GIULBIA_KINDS)}"
     link.mkdir(parents=True, exist_ok=True)
     for kind, src in found.items():
-        _link(link / kind, src)
+        make_link(link / kind, src)
     missing = sorted(set(GIULBIA_KINDS) - set(found))
     return f"linked {', '.join(sorted(found))} -> {clone / 'data'}" + (f" (no {', '.join(missing)})" if missing else "")
 
@@ -81,7 +81,7 @@ def fetch_extras(target_dir: Path | None = None, quiet: bool = False) -> dict:
                 done[name] = what
                 continue  # the clone step already said why
             clone = target / x.clone
-            done[name] = what + (_link(link, clone) if name == "fsdd" else _link_giulbia(link, clone))
+            done[name] = what + (make_link(link, clone) if name == "fsdd" else _link_giulbia(link, clone))
         if not quiet:
-            _say(f"corpus: {name} {done[name]}")
+            say(f"corpus: {name} {done[name]}")
     return done

@@ -31,7 +31,7 @@ def clone_url() -> str:
     return os.environ.get(CORPUS_URL_ENV, "").strip() or CLONE_URL
 
 
-def _say(text: str, end: str = "\n") -> None:
+def say(text: str, end: str = "\n") -> None:
     print(text, end=end, file=sys.stderr, flush=True)
 
 
@@ -52,7 +52,7 @@ def _clone_error(e: BaseException) -> str:
     return (fatal or lines or [type(e).__name__])[0]
 
 
-def _link(link: Path, target: Path) -> str:
+def make_link(link: Path, target: Path) -> str:
     if link.is_symlink():
         if link.resolve() == target.resolve():
             return f"already linked -> {target}"
@@ -72,26 +72,26 @@ def shallow_clone(url: str, clone: Path, required: str, quiet: bool) -> tuple[bo
         return True, f"clone in {clone}; "
     partial = clone.parent / f".{clone.name}.partial"
     if not quiet:  # the step's line is finished below, once git has answered
-        _say(f"corpus: cloning {url} (git clone --depth 1) ...", end=" ")
+        say(f"corpus: cloning {url} (git clone --depth 1) ...", end=" ")
     try:
         shutil.rmtree(partial, ignore_errors=True)
         _git_clone(url, partial)
     except (OSError, subprocess.SubprocessError) as e:
         shutil.rmtree(partial, ignore_errors=True)
         if not quiet:
-            _say(f"failed: {_clone_error(e)}")
+            say(f"failed: {_clone_error(e)}")
         return False, f"clone of {url} failed: {_clone_error(e)}"
     if not (partial / required).is_dir():
         shutil.rmtree(partial, ignore_errors=True)
         if not quiet:
-            _say(f"failed: it has no {required} folder")
+            say(f"failed: it has no {required} folder")
         return False, f"clone of {url} has no {required} folder"
     if clone.is_symlink() or clone.is_file():
         clone.unlink()
     shutil.rmtree(clone, ignore_errors=True)  # a stale copy without the required folder
     partial.rename(clone)
     if not quiet:
-        _say("done")
+        say("done")
     return True, "cloned; "
 
 
@@ -99,7 +99,7 @@ def _clone_donateacry(target: Path, quiet: bool) -> tuple[bool, str]:
     """Clone the corpus into target/donateacry-corpus and link its cleaned folder as target/donateacry."""
     clone = target / "donateacry-corpus"
     ok, done = shallow_clone(clone_url(), clone, CLEANED_FOLDER, quiet)
-    return (True, done + _link(target / "donateacry", clone / CLEANED_FOLDER)) if ok else (False, done)
+    return (True, done + make_link(target / "donateacry", clone / CLEANED_FOLDER)) if ok else (False, done)
 
 
 def link_corpus(target_dir: Path | None = None, quiet: bool = False) -> dict:
@@ -115,7 +115,7 @@ def link_corpus(target_dir: Path | None = None, quiet: bool = False) -> dict:
     for name in LINKED:
         link, src = target / name, shared / name
         if src.is_dir():
-            done[name] = _link(link, src)
+            done[name] = make_link(link, src)
         elif link.is_dir():
             done[name] = f"kept {link} (no {src})"
         elif name == "donateacry":
@@ -126,5 +126,5 @@ def link_corpus(target_dir: Path | None = None, quiet: bool = False) -> dict:
             done[name] = f"not available (no {src})"
             continue  # optional extras (development and tests): nothing to say
         if not quiet:
-            _say(f"corpus: {name} {done[name]}")
+            say(f"corpus: {name} {done[name]}")
     return done

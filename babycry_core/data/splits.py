@@ -13,7 +13,7 @@ Layout of `data/` (never commit it: it holds corpus links, audio and derived fil
     data/corpus/giulbia         symlink to ../shared/data/giulbia
     data/corpus/uploads-sample  symlink to ../shared/data/uploads-sample (raw .3gp/.caf phone uploads)
     data/<corpus>/manifest.csv, failed.csv, splits.json
-Linking or cloning the corpora into data/corpus/ is corpus_setup.py (its names are re-exported here).
+Linking or cloning the corpora into data/corpus/ is data/linking.py (its names are re-exported here).
 """
 from __future__ import annotations
 
@@ -327,3 +327,18 @@ def split_frames(corpus: str = "donateacry", split: str = "fixed", fold: int | N
         raise ValueError(f"splits.json names {len(missing)} clips missing from the manifest of {corpus!r} "
                          f"(e.g. {sorted(missing)[0]}); they are out of date: {BUILD_HINT}")
     return tuple(by_id.loc[part[k]].reset_index(drop=True) for k in ("train", "val", "test"))
+
+
+def split_clips(cfg, labels: list[str] | None = None):
+    """(labels, {"train"|"val"|"test": (paths, y, frame)}) of a run's saved split or fold; `cfg` is a TrainConfig
+    (corpus, split, fold, protocol). labels: every model class of the corpus unless given."""
+    fold = cfg.fold if cfg.split == "fold" else None
+    frames = dict(zip(("train", "val", "test"), split_frames(cfg.corpus, cfg.split, fold, cfg.protocol)))
+    # a flat model learns every class of the corpus except "cry without a reason" (a gate-only label)
+    labels = labels or model_classes(cfg.corpus)
+    index = {c: i for i, c in enumerate(labels)}
+    out = {}
+    for part, df in frames.items():
+        df = df[df["label"].isin(index)].reset_index(drop=True)
+        out[part] = ([resolve_path(p) for p in df["path"]], df["label"].map(index).to_numpy(dtype=np.int64), df)
+    return labels, out

@@ -212,10 +212,6 @@ class LiveListener:
                 return []
             return self._feed(np.concatenate(y) if y else np.zeros(0, np.float32))
 
-    def feed_array(self, y: np.ndarray, sr: int) -> list[Alert]:
-        with self._lock:
-            return self._feed(self.resampler.array(y, sr))
-
     def feed(self, y: np.ndarray) -> list[Alert]:
         """Mono float32 samples at the detector's rate."""
         with self._lock:

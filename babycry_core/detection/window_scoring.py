@@ -1,5 +1,5 @@
-"""Scoring 2 s windows in batches for the episode engine: a batched log-mel identical to `features.log_mel` per
-window, and a frozen copy of the detector's network (`WindowScorer`)."""
+"""Scoring 2 s windows in batches for the episode engine: `features.logmel.log_mel_batch` and a frozen copy of the
+detector's network (`WindowScorer`)."""
 from __future__ import annotations
 
 import warnings
@@ -7,24 +7,8 @@ import warnings
 import numpy as np
 
 from babycry_core.eval.calibration import softmax
-from babycry_core.features.logmel import _mel_basis, _window
+from babycry_core.features.logmel import log_mel_batch
 from babycry_core.audio.signal import SILENCE_DBFS
-
-def batch_log_mel(W: np.ndarray, cfg) -> np.ndarray:
-    """features.log_mel of each row of W (windows, samples) at once: the same numbers, batched."""
-    import scipy.fft
-
-    pad = cfg.n_fft // 2
-    Y = np.pad(np.asarray(W, dtype=np.float32), ((0, 0), (pad, pad)))
-    frames = np.lib.stride_tricks.sliding_window_view(Y, cfg.n_fft, axis=1)[:, :: cfg.hop_length]
-    spec = scipy.fft.rfft(frames * _window(cfg.n_fft), axis=-1, workers=1)
-    power = spec.real ** 2 + spec.imag ** 2  # (windows, frames, bins)
-    mel = np.einsum("mk,bfk->bmf", _mel_basis(cfg), power, optimize=True)
-    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
-    if cfg.normalize:
-        db -= db.max(axis=(1, 2), keepdims=True)
-    return np.maximum(db, -cfg.top_db).astype(np.float32)
-
 
 _FAST: dict[int, object] = {}
 
@@ -71,7 +55,7 @@ class WindowScorer:
         else:
             loud[:] = True
         if loud.any():
-            X = batch_log_mel(W[loud], self.cfg)[:, None]  # (windows, 1, n_mels, frames)
+            X = log_mel_batch(W[loud], self.cfg)[:, None]  # (windows, 1, n_mels, frames)
             out[loud] = softmax(self.logits(X), self.det.temperature)
         return out
 

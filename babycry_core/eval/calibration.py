@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from babycry_core.eval.metrics import _fast, expected_calibration_error
+from babycry_core.eval.metrics import metric_fn, expected_calibration_error
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -43,11 +43,11 @@ def choose_threshold(proba: np.ndarray, y: np.ndarray, min_coverage: float = 0.5
         return 0.0
     k = proba.shape[1]
     conf, pred = proba.max(1), proba.argmax(1)
-    best_t, best = 0.0, _fast("balanced_accuracy", k)(y, pred)
+    best_t, best = 0.0, metric_fn("balanced_accuracy", k)(y, pred)
     for t in np.unique(np.quantile(conf, np.linspace(0, 1 - min_coverage, 11))):
         m = conf >= t
         if m.mean() >= min_coverage and m.any():
-            score = _fast("balanced_accuracy", k)(y[m], pred[m])
+            score = metric_fn("balanced_accuracy", k)(y[m], pred[m])
             if score > best + 1e-9:
                 best_t, best = float(t), score
     return best_t

@@ -16,7 +16,7 @@ Every interval is a 95 % percentile bootstrap over *groups* (source recordings /
 windows of one recording are not independent, so a clip bootstrap would be too narrow (laugh rests on one
 recording in the test part). A figure resting on fewer than 2 groups gets no interval ([nan, nan]).
 
-macro-F1 here is averaged over the classes present in the truth or the predictions (evaluate.py's
+macro-F1 here is averaged over the classes present in the truth or the predictions (eval/metrics.py's
 convention), so a class absent from a test part does not count as F1 = 0.
 """
 from __future__ import annotations

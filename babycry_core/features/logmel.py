@@ -93,18 +93,24 @@ def log_mel(y: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
 
     With cfg.normalize the peak of this call's input is 0 dB (call it once per model window)."""
     y = np.asarray(y, dtype=np.float32)
+    short = cfg.n_fft - 2 * (cfg.n_fft // 2) - len(y)  # a clip shorter than one FFT frame once padded
+    if short > 0:
+        y = np.pad(y, (0, short))
+    return log_mel_batch(y[None], cfg)[0]
+
+
+def log_mel_batch(W: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """`log_mel` of each row of W (windows, samples) at once: (windows, n_mels, frames), the same numbers."""
     pad = cfg.n_fft // 2
-    y = np.pad(y, pad, mode="constant")
-    if len(y) < cfg.n_fft:
-        y = np.pad(y, (0, cfg.n_fft - len(y)))
-    frames = np.lib.stride_tricks.sliding_window_view(y, cfg.n_fft)[:: cfg.hop_length]  # (frames, n_fft)
-    spec = scipy.fft.rfft(frames * _window(cfg.n_fft), axis=1, workers=1)  # (frames, n_fft//2+1), complex64
+    Y = np.pad(np.asarray(W, dtype=np.float32), ((0, 0), (pad, pad)))
+    frames = np.lib.stride_tricks.sliding_window_view(Y, cfg.n_fft, axis=1)[:, :: cfg.hop_length]  # (windows, frames, n_fft)
+    spec = scipy.fft.rfft(frames * _window(cfg.n_fft), axis=-1, workers=1)  # (windows, frames, n_fft//2+1)
     power = spec.real**2 + spec.imag**2
-    mel = _mel_basis(cfg) @ power.T  # (n_mels, frames)
+    mel = np.matmul(_mel_basis(cfg), power.transpose(0, 2, 1))  # (windows, n_mels, frames)
     # absolute reference (not per-clip max) so loudness stays visible to the model and the energy gate
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     if cfg.normalize:  # level-free: a cry at -45 dBFS looks like one at -5 dBFS
-        db = db - db.max()
+        db = db - db.max(axis=(1, 2), keepdims=True)
     return np.maximum(db, -cfg.top_db).astype(np.float32)
 
 

@@ -14,7 +14,7 @@
   and the clip's content hash) and pooled to one clip embedding: mean and std -> 2048-d.
 - `audioset_evidence(waveform_16k)`: YAMNet's own "Baby cry, infant cry" score and its top AudioSet classes.
 
-The `yamnet` registry model (models/yamnet.py) is a small head on these embeddings; fit_yamnet.py trains it.
+The `yamnet` registry model (models/yamnet.py) is a small head on these embeddings; training/yamnet_head.py trains it.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ speech). The recording's cry probability is the mean over its most cry-like thir
 fill the recording; one odd window does not make one), compared with the threshold the run chose on
 validation for cry recall >= 0.95 (`calibration.json`: cry_threshold).
 
-Digital silence never reaches the model: the energy check in `answer.py` answers it first.
+Digital silence never reaches the model: the energy check in `inference/two_step.py` answers it first.
 """
 from __future__ import annotations
 

@@ -162,15 +162,9 @@ def load_export(folder: Path, threads: int = 0):
     cfg = FeatureConfig.from_dict(m["feature_config"])
     labels = list(m["labels"])
     family = m["family"]
-    if family == "two_stage":
-        st = m["stages"]
-        model = OnnxTwoStage(OrtNet(folder / st["gate"]["file"], threads), OrtNet(folder / st["reason"]["file"], threads),
-                             labels, st["gate"]["labels"], st["reason"]["labels"], cfg,
-                             st["gate"]["temperature"], st["reason"]["temperature"])
-    elif family == "classical":
-        model = OnnxClassical(OrtNet(folder / "model.onnx", threads), cfg, labels, m["classes"], m.get("scaler"))
-    else:
-        model = OrtNet(folder / "model.onnx", threads)
+    if ORT_LOADERS.get(family) is None:
+        raise ValueError(f"export {folder} holds a {family!r} model, which has no ONNX form")
+    model = ORT_LOADERS[family](folder, m, cfg, labels, threads)
     loaded = LoadedModel(folder, model, labels, cfg, {"model": m["model"], "family": family, "role": m["role"]},
                          dict(m.get("calibration") or {"temperature": m["temperature"], "threshold": m["threshold"]}))
     if m["role"] == "detector":
@@ -178,6 +172,24 @@ def load_export(folder: Path, threads: int = 0):
     if family == "torch":
         loaded.model = OnnxScorer(model)
     return m, OnnxPredictor(loaded, m["run_id"])
+
+
+def _ort_two_stage(folder: Path, m: dict, cfg, labels, threads):
+    st = m["stages"]
+    return OnnxTwoStage(OrtNet(folder / st["gate"]["file"], threads), OrtNet(folder / st["reason"]["file"], threads),
+                        labels, st["gate"]["labels"], st["reason"]["labels"], cfg,
+                        st["gate"]["temperature"], st["reason"]["temperature"])
+
+
+# run family -> the onnxruntime model of an export folder (folder, model.json, FeatureConfig, labels, threads);
+# None: the family does not export (runs.export.EXPORTERS)
+ORT_LOADERS = {
+    "torch": lambda folder, m, cfg, labels, threads: OrtNet(folder / "model.onnx", threads),
+    "two_stage": _ort_two_stage,
+    "classical": lambda folder, m, cfg, labels, threads: OnnxClassical(OrtNet(folder / "model.onnx", threads), cfg,
+                                                                       labels, m["classes"], m.get("scaler")),
+    "yamnet": None,
+}
 
 
 _CACHE: dict[tuple, object] = {}

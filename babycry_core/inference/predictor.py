@@ -1,6 +1,6 @@
 """Prediction: file or bytes → decoded audio → windows → model → calibrated probabilities → one answer.
 
-`load_predictor()` is what the CLI and the pages call: the two-step answer (answer.py: cry detector, then a
+`load_predictor()` is what the CLI and the pages call: the two-step answer (inference/two_step.py: cry detector, then a
 reason model) where checkpoints/default.json or the chosen run allows it, else `Predictor`, one model rebuilt
 from its run folder. A single model's answers come in four kinds: "detected" (a reason), "no_cry" (laugh /
 noise / silence), "not_sure" (confidence below the validated threshold), and "silence" (digital silence,

@@ -2,7 +2,7 @@
 
 The head standardises its 2048-d input (mean + std of YAMNet's 1024-d frame embeddings; the buffers are set
 from the training part and saved with the weights), then Linear-ReLU-Dropout-Linear -> logits. YAMNet itself
-(the frozen TF Hub embedder) is yamnet_hub.py; the head is trained by fit_yamnet.py with train.py's epoch loop.
+(the frozen TF Hub embedder) is features/yamnet.py; the head is trained by training/yamnet_head.py with training/loop.py's epoch loop.
 """
 from __future__ import annotations
 

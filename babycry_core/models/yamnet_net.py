@@ -1,9 +1,9 @@
 """YAMNet (Google, AudioSet, 521 classes) as a plain PyTorch module, so it runs and fine-tunes without TensorFlow.
 
-Mirrors tensorflow/models research/audioset/yamnet (params.py, features.py, yamnet.py) as exported to the TFLite
+Mirrors tensorflow/models research/audioset/yamnet (params.py, features/logmel.py, yamnet.py) as exported to the TFLite
 file in ../shared/data/yamnet/ (weights read by yamnet_tflite.py). What that file holds, and so what is built here:
 - the front end is matmuls: frame 400 (25 ms) / hop 160, periodic Hann, each frame zero-padded to 512 *centred*
-  (56 + 400 + 56, features.py `_tflite_stft_magnitude`), real and imaginary DFT matrices, magnitude, a 64-band HTK
+  (56 + 400 + 56, features/logmel.py `_tflite_stft_magnitude`), real and imaginary DFT matrices, magnitude, a 64-band HTK
   mel matrix (125-7500 Hz, as tf.signal.linear_to_mel_weight_matrix), log(mel + 0.001), 96-frame patches every 48;
 - batch norm is folded into each conv, so every conv has a bias and there is no BatchNorm module;
 - the DFT, mel, pointwise-conv and dense weights are int8 there; loading them gives their dequantised values.
@@ -34,29 +34,54 @@ LAYER_DEFS = [("conv", 2, 32), ("sep", 1, 64), ("sep", 2, 128), ("sep", 1, 128),
 ACT_QUANT_MODES = (None, "xnnpack", "builtin")
 
 
-def fake_quant_int8(x: torch.Tensor, mode: str | None, dims: tuple[int, ...] = (-1,)) -> torch.Tensor:
-    """Round x to int8 and back, one scale per slice over `dims`, as TFLite's dynamic-range kernels quantise inputs.
+def quantise_int8(x: torch.Tensor, mode: str, dims: tuple[int, ...] = (-1,)) -> tuple[torch.Tensor, torch.Tensor]:
+    """x as TFLite's dynamic-range kernels quantise a layer's input: integers (q - zero point) and the scale,
+    one per slice over `dims`, so that x ~ ints * scale. Float roundings follow each kernel's source.
 
-    "xnnpack": asymmetric (range [min(x,0), max(x,0)] onto -128..127 with a zero point); "builtin": symmetric
-    (max |x| onto 127). None returns x. Gradients pass straight through.
+    "xnnpack" (xnn_f32_qd8_asymmetric_quantization_params + f32-qs8-vcvt): [min(x,0), max(x,0)] onto -128..127
+    with a zero point, round half to even. "builtin" (SymmetricQuantizeFloats): max|x| onto 127, half away from 0.
     """
-    if mode is None:
-        return x
-    if mode == "xnnpack":  # xnn_f32_qd8_asymmetric_quantization_params + f32-qs8-vcvt, same float roundings
+    if mode == "xnnpack":
         lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
         hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
         m = torch.where(hi > lo, 255.0 / (hi - lo), torch.ones_like(hi))  # multiplier = 1 / scale
         zp = torch.where((lo * m - 128.0) + (hi * m + 127.0) > 0, -128.0 - lo * m, 127.0 - hi * m)
-        zp = torch.round(zp.clamp(-128, 127))  # round half to even, like rintf
-        q = (torch.clamp(torch.round(x * m) + zp, -128, 127) - zp) * (1.0 / m)
-    elif mode == "builtin":  # tensor_utils::SymmetricQuantizeFloats: x * (127/range), round half away from 0
+        zp = torch.round(zp.clamp(-128, 127))
+        return torch.clamp(torch.round(x * m) + zp, -128, 127) - zp, 1.0 / m
+    if mode == "builtin":
         r = x.abs().amax(dim=dims, keepdim=True)
         r = torch.where(r > 0, r, torch.full_like(r, 127.0))
         y = x * (127.0 / r)
-        q = torch.clamp(torch.sign(y) * torch.floor(y.abs() + 0.5), -127, 127) * (r / 127.0)
-    else:
-        raise ValueError(f"act_quant must be one of {ACT_QUANT_MODES}, not {mode!r}")
-    return x + (q - x).detach()
+        return torch.clamp(torch.sign(y) * torch.floor(y.abs() + 0.5), -127, 127), r / 127.0
+    raise ValueError(f"act_quant must be one of {ACT_QUANT_MODES}, not {mode!r}")
+
+
+def fake_quant_int8(x: torch.Tensor, mode: str | None, dims: tuple[int, ...] = (-1,)) -> torch.Tensor:
+    """x rounded to int8 and back as `quantise_int8` does (None: x unchanged); gradients pass straight through."""
+    if mode is None:
+        return x
+    q, scale = quantise_int8(x, mode, dims)
+    return x + (q * scale - x).detach()
+
+
+def int8_linear(x: torch.Tensor, weight: torch.Tensor, w_scale: torch.Tensor, mode: str | None,
+                bias: float = 0.0) -> torch.Tensor:
+    """x (..., in) @ weight (in, out) + bias, as TFLite's FULLY_CONNECTED with int8 weights runs it.
+
+    `weight` holds dequantised values, `w_scale` (out,) their per-column int8 scales (zeros: float weights).
+    With a mode and int8 weights the sums are exact integers, then scaled in the kernel's float order, which
+    makes the front end agree with the file to float rounding; gradients follow the float product.
+    """
+    y = fake_quant_int8(x, mode) @ weight + bias
+    if mode is None or not bool((w_scale > 0).all()):
+        return y
+    q, s_in = quantise_int8(x, mode)
+    acc = (q.double() @ torch.round(weight / w_scale).double()).float()  # exact int32 sums
+    if mode == "xnnpack":  # qd8-f32-qc8w gemm: fma(acc * input_scale, filter_scale, bias)
+        out = ((acc * s_in).double() * w_scale.double() + bias).float()
+    else:  # reference hybrid kernel: bias + acc * input_scale * filter_scale
+        out = (acc * s_in) * w_scale + bias
+    return y + (out - y).detach()
 
 
 def mel_matrix(n_mels: int = N_MELS, n_bins: int = N_BINS, sample_rate: int = SAMPLE_RATE,
@@ -74,7 +99,7 @@ def mel_matrix(n_mels: int = N_MELS, n_bins: int = N_BINS, sample_rate: int = SA
 
 
 def pad_waveform(wave: torch.Tensor) -> torch.Tensor:
-    """Zero-pad (batch, samples) at the end to >= one patch and a whole number of patch hops (features.py)."""
+    """Zero-pad (batch, samples) at the end to >= one patch and a whole number of patch hops (features/logmel.py)."""
     n = wave.shape[-1]
     extra = max(0, n - PATCH_SAMPLES)
     target = PATCH_SAMPLES + math.ceil(extra / PATCH_HOP_SAMPLES) * PATCH_HOP_SAMPLES
@@ -84,7 +109,8 @@ def pad_waveform(wave: torch.Tensor) -> torch.Tensor:
 class YamnetFrontEnd(nn.Module):
     """16 kHz waveform (batch, samples) -> log-mel patches (batch, patches, 96, 64), as the TFLite graph does it.
 
-    The DFT and mel matrices are buffers: exact by default, the file's dequantised int8 values once loaded.
+    The DFT and mel matrices are buffers: exact by default, the file's dequantised int8 values (and their
+    per-column scales, `*_scale`) once loaded.
     """
 
     def __init__(self, act_quant: str | None = None):
@@ -97,14 +123,18 @@ class YamnetFrontEnd(nn.Module):
         self.register_buffer("dft_real", torch.tensor(np.cos(ang), dtype=torch.float32))
         self.register_buffer("dft_imag", torch.tensor(np.sin(ang), dtype=torch.float32))  # sign: magnitude only
         self.register_buffer("mel", torch.from_numpy(mel_matrix()))  # (257, 64)
+        for name, n_out in (("dft_real", N_BINS), ("dft_imag", N_BINS), ("mel", N_MELS)):  # zeros: float weights
+            self.register_buffer(f"{name}_scale", torch.zeros(n_out))
 
     def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> (batch, frames, 64) with frames = 1 + (samples - 400) // 160 (no padding)."""
         frames = wave.unfold(-1, WINDOW, HOP) * self.window  # (batch, frames, 400)
         half = (FFT - WINDOW) // 2
-        frames = fake_quant_int8(F.pad(frames, (half, FFT - WINDOW - half)), self.act_quant)  # (batch, frames, 512)
-        mag = torch.sqrt((frames @ self.dft_real) ** 2 + (frames @ self.dft_imag) ** 2)  # (batch, frames, 257)
-        return torch.log(fake_quant_int8(mag, self.act_quant) @ self.mel + LOG_OFFSET)  # (batch, frames, 64)
+        frames = F.pad(frames, (half, FFT - WINDOW - half))  # (batch, frames, 512)
+        re = int8_linear(frames, self.dft_real, self.dft_real_scale, self.act_quant)  # (batch, frames, 257)
+        im = int8_linear(frames, self.dft_imag, self.dft_imag_scale, self.act_quant)
+        mag = torch.sqrt(re * re + im * im)  # (batch, frames, 257)
+        return torch.log(int8_linear(mag, self.mel, self.mel_scale, self.act_quant, LOG_OFFSET))  # (batch, frames, 64)
 
     def forward(self, wave: torch.Tensor, pad: bool = True) -> torch.Tensor:
         """(batch, samples) -> (batch, patches, 96, 64); pad=True pads the end like YAMNet (one patch per 0.48 s)."""

@@ -79,6 +79,8 @@ def read_tflite_weights(path) -> dict[str, torch.Tensor]:
         w = _dequantised(it, d)
         if key.startswith("frontend."):
             w = w.T  # (out, in) -> (in, out)
+            scales = d["quantization_parameters"]["scales"].astype(np.float32)  # per column; none: float weights
+            found[f"{key}_scale"] = torch.from_numpy(scales) if len(scales) else torch.zeros(w.shape[1])
         elif w.ndim == 4 and ".depthwise." in key:
             w = w.transpose(3, 0, 1, 2)  # (1, H, W, C) -> (C, 1, H, W)
         elif w.ndim == 4:

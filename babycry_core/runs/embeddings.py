@@ -4,7 +4,7 @@ Sources (TrainConfig.embedding):
   "handcrafted"  a named acoustic set computed from `features.log_mel` (the same 0-4 kHz front end as the
                  CNNs): MFCC mean/std, MFCC-delta mean/std, log-mel band statistics, energy and spectral
                  centroid statistics, active fraction (110 features, e.g. "mfcc3_mean").
-  "yamnet"       YAMNet frame embeddings pooled to mean + std (2048-d), see `yamnet_hub.py`.
+  "yamnet"       YAMNet frame embeddings pooled to mean + std (2048-d), see `features/yamnet.py`.
   a CNN run      id or folder of a trained torch run: its penultimate layer (`LogMelNet.embed`) on the
                  log-mel of each window, with that run's own FeatureConfig.
 `items` are either paths of corpus clips (decoded at cfg.sample_rate and cut/padded to one window, exactly
@@ -22,13 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio, paths
+from babycry_core.features.handcrafted import handcrafted, handcrafted_names
 from babycry_core.features.logmel import FeatureConfig, fix_length, log_mel
 
 HANDCRAFTED = "handcrafted"
 YAMNET = "yamnet"
 HANDCRAFTED_VERSION = 1  # bump when the handcrafted set changes: old cache entries are then ignored
-N_MFCC = 20
-N_BANDS = 8
 _BATCH = 32
 
 
@@ -190,81 +189,3 @@ def _weights_sha256(run_dir: Path) -> str:
 @lru_cache(maxsize=16)
 def _sha256_cached(path: str, _mtime: int, _size: int) -> str:
     return fileio.sha256_file(path)
-
-
-# ---------------------------------------------------------------- handcrafted acoustic set
-
-@lru_cache(maxsize=8)
-def _band_layout(cfg: FeatureConfig) -> tuple[list[np.ndarray], list[str], np.ndarray]:
-    """Mel-bin groups of the N_BANDS bands, their names ("band2_610-1010Hz"), and each mel bin's centre in Hz."""
-    import librosa
-
-    lo, hi = cfg.band_hz
-    centres = librosa.mel_frequencies(cfg.n_mels + 2, fmin=lo, fmax=hi)[1:-1].astype(np.float32)
-    groups = np.array_split(np.arange(cfg.n_mels), N_BANDS)
-    names = [f"band{j}_{centres[g[0]]:.0f}-{centres[g[-1]]:.0f}Hz" for j, g in enumerate(groups)]
-    return groups, names, centres
-
-
-def handcrafted_names(cfg: FeatureConfig = FeatureConfig()) -> list[str]:
-    _, bands, _ = _band_layout(cfg)
-    names = []
-    for i in range(N_MFCC):
-        names += [f"mfcc{i}_mean", f"mfcc{i}_std"]
-    for i in range(N_MFCC):
-        names += [f"mfcc{i}_delta_mean", f"mfcc{i}_delta_std"]
-    for b in bands:
-        names += [f"{b}_mean", f"{b}_std", f"{b}_max"]
-    names += ["energy_db_mean", "energy_db_std", "energy_db_max", "centroid_hz_mean", "centroid_hz_std",
-              "active_fraction"]
-    return names
-
-
-def _delta(c: np.ndarray, n: int = 2) -> np.ndarray:
-    """Regression deltas over ±n frames (HTK formula), edges repeated."""
-    padded = np.pad(c, ((0, 0), (n, n)), mode="edge")
-    T = c.shape[1]
-    num = sum(k * (padded[:, n + k : n + k + T] - padded[:, n - k : n - k + T]) for k in range(1, n + 1))
-    return num / (2 * sum(k * k for k in range(1, n + 1)))
-
-
-def handcrafted(y: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """The named acoustic feature vector of one window (order: `handcrafted_names(cfg)`)."""
-    from scipy.fft import dct
-
-    S = log_mel(y, cfg)  # (n_mels, frames) dB, band-limited to cfg.band_hz
-    mfcc = dct(S, type=2, norm="ortho", axis=0)[:N_MFCC]
-    d = _delta(mfcc)
-    groups, _, centres = _band_layout(cfg)
-    power = np.power(10.0, S / 10.0, dtype=np.float64)
-    total = power.sum(0)
-    energy = 10.0 * np.log10(np.maximum(total, 1e-10))
-    centroid = (centres[:, None] * power).sum(0) / np.maximum(total, 1e-20)
-    feats = []
-    for a in (mfcc, d):
-        feats.append(np.stack([a.mean(1), a.std(1)], 1).ravel())
-    for g in groups:
-        band = S[g].mean(0)
-        feats.append(np.array([band.mean(), band.std(), band.max()]))
-    feats.append(np.array([energy.mean(), energy.std(), energy.max(), centroid.mean(), centroid.std(),
-                           float((energy > energy.max() - 20.0).mean())]))
-    return np.concatenate(feats).astype(np.float32)
-
-
-# ---------------------------------------------------------------- the saved split, as clip paths
-
-def split_clips(cfg, labels: list[str] | None = None):
-    """(labels, {"train"|"val"|"test": (paths, y, frame)}) of the run's saved split or fold (as train.py's
-    load_split_features, but paths instead of log-mel arrays)."""
-    from babycry_core.data import splits as data
-
-    fold = cfg.fold if cfg.split == "fold" else None
-    frames = dict(zip(("train", "val", "test"), data.split_frames(cfg.corpus, cfg.split, fold, cfg.protocol)))
-    # as train.load_split_features: every class but the gate-only "cry without a reason"
-    labels = labels or data.model_classes(cfg.corpus)
-    index = {c: i for i, c in enumerate(labels)}
-    out = {}
-    for part, df in frames.items():
-        df = df[df["label"].isin(index)].reset_index(drop=True)
-        out[part] = ([data.resolve_path(p) for p in df["path"]], df["label"].map(index).to_numpy(dtype=np.int64), df)
-    return labels, out

@@ -82,13 +82,7 @@ def export_run(run, fmt: str = "onnx", out: str | Path | None = None) -> dict:
     if "cry_threshold" in loaded.calibration:
         manifest["cry_threshold"] = float(loaded.calibration["cry_threshold"])
         manifest["top_fraction"] = float(loaded.calibration.get("top_fraction", 1 / 3))
-    X = probe_features(loaded.feature_config)
-    if family == "torch":
-        manifest.update(_export_torch(loaded.model, out / "model.onnx", X))
-    elif family == "two_stage":
-        manifest.update(_export_two_stage(loaded.model, out, X))
-    else:
-        manifest.update(_export_classical(loaded.model, model, out, loaded.feature_config))
+    manifest.update(EXPORTERS[family](loaded, out))
     manifest["files"] = {rel: fileio.sha256_file(out / rel) for rel in manifest["files"]}
     if (run_dir / NAMING).exists():
         fileio.write_bytes(out / NAMING, (run_dir / NAMING).read_bytes())
@@ -97,7 +91,9 @@ def export_run(run, fmt: str = "onnx", out: str | Path | None = None) -> dict:
 
 
 def _check_exportable(run_id: str, family: str, model: str, config: dict) -> None:
-    if family == "yamnet":
+    if family not in EXPORTERS:
+        raise NotExportable(f"run {run_id} is a {family!r} run: it holds no model to export")
+    if EXPORTERS[family] is None:
         raise NotExportable(f"run {run_id} ({model}) does not export to ONNX: its embedder is YAMNet, a "
                             "TensorFlow Hub model; the torch networks, two_stage, svm and xgboost export")
     if family == "classical":
@@ -105,8 +101,16 @@ def _check_exportable(run_id: str, family: str, model: str, config: dict) -> Non
         if kind != "handcrafted":
             raise NotExportable(f"run {run_id} ({model} on the {kind} embedding) does not export to ONNX: only "
                                 "classical models on the handcrafted embedding do")
-    elif family not in ("torch", "two_stage"):
-        raise NotExportable(f"run {run_id} is a {family!r} run: it holds no model to export")
+
+
+# run family -> exporter(loaded run, out folder) -> manifest entries ({"files": [...], ...}); None: does not export
+EXPORTERS = {
+    "torch": lambda loaded, out: _export_torch(loaded.model, out / "model.onnx", probe_features(loaded.feature_config)),
+    "two_stage": lambda loaded, out: _export_two_stage(loaded.model, out, probe_features(loaded.feature_config)),
+    "classical": lambda loaded, out: _export_classical(loaded.model, loaded.config.get("model", "?"), out,
+                                                       loaded.feature_config),
+    "yamnet": None,
+}
 
 
 def _role(config: dict, labels: list[str]) -> str:

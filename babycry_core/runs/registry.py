@@ -1,4 +1,5 @@
-"""Run folders under checkpoints/: creation, status, listing, launching and stopping training processes.
+"""Run folders under checkpoints/: creation, status, progress events, listing and finding runs (launching and
+stopping their training processes is runs/launcher.py).
 
 A run folder is self-describing:
     config.json          training config (+ model name, pretrained status, world size)
@@ -17,9 +18,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +112,17 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def run_pid(run_dir: Path) -> int | None:
+    """The training process's PID: the child records it in status.json, the launcher in `pid`."""
+    st = fileio.read_json(Path(run_dir) / "status.json", default={})
+    if st.get("pid"):
+        return int(st["pid"])
+    try:
+        return int((Path(run_dir) / "pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def run_info(run_dir: Path) -> RunInfo:
     """Read a run folder. Never raises: a damaged folder comes back with status "corrupt" and the reason."""
     run_dir = Path(run_dir)
@@ -196,46 +205,3 @@ def default_pair(root: Path | None = None) -> tuple[Path | None, Path | None]:
         d = root / str(pinned.get(key, ""))
         out.append(d if pinned.get(key) and d.is_dir() and run_info(d).usable else None)
     return out[0], out[1]
-
-
-def launch(args: list[str], root: Path | None = None, model: str = "run") -> Path:
-    """Start `python -m babycry_core train ARGS --run-dir NEW` in its own process group; return at once."""
-    run_dir = new_run_dir(model, root)
-    set_status(run_dir, "launching", started=time.time(), model=model, args=list(args))
-    log = open(run_dir / "train.log", "ab")
-    cmd = [sys.executable, "-m", "babycry_core", "train", *args, "--run-dir", str(run_dir)]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            cwd=paths.ROOT, start_new_session=True)
-    log.close()
-    (run_dir / "pid").write_text(str(proc.pid))
-    return run_dir
-
-
-def run_pid(run_dir: Path) -> int | None:
-    """The training process's PID: the child records it in status.json, the launcher in `pid`."""
-    st = fileio.read_json(Path(run_dir) / "status.json", default={})
-    if st.get("pid"):
-        return int(st["pid"])
-    try:
-        return int((Path(run_dir) / "pid").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def stop(run_dir: Path, timeout: float = 10.0) -> str:
-    """Ask a running training process to stop (SIGTERM; it saves and marks itself "stopped")."""
-    pid = run_pid(run_dir)
-    if not pid_alive(pid):
-        return run_info(Path(run_dir)).status
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.time() + timeout
-    while time.time() < deadline and pid_alive(pid):
-        time.sleep(0.1)
-    return run_info(Path(run_dir)).status
-
-
-def tail_log(run_dir: Path, n: int = 20) -> str:
-    try:
-        return "\n".join((Path(run_dir) / "train.log").read_text(errors="replace").splitlines()[-n:])
-    except FileNotFoundError:
-        return ""

@@ -1,7 +1,7 @@
 """The one writer of run folders, for every family (the torch CNNs, the cry detector, the YAMNet head, the classical
 heads, the two-stage model and each of its stages).
 
-A run folder is self-describing (the layout is in runs.py). Every file is written atomically (fileio), so a run
+A run folder is self-describing (the layout is in runs/registry.py). Every file is written atomically (fileio), so a run
 killed half way never looks complete, and status.json says "finished" only after the folder has rebuilt its model.
 `RunWriter(run_dir, enabled=False)` writes nothing: under DDP only rank 0 writes.
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio
+from babycry_core.data.splits import split_clips
 from babycry_core.runs import embeddings
 from babycry_core.runs.embedding_models import EMBEDDER, SvmModel, XgbModel
 from babycry_core.runs.embeddings import Source
@@ -178,7 +179,7 @@ def fit_classical(cfg, run_dir: Path | None = None, *, progress: bool = True) ->
 
             load_yamnet(src.handle)  # fail fast, with the one-sentence fix, before any work
         fcfg = embeddings.source_feature_config(src, cfg.feature_config)
-        labels, parts = embeddings.split_clips(cfg)
+        labels, parts = split_clips(cfg)
         src_meta, src = _record_source(src, out, fcfg, parts)
         ytr, groups = parts["train"][1], parts["train"][2]["group"].astype(str).to_numpy()
         meta = {**dataclasses.asdict(cfg), "features": fcfg.to_dict(), "family": FAMILY, "n_classes": len(labels),

@@ -1,7 +1,7 @@
 """Training the cry detector: the corpus "detect", augmented training windows, train.fit, a cry threshold.
 
 `fit_detector(cfg, run_dir)` trains on the fixed split or one grouped fold of `data/detect` (by baby,
-recording, ESC-50 source and speaker). The training part gets augmented copies (augment_cry.py) cut into
+recording, ESC-50 source and speaker). The training part gets augmented copies (augment/waveform.py) cut into
 2 s windows; validation and test are real recordings only. The epoch loop is train.fit's own; this module
 contributes the data and a finish hook that chooses the cry threshold on validation *recordings* (not
 windows), with each validation cry also turned down to -40 dBFS, and scores the test recordings. The

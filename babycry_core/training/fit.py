@@ -3,7 +3,7 @@
     torch       train.fit (the log-mel CNNs, from their corpus split; the one epoch loop)
     detector    detector_train.fit_detector (its own corpus and augmentation, then train.fit's epoch loop)
     classical   fit_classical.fit_classical (svm, xgboost: the one scikit-learn / XGBoost fit path)
-    yamnet      fit_yamnet.fit_yamnet (YAMNet embeddings, then the head through train.py's epoch loop)
+    yamnet      fit_yamnet.fit_yamnet (YAMNet embeddings, then the head through training/loop.py's epoch loop)
     two_stage   fit_two_stage.fit_two_stage (gate and reason, each a train.fit run, combined)
 Every trainer writes its run folder with run_writer.RunWriter; checkpoint.load rebuilds any of them.
 """

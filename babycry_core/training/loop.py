@@ -3,8 +3,8 @@ and the YAMNet head. Class balance (sampler or loss), SpecAugment and mixup (log
 schedule, early stopping on validation macro-F1; the best epoch's weights are saved as it happens.
 
 `fit(cfg, run_dir)` trains one registry network on one split (the fixed split or one grouped fold) and writes a
-self-describing run folder (run_writer.py). Staged or derived models pass the `data_parts` they prepare;
-`run_job` is the same machinery for a family that prepares its own data and network (fit_yamnet.py). Progress
+self-describing run folder (runs/writer.py). Staged or derived models pass the `data_parts` they prepare;
+`run_job` is the same machinery for a family that prepares its own data and network (training/yamnet_head.py). Progress
 goes to a tqdm bar and to history.jsonl (one JSON event per epoch). SIGTERM (the Train page's Stop button) ends
 the run cleanly after the current batch, marked "stopped". Under torchrun the same call runs on every rank
 (distributed.py); rank 0 writes the folder. Every family is trained through fitting.fit.
@@ -58,22 +58,17 @@ def load_split_features(cfg: TrainConfig, labels: list[str] | None = None, progr
     """(labels, {"train"|"val"|"test": (X, y, frame)}) for the configured split; X: (n, 1, n_mels, frames)."""
     from tqdm import tqdm
 
-    from babycry_core.data import splits as data
+    from babycry_core.data.splits import split_clips
     from babycry_core.features.logmel import clip_features
 
-    fold = cfg.fold if cfg.split == "fold" else None
-    frames = dict(zip(("train", "val", "test"), data.split_frames(cfg.corpus, cfg.split, fold, cfg.protocol)))
-    # a flat model learns every class of the corpus except "cry without a reason" (a gate-only label)
-    labels = labels or data.model_classes(cfg.corpus)
-    index = {c: i for i, c in enumerate(labels)}
+    labels, clips = split_clips(cfg, labels)
     fcfg = cfg.feature_config
     out = {}
-    for part, df in frames.items():
-        df = df[df["label"].isin(index)].reset_index(drop=True)
-        it = tqdm(df["path"], desc=f"features ({part})", leave=False, disable=not progress)
-        X = np.stack([clip_features(data.resolve_path(p), fcfg) for p in it])[:, None] if len(df) else \
+    for part, (paths_, y, df) in clips.items():
+        it = tqdm(paths_, desc=f"features ({part})", leave=False, disable=not progress)
+        X = np.stack([clip_features(p, fcfg) for p in it])[:, None] if len(df) else \
             np.zeros((0, 1, fcfg.n_mels, fcfg.n_frames), np.float32)
-        out[part] = (X.astype(np.float32), df["label"].map(index).to_numpy(dtype=np.int64), df)
+        out[part] = (X.astype(np.float32), y, df)
     return labels, out
 
 
@@ -94,7 +89,7 @@ def predict_logits(model, X: np.ndarray, batch_size: int = 64) -> np.ndarray:
 
 
 def _epoch_metrics(logits: np.ndarray, y: np.ndarray, k: int) -> dict:
-    from babycry_core.eval.metrics import _fast
+    from babycry_core.eval.metrics import metric_fn
 
     import torch
     import torch.nn.functional as F
@@ -103,7 +98,7 @@ def _epoch_metrics(logits: np.ndarray, y: np.ndarray, k: int) -> dict:
         return {"loss": float("nan"), "accuracy": float("nan"), "macro_f1": float("nan")}
     pred = logits.argmax(1)
     loss = float(F.cross_entropy(torch.tensor(logits), torch.tensor(y)))
-    return {"loss": loss, "accuracy": float(_fast("accuracy", k)(y, pred)), "macro_f1": float(_fast("macro_f1", k)(y, pred))}
+    return {"loss": loss, "accuracy": float(metric_fn("accuracy", k)(y, pred)), "macro_f1": float(metric_fn("macro_f1", k)(y, pred))}
 
 
 def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True, data_parts=None,

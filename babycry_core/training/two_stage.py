@@ -1,6 +1,6 @@
 """Training the two-stage model (models/two_stage.py): each stage by train.fit itself, then the combination.
 
-    gate    trained on the training part plus noise-mixed copies (augment_noise.py): every laugh / noise / silence
+    gate    trained on the training part plus noise-mixed copies (augment/noise.py): every laugh / noise / silence
             training clip at 20, 10 and 0 dB SNR, and as many cry clips, so that added interference is no cue for
             either side.
     reason  trained on the cry clips that carry a reason only.

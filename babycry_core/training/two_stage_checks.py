@@ -1,11 +1,11 @@
-"""Post-training checks of the two-stage model (models/two_stage.py, fit_two_stage.py): metrics.json, re-evaluation.
+"""Post-training checks of the two-stage model (models/two_stage.py, training/two_stage.py): metrics.json, re-evaluation.
 
     run_metrics            metrics.json: evaluate() + calibration over the model classes, cry_metrics.report's
                            separate figures (cry detection, reason only, flat, by tag, groups per class), each
                            stage's own test figures, and the two checks below
     length_check           does clip length (giulbia's 5 s padding) tell the gate the class?
     generated_signal_check the answer for generated non-cry signals (GENERATED: noise, tones, quiet hiss)
-    evaluate_metrics       a saved run's metrics on its test part, recomputed (cv.evaluate_run's evaluator for
+    evaluate_metrics       a saved run's metrics on its test part, recomputed (evaluate_runs.evaluate_run's evaluator for
                            two_stage runs, which rewrites metrics.json)
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ def model_rows(part, roles: dict):
 
 
 def run_metrics(model: TwoStageModel, base: dict, roles: dict, cal: dict, cfg=None) -> dict:
-    """metrics.json: evaluate() + calibration over the model classes (cv.test_metrics: the flat figures at the
+    """metrics.json: evaluate() + calibration over the model classes (runs.writer.test_metrics: the flat figures at the
     top level, as every run has them) + cry_metrics.report's separate figures + each stage's own test figures."""
     from babycry_core.eval import calibration
     from babycry_core.eval import cry_metrics
@@ -119,7 +119,7 @@ def generated_signal_check(model: TwoStageModel, seconds: float = 7.0) -> dict:
 
 
 def evaluate_metrics(run_dir: Path) -> dict:
-    """A saved run's metrics.json recomputed on the test part of its split (cv.evaluate_run writes it)."""
+    """A saved run's metrics.json recomputed on the test part of its split (evaluate_runs.evaluate_run writes it)."""
     from babycry_core.data import splits as data
     from babycry_core.runs.checkpoint import load
     from babycry_core.training.loop import TrainConfig, load_split_features

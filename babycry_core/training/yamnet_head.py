@@ -1,5 +1,5 @@
-"""Training the `yamnet` model (family "yamnet"): YAMNet (frozen, yamnet_hub.py) embeds the saved split, and the
-small head (models/yamnet.py) is trained by train.py's one epoch loop (run_job): class-balanced sampling or loss,
+"""Training the `yamnet` model (family "yamnet"): YAMNet (frozen, features/yamnet.py) embeds the saved split, and the
+small head (models/yamnet.py) is trained by training/loop.py's one epoch loop (run_job): class-balanced sampling or loss,
 AdamW (weight decay), early stopping on validation macro-F1, temperature and threshold on validation. The head's
 own hooks: it is built with its input standardisation set from the training embeddings, and takes no SpecAugment
 or mixup (its input is not a log-mel).
@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from babycry_core import fileio
-from babycry_core.runs import embeddings
+from babycry_core.data.splits import split_clips
 from babycry_core.runs.writer import RunWriter, stop_on_sigterm
 
 
@@ -34,7 +34,7 @@ def fit_yamnet(cfg, run_dir: Path | None = None, *, progress: bool = True) -> Pa
         handle = resolve_handle(cfg.yamnet_handle)
         load_yamnet(handle)  # fail fast, with the one-sentence fix, before any work
         fcfg = cfg.feature_config
-        labels, parts = embeddings.split_clips(cfg)
+        labels, parts = split_clips(cfg)
         out.split(parts)
         E = {p: clip_embeddings(parts[p][0], fcfg, handle, progress=progress) for p in ("train", "val", "test")}
         d_in = int(E["train"].shape[1])

@@ -21,7 +21,7 @@ import math
 import plotly.graph_objects as go
 
 from babycry_core.inference import wording as L
-from babycry_core.ui.audio_plots import ACCENT, MUTED, _layout
+from babycry_core.ui.audio_plots import ACCENT, MUTED, layout
 
 HEARD = {"speech": "speech", "laugh": "laughing", "noise": "noise", "silence": "a quiet room"}
 PRIOR_COLOR = "#cfc6c3"
@@ -151,7 +151,7 @@ def cry_timeline_figure(cry: dict, duration: float, title: str = "Is it a cry? A
                       annotation_text=f"threshold {thr:.2f}", annotation_position="top left")
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text="P(cry)")
     fig.update_xaxes(range=[0, max(duration, max((w["end"] for w in wins), default=0.0), 1e-3)], title_text="time (s)")
-    return _layout(fig, title, height=240, showlegend=False)
+    return layout(fig, title, height=240, showlegend=False)
 
 
 def reason_figure(reason: dict, title: str = "Why? The reason model's probabilities beside the prior") -> go.Figure:
@@ -180,5 +180,5 @@ def reason_figure(reason: dict, title: str = "Why? The reason model's probabilit
                                                                                  color="#333", line=dict(width=2)),
                                  hovertemplate="%{y}: named at P ≥ %{x:.0%}<extra></extra>"))
     fig.update_xaxes(range=[0, 1.12], tickformat=".0%", title_text="probability")
-    return _layout(fig, title, height=max(200, 56 * len(order) + 90), barmode="group",
+    return layout(fig, title, height=max(200, 56 * len(order) + 90), barmode="group",
                    legend=dict(orientation="h", y=-0.2))

@@ -30,7 +30,7 @@ SALIENCY_OVERLAY = [[0.0, "rgba(255,200,0,0.0)"], [0.25, "rgba(255,200,0,0.0)"],
                     [1.0, "rgba(255,40,0,0.85)"]]
 
 
-def _layout(fig: go.Figure, title: str, height: int = HEIGHT, **kw) -> go.Figure:
+def layout(fig: go.Figure, title: str, height: int = HEIGHT, **kw) -> go.Figure:
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height,
                       margin=dict(l=10, r=10, t=40, b=10), **kw)
     return fig
@@ -65,7 +65,7 @@ def waveform_figure(y: np.ndarray, sr: int, max_points: int = 4000, title: str =
                                  showlegend=False))
     fig.update_xaxes(title_text="time (s)", range=[0, max(len(y) / sr, 1e-3)])
     fig.update_yaxes(title_text="amplitude", range=[-1.05, 1.05] if len(y) and np.abs(y).max() > 0.5 else None)
-    return _layout(fig, title)
+    return layout(fig, title)
 
 
 def mel_frequencies(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
@@ -116,7 +116,7 @@ def spectrogram_figure(spec: np.ndarray, hop_seconds: float, freqs_hz: np.ndarra
     vals, text = _hz_ticks(hz)
     fig.update_yaxes(title_text="mel frequency (Hz)", tickvals=vals, ticktext=text)
     fig.update_xaxes(title_text="time (s)")
-    return _layout(fig, title, height=HEIGHT + 40)
+    return layout(fig, title, height=HEIGHT + 40)
 
 
 def class_colors(classes: list[str]) -> dict[str, str]:
@@ -134,7 +134,7 @@ def probability_figure(probabilities: dict[str, float], highlight: str | None = 
     fig = go.Figure(go.Bar(x=vals, y=names, orientation="h", marker_color=colors, text=[f"{v:.0%}" for v in vals],
                            textposition="outside", hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
     fig.update_xaxes(range=[0, 1.12], tickformat=".0%", title_text="probability")
-    return _layout(fig, title, height=max(180, 48 * len(items) + 70))
+    return layout(fig, title, height=max(180, 48 * len(items) + 70))
 
 
 def timeline_figure(timeline: list[dict], display: Callable[[str], str] = L.display,
@@ -142,7 +142,7 @@ def timeline_figure(timeline: list[dict], display: Callable[[str], str] = L.disp
     """Per-window probabilities: one line per class at each window's centre, the window span in the hover."""
     fig = go.Figure()
     if not timeline:
-        return _layout(fig, title)
+        return layout(fig, title)
     classes = list(timeline[0]["probabilities"])
     colors = class_colors(classes)
     centers = [(w["start"] + w["end"]) / 2 for w in timeline]
@@ -153,7 +153,7 @@ def timeline_figure(timeline: list[dict], display: Callable[[str], str] = L.disp
                                  hovertemplate=f"{display(c)}: %{{y:.0%}} (window %{{customdata}})<extra></extra>"))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="probability")
     fig.update_xaxes(title_text="time (s, window centre)")
-    return _layout(fig, title, legend=dict(orientation="h", y=-0.25))
+    return layout(fig, title, legend=dict(orientation="h", y=-0.25))
 
 
 def contributions_figure(drivers: list[tuple[str, float]], label: str) -> go.Figure:

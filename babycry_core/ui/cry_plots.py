@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from babycry_core.eval.cry_metrics import AGE_BANDS, GENDERS
-from babycry_core.ui.run_plots import DASH, _color, _num, _with_ci, run_label
+from babycry_core.ui.run_plots import DASH, color, num, with_ci, run_label
 
 TAGS = (("age", "by age band", AGE_BANDS), ("gender", "by gender", GENDERS))
 
@@ -43,21 +43,21 @@ def cry_table(runs: Sequence) -> pd.DataFrame:
         n_classes, n_reasons = len(flat.get("classes") or []), len(reason.get("classes") or [])
         rows.append({
             "run": run_label(r),
-            "cry vs no-cry · F1 of cry": _with_ci(det, "f1"),
-            "cry vs no-cry · recall of cry": _with_ci(det, "recall"),
-            "cry vs no-cry · precision of cry": _with_ci(det, "precision"),
-            "cry vs no-cry · false alarms on non-cry": _with_ci(det, "false_alarm_rate"),
+            "cry vs no-cry · F1 of cry": with_ci(det, "f1"),
+            "cry vs no-cry · recall of cry": with_ci(det, "recall"),
+            "cry vs no-cry · precision of cry": with_ci(det, "precision"),
+            "cry vs no-cry · false alarms on non-cry": with_ci(det, "false_alarm_rate"),
             "cry vs no-cry · test clips: cry / non-cry": (
                 f"{det['n_cry']} ({det.get('groups_cry', '?')} groups) / {det['n_non_cry']} "
                 f"({det.get('groups_non_cry', '?')} groups)" if "n_cry" in det else DASH),
-            "reason only · macro-F1 over the cry classes": _with_ci(reason, "macro_f1"),
+            "reason only · macro-F1 over the cry classes": with_ci(reason, "macro_f1"),
             "reason only · cry classes": str(n_reasons) if n_reasons else DASH,
-            "reason only · majority baseline": (f"{base['label']}: macro-F1 {_num(base.get('macro_f1')) or 0:.3f}"
+            "reason only · majority baseline": (f"{base['label']}: macro-F1 {num(base.get('macro_f1')) or 0:.3f}"
                                                 if base.get("label") else DASH),
             "reason only · cry clips": _count(reason),
-            "flat · macro-F1 over all classes": _with_ci(flat, "macro_f1"),
+            "flat · macro-F1 over all classes": with_ci(flat, "macro_f1"),
             "flat · classes": str(n_classes) if n_classes else DASH,
-            "flat · balanced accuracy": _with_ci(flat, "balanced_accuracy"),
+            "flat · balanced accuracy": with_ci(flat, "balanced_accuracy"),
             "flat · test clips": _count(flat),
         })
     return pd.DataFrame(rows)
@@ -81,18 +81,18 @@ def by_tag_figure(runs: Sequence) -> go.Figure:
             if not keys:
                 continue
             e = [per[k] for k in keys]
-            y = [_num(x.get("macro_f1")) for x in e]
+            y = [num(x.get("macro_f1")) for x in e]
             ci = [x.get("macro_f1_ci") or [None, None] for x in e]
-            up = [max(0.0, _num(c[1]) - v) if v is not None and _num(c[1]) is not None else 0 for v, c in zip(y, ci)]
-            down = [max(0.0, v - _num(c[0])) if v is not None and _num(c[0]) is not None else 0 for v, c in zip(y, ci)]
+            up = [max(0.0, num(c[1]) - v) if v is not None and num(c[1]) is not None else 0 for v, c in zip(y, ci)]
+            down = [max(0.0, v - num(c[0])) if v is not None and num(c[0]) is not None else 0 for v, c in zip(y, ci)]
             sizes = [f"{x.get('clips', '?')} clip{'s' if x.get('clips') != 1 else ''} · {x.get('groups', '?')} "
                      f"bab{'ies' if x.get('groups') != 1 else 'y'}" for x in e]
             fig.add_trace(go.Bar(
                 x=[f"{x.get('name', k)}<br>{n}" if shared else x.get("name", k) for k, x, n in zip(keys, e, sizes)],
-                y=y, name=run_label(r), marker_color=_color(i), legendgroup=run_label(r), showlegend=j == 0,
+                y=y, name=run_label(r), marker_color=color(i), legendgroup=run_label(r), showlegend=j == 0,
                 text=None if shared else sizes, textposition="outside", cliponaxis=False,
                 error_y=dict(type="data", array=up, arrayminus=down, color="#555", thickness=1),
-                customdata=[[n, _num(x.get("reason_macro_f1"))] for x, n in zip(e, sizes)],
+                customdata=[[n, num(x.get("reason_macro_f1"))] for x, n in zip(e, sizes)],
                 hovertemplate="%{x}: macro-F1 %{y:.2f} (%{customdata[0]})<br>reason decision alone: "
                               "%{customdata[1]:.2f}<extra>" + run_label(r) + "</extra>"),
                 row=1, col=j + 1)
@@ -117,12 +117,12 @@ def per_class_table(run) -> pd.DataFrame:
         tg = g.get("test_groups")
         untested = s.get("support") == 0  # no recall / F1 to speak of; precision only if the class was answered
         rows.append({
-            "class": c, "F1": None if untested else _num(s.get("f1")),
-            "precision": None if untested and not predicted.get(c) else _num(s.get("precision")),
-            "recall": None if untested else _num(s.get("recall")),
+            "class": c, "F1": None if untested else num(s.get("f1")),
+            "precision": None if untested and not predicted.get(c) else num(s.get("precision")),
+            "recall": None if untested else num(s.get("recall")),
             "test clips": g.get("test_clips", s.get("support")), "test groups": tg,
             "train clips": g.get("train_clips"), "train groups": g.get("train_groups"),
-            "missed as no-cry": _num(d.get("miss_rate")), "false alarm as cry": _num(d.get("false_alarm_rate")),
+            "missed as no-cry": num(d.get("miss_rate")), "false alarm as cry": num(d.get("false_alarm_rate")),
             "note": ("not tested" if not g.get("test_clips") else
                      "rests on one group" if tg == 1 else "") if g else "",
         })
@@ -143,7 +143,7 @@ def bench_name(model: str) -> str:
 
 
 def _pct_or_dash(x) -> str:
-    v = _num(x)
+    v = num(x)
     return DASH if v is None else f"{v:.1%}"
 
 
@@ -157,9 +157,9 @@ def cry_bench_table(report: dict) -> pd.DataFrame:
         up, scored = r.get("uploads_called_cry"), r.get("uploads_scored")
         rows.append({
             "model": bench_name(m),
-            "cry F1 [95 % CI]": _with_ci(r, "f1"),
-            "recall [95 % CI]": _with_ci(r, "recall"),
-            "precision [95 % CI]": _with_ci(r, "precision"),
+            "cry F1 [95 % CI]": with_ci(r, "f1"),
+            "recall [95 % CI]": with_ci(r, "recall"),
+            "precision [95 % CI]": with_ci(r, "precision"),
             **{f"false alarms · {k}": _pct_or_dash(fa.get(k)) for k in KINDS},
             "quiet recall" + (f" ({' / '.join(f'{x:g}' for x in levels)} dBFS)" if levels else ""):
                 _pct_or_dash(r.get("quiet_recall")),
@@ -171,16 +171,16 @@ def cry_bench_table(report: dict) -> pd.DataFrame:
 def cry_bench_figure(report: dict) -> go.Figure:
     """Cry F1 per model with its 95 % interval as error bars, and the target F1 as a dashed line."""
     models = list((report.get("models") or {}).items())
-    f1 = [_num(r.get("f1")) for _, r in models]
+    f1 = [num(r.get("f1")) for _, r in models]
     ci = [r.get("f1_ci") or [None, None] for _, r in models]
-    up = [max(0.0, _num(c[1]) - v) if v is not None and _num(c[1]) is not None else 0 for v, c in zip(f1, ci)]
-    down = [max(0.0, v - _num(c[0])) if v is not None and _num(c[0]) is not None else 0 for v, c in zip(f1, ci)]
+    up = [max(0.0, num(c[1]) - v) if v is not None and num(c[1]) is not None else 0 for v, c in zip(f1, ci)]
+    down = [max(0.0, v - num(c[0])) if v is not None and num(c[0]) is not None else 0 for v, c in zip(f1, ci)]
     fig = go.Figure(go.Bar(
-        x=[bench_name(m) for m, _ in models], y=f1, marker_color=[_color(i) for i in range(len(models))],
+        x=[bench_name(m) for m, _ in models], y=f1, marker_color=[color(i) for i in range(len(models))],
         error_y=dict(type="data", array=up, arrayminus=down, color="#555", thickness=1.2),
         text=[DASH if v is None else f"{v:.3f}" for v in f1], textposition="inside", insidetextanchor="middle",
         hovertemplate="%{x}: cry F1 %{y:.3f}<extra></extra>"))
-    target = _num((report.get("targets") or {}).get("f1"))
+    target = num((report.get("targets") or {}).get("f1"))
     if target is not None:
         fig.add_hline(y=target, line=dict(color="#555", dash="dash", width=1),
                       annotation_text=f"target {target:.2f}", annotation_position="bottom right")
@@ -193,10 +193,10 @@ def cry_bench_figure(report: dict) -> go.Figure:
 def detector_minus_anchor_text(report: dict) -> str | None:
     """The detector's cry F1 minus the SVM anchor's, with its interval, in one sentence (None when not run)."""
     d = report.get("detector_minus_anchor_f1") or {}
-    point, ci = _num(d.get("point")), d.get("ci") or [None, None]
+    point, ci = num(d.get("point")), d.get("ci") or [None, None]
     if point is None:
         return None
-    lo, hi = (_num(ci[0]), _num(ci[1])) if len(ci) == 2 else (None, None)
+    lo, hi = (num(ci[0]), num(ci[1])) if len(ci) == 2 else (None, None)
     interval = f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else ""
     verdict = ("ahead of the anchor outside the interval" if d.get("ahead_outside_interval") else
                "not clear of the anchor: the interval includes zero or lies below it")

@@ -36,7 +36,7 @@ def model_of(run) -> str:
     return "-".join(parts[2:-1]) if len(parts) >= 4 else "?"
 
 
-def _num(x) -> float | None:
+def num(x) -> float | None:
     """A finite float, or None (NaN, missing, a {"mean": ..} summary → its mean)."""
     if isinstance(x, dict):
         x = x.get("mean")
@@ -105,12 +105,12 @@ def bench_latency(results_dir: Path) -> dict[str, float]:
 # ---------------------------------------------------------------- tables
 
 
-def _with_ci(m: dict, name: str) -> str:
-    v = _num(m.get(name))
+def with_ci(m: dict, name: str) -> str:
+    v = num(m.get(name))
     if v is None:
         return DASH
     ci = m.get(f"{name}_ci") or []
-    lo, hi = (_num(ci[0]), _num(ci[1])) if len(ci) == 2 else (None, None)
+    lo, hi = (num(ci[0]), num(ci[1])) if len(ci) == 2 else (None, None)
     return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else f"{v:.3f}"
 
 
@@ -121,17 +121,17 @@ def metrics_table(runs: Sequence, latency: dict[str, float] | None = None) -> pd
     for r in runs:
         m = r.metrics or {}
         b = m.get("baseline") or {}
-        base = _num(b.get("macro_f1"))
+        base = num(b.get("macro_f1"))
         n_par = n_params(r)
         ms = latency.get(r.model)
         rows.append({
             "run": run_label(r),
             "model": r.model,
             "test clips": str(int(m["n"])) if "n" in m else DASH,
-            "accuracy [95% CI]": _with_ci(m, "accuracy"),
-            "balanced accuracy [95% CI]": _with_ci(m, "balanced_accuracy"),
-            "macro-F1 [95% CI]": _with_ci(m, "macro_f1"),
-            "majority baseline": (f"{b.get('label')}: acc {_num(b.get('accuracy')) or 0:.3f} · macro-F1 {base:.3f}"
+            "accuracy [95% CI]": with_ci(m, "accuracy"),
+            "balanced accuracy [95% CI]": with_ci(m, "balanced_accuracy"),
+            "macro-F1 [95% CI]": with_ci(m, "macro_f1"),
+            "majority baseline": (f"{b.get('label')}: acc {num(b.get('accuracy')) or 0:.3f} · macro-F1 {base:.3f}"
                                   if base is not None else DASH),
             "parameters": f"{n_par:,}" if n_par is not None else DASH,
             "size on disk": human_bytes(weights_bytes(r.path)),
@@ -143,7 +143,7 @@ def metrics_table(runs: Sequence, latency: dict[str, float] | None = None) -> pd
 def calibration_table(runs: Sequence) -> pd.DataFrame:
     """ECE before/after temperature scaling, coverage and accuracy on the answered clips, per run."""
     def f(m, k, pct=False):
-        v = _num(m.get(k))
+        v = num(m.get(k))
         return DASH if v is None else (f"{v:.0%}" if pct else f"{v:.3f}")
 
     return pd.DataFrame([{"run": run_label(r), "ECE before": f(r.metrics, "ece_before"),
@@ -155,7 +155,7 @@ def runs_table(runs: Iterable) -> pd.DataFrame:
     """The Train page's list of every run folder: status, model, date, headline metric, message."""
     rows = []
     for r in runs:
-        f1 = _num((r.metrics or {}).get("macro_f1"))
+        f1 = num((r.metrics or {}).get("macro_f1"))
         rows.append({"run": r.run_id, "status": r.status, "model": model_of(r),
                      "started": datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M") if r.created else DASH,
                      "macro-F1": f"{f1:.3f}" if f1 is not None else DASH, "message": r.message})
@@ -233,7 +233,7 @@ def per_class_bars(runs: Sequence) -> go.Figure:
         classes = list(pc)
         for j, s in enumerate(stats):
             fig.add_trace(go.Bar(name=run_label(r), x=classes, y=[pc[c].get(s, 0.0) for c in classes],
-                                 marker_color=_color(i), legendgroup=run_label(r), showlegend=j == 0,
+                                 marker_color=color(i), legendgroup=run_label(r), showlegend=j == 0,
                                  customdata=[pc[c].get("support", 0) for c in classes],
                                  hovertemplate=f"{s} %{{y:.2f}}<br>%{{x}} (support %{{customdata}})<extra>{run_label(r)}</extra>"),
                           row=1, col=j + 1)
@@ -259,7 +259,7 @@ def training_curves(histories: dict[str, Iterable[dict]], height: int = 330) -> 
                 if col not in df:
                     continue
                 fig.add_trace(go.Scatter(x=df["epoch"], y=df[col], mode="lines+markers", name=f"{name} · {part}",
-                                         line=dict(color=_color(i), dash=dash), marker=dict(size=4),
+                                         line=dict(color=color(i), dash=dash), marker=dict(size=4),
                                          legendgroup=f"{name}-{part}", showlegend=j == 0), row=1, col=j + 1)
     fig.update_xaxes(title_text="epoch", dtick=1 if last <= 12 else None)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.3))
@@ -277,11 +277,11 @@ def reliability_figure(runs: Sequence) -> go.Figure:
             continue
         counts = np.array([b.get("count", 1) for b in bins], dtype=float)
         m = r.metrics or {}
-        before, after = _num(m.get("ece_before")), _num(m.get("ece_after"))
+        before, after = num(m.get("ece_before")), num(m.get("ece_after"))
         ece = f" · ECE {before:.3f} → {after:.3f}" if before is not None and after is not None else ""
         fig.add_trace(go.Scatter(
             x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
-            name=run_label(r) + ece, line=dict(color=_color(i)),
+            name=run_label(r) + ece, line=dict(color=color(i)),
             marker=dict(size=6 + 14 * np.sqrt(counts / counts.max())), customdata=counts,
             hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata:.0f} clips<extra></extra>"))
     fig.update_layout(xaxis=dict(title="confidence", range=[0, 1]), yaxis=dict(title="accuracy", range=[0, 1.02]),
@@ -292,10 +292,10 @@ def reliability_figure(runs: Sequence) -> go.Figure:
 def stored_threshold(run) -> float | None:
     """The run's abstention threshold: calibration.json in its folder, else metrics.json's "calibration"."""
     try:
-        t = _num(json.loads((Path(run.path) / "calibration.json").read_text()).get("threshold"))
+        t = num(json.loads((Path(run.path) / "calibration.json").read_text()).get("threshold"))
     except (OSError, ValueError, AttributeError):
         t = None
-    return t if t is not None else _num(((run.metrics or {}).get("calibration") or {}).get("threshold"))
+    return t if t is not None else num(((run.metrics or {}).get("calibration") or {}).get("threshold"))
 
 
 def answers_of(metrics: dict) -> tuple[np.ndarray, np.ndarray] | None:
@@ -320,7 +320,7 @@ def coverage_figure(runs: Sequence) -> go.Figure:
         curve = coverage_curve(conf, correct)
         fig.add_trace(go.Scatter(
             x=[p["coverage"] for p in curve], y=[p["accuracy"] for p in curve], mode="lines",
-            line=dict(color=_color(i)), name=run_label(r), legendgroup=run_label(r),
+            line=dict(color=color(i)), name=run_label(r), legendgroup=run_label(r),
             customdata=[[p["threshold"], p["answered"]] for p in curve],
             hovertemplate="threshold %{customdata[0]:.3f}: %{customdata[1]} clips answered<br>coverage %{x:.0%}"
                           "<br>accuracy %{y:.0%}<extra></extra>"))
@@ -329,7 +329,7 @@ def coverage_figure(runs: Sequence) -> go.Figure:
         if answered.any():
             cov, acc = float(answered.mean()), float(correct[answered].mean())
             fig.add_trace(go.Scatter(
-                x=[cov], y=[acc], mode="markers", marker=dict(symbol="star", size=15, color=_color(i),
+                x=[cov], y=[acc], mode="markers", marker=dict(symbol="star", size=15, color=color(i),
                                                            line=dict(color="black", width=1)),
                 legendgroup=run_label(r), name=f"stored threshold {t:.2f}: {cov:.0%} answered, {acc:.0%} right",
                 hovertemplate=f"stored threshold {t:.3f}<br>coverage {cov:.0%} · accuracy {acc:.0%}<extra></extra>"))
@@ -354,7 +354,7 @@ def leaderboard_frame(obj) -> pd.DataFrame:
 
     def cell(v):
         if isinstance(v, dict) and "mean" in v:
-            return f"{_num(v['mean']) or 0:.3f} ± {_num(v.get('std')) or 0:.3f}"
+            return f"{num(v['mean']) or 0:.3f} ± {num(v.get('std')) or 0:.3f}"
         if isinstance(v, (dict, list)):
             return json.dumps(v)[:80]
         return v
@@ -371,7 +371,7 @@ def leaky_gap(obj) -> pd.DataFrame:
     for r in obj if isinstance(obj, list) else []:
         if not isinstance(r, dict) or r.get("protocol") not in ("grouped", "random"):
             continue
-        v = _num(r.get("macro_f1"))
+        v = num(r.get("macro_f1"))
         if v is not None:
             scores.setdefault(str(r.get("model", "?")), {})[r["protocol"]] = v
     rows = [{"model": m, "grouped (honest) macro-F1": s["grouped"], "random (leaky) macro-F1": s["random"],
@@ -379,6 +379,6 @@ def leaky_gap(obj) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _color(i: int) -> str:
+def color(i: int) -> str:
     palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
     return palette[i % len(palette)]

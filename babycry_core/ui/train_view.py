@@ -1,7 +1,7 @@
 """The Train page's sections: the launch form, one run's live progress, and every run's folder.
 
 Each function draws one section with Streamlit (widget keys as the page always had them); the page calls them
-in order. Nothing here trains: `runs.launch` starts a subprocess that writes the run folder, and these read it."""
+in order. Nothing here trains: `launcher.launch` starts a subprocess that writes the run folder, and these read it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +10,7 @@ import streamlit as st
 
 from babycry_core import paths
 from babycry_core.runs import registry as runs
+from babycry_core.runs import launcher
 from babycry_core.data.corpora import CORPORA
 from babycry_core.models import model_names
 from babycry_core.training.loop import TrainConfig
@@ -90,7 +91,7 @@ def _panel(run_dir: Path, active_before: bool) -> None:
         app_state.page_link(app_state.find_page("compare"), "Compare it with other runs", icon=":material/bar_chart:")
     elif info.status in TROUBLE:
         st.warning(f"{info.status}: {info.message or 'see the log below'}")
-        st.code(runs.tail_log(run_dir) or "(empty log)", language=None)
+        st.code(launcher.tail_log(run_dir) or "(empty log)", language=None)
     if active_before and info.status not in ACTIVE:
         st.rerun()  # the run just ended: redraw the whole page (list, Stop button)
 
@@ -98,7 +99,7 @@ def _panel(run_dir: Path, active_before: bool) -> None:
 def follow(run_dir: Path) -> None:
     """A Stop button while the run goes, and its panel, polled every 2 s only while it is going."""
     if runs.run_info(run_dir).status in ACTIVE:  # the callback runs before the rerun: the page then shows "stopped"
-        st.button("Stop", key="stop", on_click=runs.stop, args=(run_dir,), help="ends the run after the current "
+        st.button("Stop", key="stop", on_click=launcher.stop, args=(run_dir,), help="ends the run after the current "
                   "batch; the best weights so far are kept and evaluated")
         st.fragment(run_every=2)(_panel)(run_dir, True)
     else:
@@ -115,4 +116,4 @@ def all_runs_table(all_runs) -> None:
         if r.status in TROUBLE or r.status == "corrupt":
             with st.expander(f"{r.run_id}: {r.status} — last lines of its log"):
                 st.caption(r.message)
-                st.code(runs.tail_log(r.path) or "(empty log)", language=None)
+                st.code(launcher.tail_log(r.path) or "(empty log)", language=None)

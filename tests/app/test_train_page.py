@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from babycry_core import paths
 from babycry_core.runs import registry as runs
+from babycry_core.runs import launcher
 
 PAGE = str(paths.ROOT / "pages" / "3_Train.py")
 
@@ -24,7 +25,7 @@ def wait_for(run_dir, states, timeout=120.0) -> str:
         if status in states:
             return status
         time.sleep(0.5)
-    raise AssertionError(f"{run_dir.name} still {runs.run_info(run_dir).status}; log:\n{runs.tail_log(run_dir)}")
+    raise AssertionError(f"{run_dir.name} still {runs.run_info(run_dir).status}; log:\n{launcher.tail_log(run_dir)}")
 
 
 def launch(at, epochs: int, patience: int = 8):
@@ -60,7 +61,7 @@ def test_launch_from_form_runs_to_finish(tiny_data):
     t0 = time.time()
     run_dir = launch(at, epochs=1)
     assert time.time() - t0 < 10  # Launch returns at once: training is another process
-    assert wait_for(run_dir, ("finished", "failed", "interrupted")) == "finished", runs.tail_log(run_dir)
+    assert wait_for(run_dir, ("finished", "failed", "interrupted")) == "finished", launcher.tail_log(run_dir)
     assert (run_dir / "metrics.json").exists()
 
     at = AppTest.from_file(PAGE, default_timeout=60).run()  # a fresh session (reload): read from the folder
@@ -77,7 +78,7 @@ def test_stop_button_stops_a_run(tiny_data):
     at.run()  # the page now sees it running and offers Stop
     at.button(key="stop").click().run()
     assert not at.exception
-    assert wait_for(run_dir, runs.FINAL_STATES, timeout=60) == "stopped", runs.tail_log(run_dir)
+    assert wait_for(run_dir, runs.FINAL_STATES, timeout=60) == "stopped", launcher.tail_log(run_dir)
     at.run()
     table = at.dataframe[0].value
     assert table.set_index("run").loc[run_dir.name, "status"] == "stopped"

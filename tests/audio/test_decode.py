@@ -233,7 +233,7 @@ def test_too_long_without_header_duration_stops_while_decoding(monkeypatch):
     data = av_bytes(synth.sine(3.0, 16000), 16000, "mp4")
     fed = []
     original = audio._MonoSink.feed
-    monkeypatch.setattr(audio, "_av_header_seconds", lambda c, s: None)
+    monkeypatch.setattr(audio.pyav, "header_seconds", lambda c, s: None)
     monkeypatch.setattr(audio._MonoSink, "feed", lambda self, x, r: (fed.append(len(x) / r), original(self, x, r)))
     with pytest.raises(audio.TooLongError):
         audio.load(data, SR, max_seconds=1.0)

@@ -1,5 +1,5 @@
 """Chunked decoding (stream.py): the chunks joined are audio.load's samples; chunk sizes bound the memory; the
-length limit is read from the header; bad input gives audio.py's one-line errors."""
+length limit is read from the header; bad input gives audio/decode.py's one-line errors."""
 import io
 
 import numpy as np

@@ -6,7 +6,6 @@ import pytest
 from babycry_core import paths
 from babycry_core.audio import synth
 from babycry_core.detection.episodes import EpisodeEngine, EpisodeRule, EpisodeTracker, find_episodes
-from babycry_core.detection.window_scoring import batch_log_mel
 from babycry_core.detection.whole_recording import episodes_of
 
 RULE = EpisodeRule(0.5)  # 3 s of crying within 5 s, off after 5 s; windows of 2 s every 0.5 s
@@ -142,14 +141,6 @@ def shipped():
 def night(seconds_before=20.0, cry=12.0, after=23.3):
     return np.concatenate([synth.white_noise(seconds_before, 8000, level=0.01, seed=1), synth.cry_sweep(cry, 8000),
                            synth.white_noise(after, 8000, level=0.01, seed=2)]).astype(np.float32)
-
-
-def test_batched_features_are_the_detectors(shipped):
-    from babycry_core.features.logmel import windows
-
-    det = shipped.detector
-    W = np.stack([w for _, w in windows(night(), det.cfg)])
-    assert np.abs(batch_log_mel(W, det.cfg) - det.features(list(W))[:, 0]).max() < 1e-3
 
 
 def test_engine_windows_are_the_detectors_and_chunks_change_nothing(shipped):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from babycry_core.audio import synth
-from babycry_core.features.logmel import FeatureConfig, clip_features, fix_length, log_mel, windows
+from babycry_core.features.logmel import FeatureConfig, clip_features, fix_length, log_mel, log_mel_batch, windows
 
 
 def test_config_is_frozen_and_round_trips():
@@ -66,3 +66,16 @@ def test_feature_cache_hits_disk(wav_file, monkeypatch, tmp_path):
     monkeypatch.setattr(audio, "load", lambda *x, **k: calls.append(1))
     b = clip_features(wav_file, cfg)  # second run: no decode
     assert not calls and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_batched_log_mel_is_log_mel_of_each_window(normalize):
+    """The episode engine's batched front end gives exactly the numbers of log_mel on each window alone."""
+    cfg = FeatureConfig(clip_seconds=2.0, hop_seconds=0.5, normalize=normalize, hop_length=256)
+    y = np.concatenate([synth.white_noise(3.0, 8000, level=0.01, seed=1), synth.cry_sweep(4.0, 8000)])
+    W = np.stack([w for _, w in windows(y, cfg)])  # (windows, samples)
+    batched = log_mel_batch(W, cfg)  # (windows, n_mels, frames)
+    assert batched.shape == (len(W), cfg.n_mels, cfg.n_frames)
+    single = np.stack([log_mel(w, cfg) for w in W])
+    assert np.abs(batched - single).max() <= 1e-6
+    assert not np.allclose(batched[0], batched[-1])  # noise and cry windows differ: the comparison has content

@@ -8,6 +8,7 @@ import pytest
 
 from babycry_core import fileio
 from babycry_core.runs import registry as runs
+from babycry_core.runs import launcher
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
@@ -61,7 +62,7 @@ def test_dead_process_is_interrupted_not_running(tmp_path):
 
 def _launch(tiny_data, extra=()):
     args = ["--model", "cnn", "--epochs", "200", "--batch-size", "8", "--patience", "200", "--threads", "1", *extra]
-    return runs.launch(args, model="cnn")
+    return launcher.launch(args, model="cnn")
 
 
 def _wait_for_epoch(run_dir, n=1, timeout=120):
@@ -70,9 +71,9 @@ def _wait_for_epoch(run_dir, n=1, timeout=120):
         if sum(e.get("event") == "epoch" for e in runs.read_events(run_dir)) >= n:
             return
         if runs.run_info(run_dir).status in runs.FINAL_STATES:
-            pytest.fail(f"run ended early: {runs.tail_log(run_dir)}")
+            pytest.fail(f"run ended early: {launcher.tail_log(run_dir)}")
         time.sleep(0.2)
-    pytest.fail("no epoch finished in time: " + runs.tail_log(run_dir))
+    pytest.fail("no epoch finished in time: " + launcher.tail_log(run_dir))
 
 
 def test_sigterm_stops_cleanly_and_sigkill_is_interrupted(tiny_data):
@@ -81,7 +82,7 @@ def test_sigterm_stops_cleanly_and_sigkill_is_interrupted(tiny_data):
     assert a != b
     _wait_for_epoch(a)
     _wait_for_epoch(b)
-    assert runs.stop(a) == "stopped"
+    assert launcher.stop(a) == "stopped"
     stopped = runs.run_info(a)
     assert stopped.usable and stopped.metrics  # a stopped run keeps its best epoch, evaluated
     os.kill(runs.run_pid(b), signal.SIGKILL)

@@ -210,7 +210,7 @@ def test_damaged_stage_weights_are_refused(two_stage_run, tmp_path):
 
 
 def test_evaluate_run_reproduces_metrics(two_stage_run, tiny_combined, monkeypatch):
-    from babycry_core.training.cv import evaluate_run
+    from babycry_core.training.evaluate_runs import evaluate_run
 
     monkeypatch.setenv("BABYCRY_DATA", str(tiny_combined[1]))
     before = fileio.read_json(two_stage_run / "metrics.json")

@@ -1,0 +1,70 @@
+"""The handcrafted acoustic set of the classical heads: 110 named features of one window, computed from
+`log_mel` (the same 0-4 kHz front end as the CNNs): MFCC mean/std, MFCC-delta mean/std, log-mel band statistics,
+energy and spectral centroid statistics, active fraction (e.g. "mfcc3_mean")."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from babycry_core.features.logmel import FeatureConfig, log_mel
+
+N_MFCC = 20
+N_BANDS = 8
+
+
+@lru_cache(maxsize=8)
+def _band_layout(cfg: FeatureConfig) -> tuple[list[np.ndarray], list[str], np.ndarray]:
+    """Mel-bin groups of the N_BANDS bands, their names ("band2_610-1010Hz"), and each mel bin's centre in Hz."""
+    import librosa
+
+    lo, hi = cfg.band_hz
+    centres = librosa.mel_frequencies(cfg.n_mels + 2, fmin=lo, fmax=hi)[1:-1].astype(np.float32)
+    groups = np.array_split(np.arange(cfg.n_mels), N_BANDS)
+    names = [f"band{j}_{centres[g[0]]:.0f}-{centres[g[-1]]:.0f}Hz" for j, g in enumerate(groups)]
+    return groups, names, centres
+
+
+def handcrafted_names(cfg: FeatureConfig = FeatureConfig()) -> list[str]:
+    _, bands, _ = _band_layout(cfg)
+    names = []
+    for i in range(N_MFCC):
+        names += [f"mfcc{i}_mean", f"mfcc{i}_std"]
+    for i in range(N_MFCC):
+        names += [f"mfcc{i}_delta_mean", f"mfcc{i}_delta_std"]
+    for b in bands:
+        names += [f"{b}_mean", f"{b}_std", f"{b}_max"]
+    names += ["energy_db_mean", "energy_db_std", "energy_db_max", "centroid_hz_mean", "centroid_hz_std",
+              "active_fraction"]
+    return names
+
+
+def _delta(c: np.ndarray, n: int = 2) -> np.ndarray:
+    """Regression deltas over ±n frames (HTK formula), edges repeated."""
+    padded = np.pad(c, ((0, 0), (n, n)), mode="edge")
+    T = c.shape[1]
+    num = sum(k * (padded[:, n + k : n + k + T] - padded[:, n - k : n - k + T]) for k in range(1, n + 1))
+    return num / (2 * sum(k * k for k in range(1, n + 1)))
+
+
+def handcrafted(y: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """The named acoustic feature vector of one window (order: `handcrafted_names(cfg)`)."""
+    from scipy.fft import dct
+
+    S = log_mel(y, cfg)  # (n_mels, frames) dB, band-limited to cfg.band_hz
+    mfcc = dct(S, type=2, norm="ortho", axis=0)[:N_MFCC]
+    d = _delta(mfcc)
+    groups, _, centres = _band_layout(cfg)
+    power = np.power(10.0, S / 10.0, dtype=np.float64)
+    total = power.sum(0)
+    energy = 10.0 * np.log10(np.maximum(total, 1e-10))
+    centroid = (centres[:, None] * power).sum(0) / np.maximum(total, 1e-20)
+    feats = []
+    for a in (mfcc, d):
+        feats.append(np.stack([a.mean(1), a.std(1)], 1).ravel())
+    for g in groups:
+        band = S[g].mean(0)
+        feats.append(np.array([band.mean(), band.std(), band.max()]))
+    feats.append(np.array([energy.mean(), energy.std(), energy.max(), centroid.mean(), centroid.std(),
+                           float((energy > energy.max() - 20.0).mean())]))
+    return np.concatenate(feats).astype(np.float32)
