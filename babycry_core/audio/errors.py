@@ -93,3 +93,17 @@ def too_long(seconds: float | None, limit: float, name) -> TooLongError:
 
 def decode_failed(cause: str, name) -> DecodeError:
     return DecodeError(f"The audio could not be decoded ({cause}).", name=label(name))
+
+
+def each_file(files, fn) -> list:
+    """fn(file) for each file; a file that cannot be read or decoded gives {"file", "error"} (the one-line message)
+    and the others still run: what `predict` and `detect` answer for a list of files."""
+    out = []
+    for f in files:
+        try:
+            out.append(fn(f))
+        except AudioError as e:
+            out.append({"file": str(f), "error": str(e)})
+        except OSError as e:
+            out.append({"file": str(f), "error": f"cannot read the file ({e.strerror or e})"})
+    return out

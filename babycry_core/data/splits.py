@@ -223,6 +223,25 @@ def _part(ids, train, val, test) -> dict:
     return {"train": _ids(ids, train), "val": _ids(ids, val), "test": _ids(ids, test)}
 
 
+def _protocol(ids, y, groups, ks: tuple[int, int, int], n_folds: int, seed: int) -> tuple[dict, list[dict]]:
+    """One protocol's fixed split and folds: grouped (by baby / recording / speaker), or by file when groups is None."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    k_test, k_val, k_inner = ks
+    rest, test = _pick(y, groups, np.arange(len(ids)), k_test, seed)
+    train, val = _pick(y, groups, rest, k_val, seed)
+    fixed = _part(ids, train, val, test)
+    outer = (StratifiedKFold if groups is None else StratifiedGroupKFold)(n_splits=n_folds, shuffle=True,
+                                                                          random_state=seed)
+    folds = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for rest, test in outer.split(ids, y, groups):
+            train, val = _pick(y, groups, rest, k_inner, seed)
+            folds.append(_part(ids, train, val, test))
+    return fixed, folds
+
+
 def make_splits(manifest: pd.DataFrame, *, seed: int = 0, test_size: float = 0.2, val_size: float = 0.15,
                 n_folds: int = 5) -> dict:
     """Grouped (by `group`), label-stratified splits as JSON-able lists of clip_ids.
@@ -232,8 +251,6 @@ def make_splits(manifest: pd.DataFrame, *, seed: int = 0, test_size: float = 0.2
     random_folds / random_fixed: the same by file, ignoring groups (leaky: leaderboard contrast only).
     A class with a single group (giulbia silence) can only ever sit on one side; the fixed split keeps it in train.
     """
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
     if not 0 < test_size < 1 or not 0 < val_size < 1 or test_size + val_size >= 1:
         raise ValueError("need 0 < test_size, val_size and test_size + val_size < 1")
     if n_folds < 2:
@@ -246,33 +263,11 @@ def make_splits(manifest: pd.DataFrame, *, seed: int = 0, test_size: float = 0.2
     groups = manifest["group"].astype(str).to_numpy()
     if len(set(groups)) < n_folds:
         raise ValueError(f"{len(set(groups))} groups cannot make {n_folds} grouped folds")
-    everything = np.arange(len(ids))
     k_test = max(2, round(1 / test_size))
     k_val = max(2, round((1 - test_size) / val_size))
     k_inner = max(2, round((1 - 1 / n_folds) / val_size))
-
-    rest, test = _pick(y, groups, everything, k_test, seed)
-    train, val = _pick(y, groups, rest, k_val, seed)
-    fixed = _part(ids, train, val, test)
-
-    folds = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        outer = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(ids, y, groups)
-        for rest, test in outer:
-            train, val = _pick(y, groups, rest, k_inner, seed)
-            folds.append(_part(ids, train, val, test))
-
-    # the leaky protocol: by file, ignoring groups
-    rest, test = _pick(y, None, everything, k_test, seed)
-    train, val = _pick(y, None, rest, k_val, seed)
-    random_fixed = _part(ids, train, val, test)
-    random_folds = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for rest, test in StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(ids, y):
-            train, val = _pick(y, None, rest, k_inner, seed)
-            random_folds.append(_part(ids, train, val, test))
+    fixed, folds = _protocol(ids, y, groups, (k_test, k_val, k_inner), n_folds, seed)
+    random_fixed, random_folds = _protocol(ids, y, None, (k_test, k_val, k_inner), n_folds, seed)  # leaky: by file
 
     return {"version": 1, "seed": seed, "test_size": test_size, "val_size": val_size, "n_folds": n_folds,
             "n_clips": len(ids), "n_groups": int(len(set(groups))), "fixed": fixed, "folds": folds,

@@ -87,7 +87,7 @@ def load_detecting(run=None, engine: str = "torch", threads: int | None = None):
 def detect_files(files, run=None, *, max_minutes: float | None = None, progress: bool = False,
                  rule_kw: dict | None = None, engine: str = "torch", threads: int | None = None) -> list[Recording | dict]:
     """`detect`: each file's episodes; a file that fails gives {"file", "error"} and the others still run."""
-    from babycry_core.audio import decode as audio
+    from babycry_core.audio.errors import each_file
 
     predictor = load_detecting(run, engine, threads)
     det = getattr(predictor, "detector", None)
@@ -97,15 +97,7 @@ def detect_files(files, run=None, *, max_minutes: float | None = None, progress:
     if rule_kw:
         rule = EpisodeRule.for_detector(det, **rule_kw)
     max_s = None if max_minutes is None else max_minutes * 60
-    out: list[Recording | dict] = []
-    for f in files:
-        try:
-            out.append(detect_file(f, predictor, rule, max_seconds=max_s, progress=progress, name=str(f)))
-        except audio.AudioError as e:
-            out.append({"file": str(f), "error": str(e)})
-        except OSError as e:
-            out.append({"file": str(f), "error": f"cannot read the file ({e.strerror or e})"})
-    return out
+    return each_file(files, lambda f: detect_file(f, predictor, rule, max_seconds=max_s, progress=progress, name=str(f)))
 
 
 def clock(seconds: float) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from babycry_core.features.logmel import FeatureConfig
-from babycry_core.models.cnn import build_cnn
 from babycry_core.models.spec import ModelSpec
 
 DETECTOR_FEATURES = FeatureConfig(clip_seconds=2.0, hop_seconds=0.5, normalize=True, hop_length=256)  # (64, 63) per window
 
 
 def build_cry_detector(n_classes: int = 5, dropout: float = 0.2, pretrained: bool = False, **_):
+    from babycry_core.models.cnn import build_cnn  # torch: only when a network is built (the ONNX engine never does)
+
     return build_cnn(n_classes, dropout=dropout)
 
 

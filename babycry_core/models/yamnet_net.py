@@ -44,14 +44,15 @@ def quantise_int8(x: torch.Tensor, mode: str, dims: tuple[int, ...] = (-1,)) -> 
     if mode == "xnnpack":
         lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
         hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
-        m = torch.where(hi > lo, 255.0 / (hi - lo), torch.ones_like(hi))  # multiplier = 1 / scale
+        # multiplier = 1 / scale; a tensor numerator, as `255.0 / t` is 255 * (1 / t) in torch, rounded twice
+        m = torch.where(hi > lo, torch.full_like(hi, 255.0) / (hi - lo), torch.ones_like(hi))
         zp = torch.where((lo * m - 128.0) + (hi * m + 127.0) > 0, -128.0 - lo * m, 127.0 - hi * m)
         zp = torch.round(zp.clamp(-128, 127))
         return torch.clamp(torch.round(x * m) + zp, -128, 127) - zp, 1.0 / m
     if mode == "builtin":
         r = x.abs().amax(dim=dims, keepdim=True)
         r = torch.where(r > 0, r, torch.full_like(r, 127.0))
-        y = x * (127.0 / r)
+        y = x * (torch.full_like(r, 127.0) / r)
         return torch.clamp(torch.sign(y) * torch.floor(y.abs() + 0.5), -127, 127), r / 127.0
     raise ValueError(f"act_quant must be one of {ACT_QUANT_MODES}, not {mode!r}")
 
@@ -78,7 +79,7 @@ def int8_linear(x: torch.Tensor, weight: torch.Tensor, w_scale: torch.Tensor, mo
     q, s_in = quantise_int8(x, mode)
     acc = (q.double() @ torch.round(weight / w_scale).double()).float()  # exact int32 sums
     if mode == "xnnpack":  # qd8-f32-qc8w gemm: fma(acc * input_scale, filter_scale, bias)
-        out = ((acc * s_in).double() * w_scale.double() + bias).float()
+        out = ((acc * s_in).double() * w_scale.double() + float(np.float32(bias))).float()
     else:  # reference hybrid kernel: bias + acc * input_scale * filter_scale
         out = (acc * s_in) * w_scale + bias
     return y + (out - y).detach()

@@ -1,7 +1,8 @@
 """scikit-learn models without pickle: skops files, loaded only against an explicit list of trusted types.
 
     save_sklearn / load_sklearn   a fitted Pipeline as a skops file (a zip of JSON and .npy arrays), atomically;
-                                  loading refuses any type outside trusted_types() before anything is built
+                                  loading refuses any type outside trusted_types() before anything is built, and
+                                  builds plain data + trusted classes itself (importing skops.io costs ~3 s)
     load_pipeline                 the SVM Pipeline of a run: svm.skops, or an old run's svm.joblib (a pickle,
                                   read only inside trusting_pickle() / with BABYCRY_TRUST_PICKLE=1, with a warning)
     convert_run                   rewrite an old svm.joblib run as svm.skops (the explicit act of trust)
@@ -32,18 +33,21 @@ LEGACY_PICKLE = "svm.joblib"  # runs written before skops
 TRUST_PICKLE_ENV = "BABYCRY_TRUST_PICKLE"
 
 
-def trusted_types() -> list[str]:
-    """Every type a saved scikit-learn model may hold beyond plain data: exactly what fit_classical builds for
-    the SVM (StandardScaler + Platt-calibrated SVC in a Pipeline). Plain data (builtins, numpy arrays, scalars
-    and dtypes) is left to skops' own defaults. A file holding any other type is refused before anything is built,
-    even one skops would trust by default (skops trusts every scikit-learn estimator)."""
+def _trusted_classes() -> tuple[type, ...]:
     from sklearn.calibration import CalibratedClassifierCV, _CalibratedClassifier, _SigmoidCalibration
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    return [f"{t.__module__}.{t.__name__}" for t in (Pipeline, StandardScaler, SVC, CalibratedClassifierCV,
-                                                     _CalibratedClassifier, _SigmoidCalibration)]
+    return Pipeline, StandardScaler, SVC, CalibratedClassifierCV, _CalibratedClassifier, _SigmoidCalibration
+
+
+def trusted_types() -> list[str]:
+    """Every type a saved scikit-learn model may hold beyond plain data: exactly what fit_classical builds for
+    the SVM (StandardScaler + Platt-calibrated SVC in a Pipeline). Plain data (builtins, numpy arrays, scalars
+    and dtypes) is left to skops' own defaults. A file holding any other type is refused before anything is built,
+    even one skops would trust by default (skops trusts every scikit-learn estimator)."""
+    return [f"{t.__module__}.{t.__name__}" for t in _trusted_classes()]
 
 
 def save_sklearn(obj, path: Path) -> None:
@@ -53,10 +57,13 @@ def save_sklearn(obj, path: Path) -> None:
     fileio.write_bytes(Path(path), sio.dumps(obj, compression=zipfile.ZIP_DEFLATED))
 
 
-def _named_types(data: bytes) -> set[str]:
-    """Every "module.Class" that a skops file's schema.json names (objects, types, containers)."""
+def _read_schema(data: bytes) -> dict:
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        schema = json.loads(z.read("schema.json"))
+        return json.loads(z.read("schema.json"))
+
+
+def _named_types(schema: dict) -> set[str]:
+    """Every "module.Class" that a skops file's schema.json names (objects, types, containers)."""
     out, todo = set(), [schema]
     while todo:
         o = todo.pop()
@@ -69,25 +76,109 @@ def _named_types(data: bytes) -> set[str]:
     return out
 
 
+class _NotPlain(Exception):
+    """The schema holds a node the plain reader does not build: skops reads (and checks) the file instead."""
+
+
+_KEY_TYPES = {"builtins.str": str, "builtins.int": int, "builtins.float": float, "builtins.bool": bool}
+_NUMPY_SCALARS = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint64", "uint32",
+                  "uint16", "uint8", "bool", "bool_"}
+
+
+def _rebuild(node, z: zipfile.ZipFile, classes: dict[str, type]):
+    """Build one schema node the way skops' protocol-2 loaders do, for plain data and the trusted classes only:
+    JSON values, dict/list/tuple, numpy arrays and scalars (np.load without pickle), builtin key types, and
+    objects of `classes` (__new__ then __setstate__). Anything else raises _NotPlain."""
+    loader, name = node.get("__loader__"), f"{node.get('__module__')}.{node.get('__class__')}"
+    if loader == "JsonNode":
+        return json.loads(node["content"])
+    if loader == "DictNode" and name == "builtins.dict":
+        key_types = _rebuild(node["key_types"], z, classes)
+        return {t(k): _rebuild(v, z, classes) for t, (k, v) in zip(key_types, node["content"].items())}
+    if loader == "ListNode" and name == "builtins.list":
+        return [_rebuild(v, z, classes) for v in node["content"]]
+    if loader == "TupleNode" and name == "builtins.tuple":
+        return tuple(_rebuild(v, z, classes) for v in node["content"])
+    if loader == "TypeNode" and name in _KEY_TYPES:
+        return _KEY_TYPES[name]
+    if loader == "NdArrayNode" and node.get("type") == "numpy" and node.get("__module__") == "numpy":
+        a = np.load(io.BytesIO(z.read(node["file"])), allow_pickle=False)
+        if node["__class__"] == "ndarray":
+            return a
+        if node["__class__"] in _NUMPY_SCALARS:
+            return getattr(np, node["__class__"])(a)
+    if loader == "ObjectNode" and name in classes:
+        cls = classes[name]
+        obj = cls.__new__(cls)
+        if node.get("content") is not None:
+            attrs = _rebuild(node["content"], z, classes)
+            if hasattr(obj, "__setstate__"):
+                obj.__setstate__(attrs)
+            else:
+                obj.__dict__.update(attrs)
+        return obj
+    raise _NotPlain(f"{loader} {name}")
+
+
+def _load_plain(data: bytes, schema: dict):
+    """The file's object built by _rebuild, without importing skops.io (whose import walks all of scikit-learn,
+    ~3 s); None when the schema holds anything else (another protocol, a cached or custom node)."""
+    if schema.get("protocol") != 2:
+        return None
+    classes = {f"{t.__module__}.{t.__name__}": t for t in _trusted_classes()}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return _rebuild(schema, z, classes)
+    except _NotPlain:
+        return None
+
+
 def load_sklearn(path: Path):
     """Load a skops file, refusing (one-line ValueError) anything outside trusted_types() and plain data.
 
-    skops.io.get_untrusted_types is used to check only: its answer is never passed back as `trusted`.
+    Every class the schema names must be trusted (builtins and numpy aside) before anything is built. A file of
+    plain data and trusted classes only is built here (_rebuild); any other file goes to skops.io.loads with the
+    explicit trusted list, after skops.io.get_untrusted_types has checked it (its answer is never passed back as
+    `trusted`).
     """
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        schema = _read_schema(data)
+        named = _named_types(schema)
+    except Exception as e:  # not a zip, no schema.json, bad JSON, ...
+        raise _unreadable(path, e)
+    trusted = trusted_types()
+    _refuse(path, {t for t in named if not t.startswith(("builtins.", "numpy."))} - set(trusted))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sklearn's InconsistentVersionWarning: the version is in config.json
+            obj = _load_plain(data, schema)
+    except Exception as e:  # a missing array file, a bad array, a malformed node
+        raise _unreadable(path, e)
+    return obj if obj is not None else _load_with_skops(path, data, trusted)
+
+
+def _unreadable(path: Path, e: Exception) -> ValueError:
+    return ValueError(f"{path.name} is not a readable skops file ({type(e).__name__}: {' '.join(str(e).split())})")
+
+
+def _refuse(path: Path, refused) -> None:
+    if refused:
+        raise ValueError(f"{path.name} holds types babycry does not trust ({', '.join(sorted(refused))}); "
+                         "refusing to load it")
+
+
+def _load_with_skops(path: Path, data: bytes, trusted: list[str]):
+    """skops' own loader, for a file _rebuild does not build: checked by get_untrusted_types first."""
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
-    path = Path(path)
-    data = path.read_bytes()
-    trusted = trusted_types()
     try:
-        named = _named_types(data)
         untrusted = set(sio.get_untrusted_types(data=data))
-    except Exception as e:  # not a zip, no schema.json, bad JSON, unknown protocol, ...
-        raise ValueError(f"{path.name} is not a readable skops file ({type(e).__name__}: {' '.join(str(e).split())})")
-    refused = sorted((untrusted | {t for t in named if not t.startswith(("builtins.", "numpy."))}) - set(trusted))
-    if refused:
-        raise ValueError(f"{path.name} holds types babycry does not trust ({', '.join(refused)}); refusing to load it")
+    except Exception as e:  # unknown protocol, ...
+        raise _unreadable(path, e)
+    _refuse(path, untrusted - set(trusted))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sklearn's InconsistentVersionWarning: the version is in config.json

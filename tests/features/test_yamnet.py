@@ -98,7 +98,7 @@ def test_import_order_subprocess_is_safe():
     code = ("import sys, babycry_core.models.yamnet, babycry_core.features.yamnet\n"
             "from babycry_core.models import model_names; model_names()\n"
             "assert 'tensorflow' not in sys.modules, 'TF imported before YAMNet was used'\n"
-            "from babycry_core import tf_import\n"
+            "from babycry_core.features import tf_import\n"
             "hub = tf_import.tensorflow_hub()\n"
             "import torchvision, tensorflow as tf\n"
             "print('ok', hub.__name__, tf.constant(1.0).numpy())\n")
