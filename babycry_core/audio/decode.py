@@ -29,7 +29,8 @@ import soundfile as sf
 import soxr
 
 from babycry_core.audio import pyav
-from babycry_core.audio.errors import (AudioError, DecodeError, EmptyFileError, FileTooLargeError,  # noqa: F401  (load()'s errors)
+# load() raises these: callers catch them as decode.AudioError, decode.TooLongError, ...
+from babycry_core.audio.errors import (AudioError, DecodeError, EmptyFileError, FileTooLargeError,  # noqa: F401
                                        NotAudioError, TooLongError)
 from babycry_core.audio.errors import decode_failed as _decode_failed, empty as _empty, too_large as _too_large
 from babycry_core.audio.errors import too_long as _too_long, zero_length as _zero_length

@@ -255,8 +255,14 @@ def cmd_listen(a) -> int:
 
 
 def cmd_bench(a) -> int:
+    if a.kind == "startup":  # whole-process cost of --help and predict, in fresh processes
+        from babycry_core.bench.startup import main as startup
+
+        return startup(a)
     from babycry_core.bench import speed as bench
 
+    if a.repeats is None:
+        a.repeats = 20
     return bench.main(a)
 
 
@@ -369,7 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     from babycry_core.bench.speed import add_arguments
 
     add_arguments(s)
-    s.set_defaults(func=cmd_bench)
+    kind = next(act for act in s._actions if act.dest == "kind")
+    kind.choices = [*kind.choices, "startup"]
+    s.add_argument("--clip", default=None, help="startup: the recording `predict` classifies (default: a phone "
+                   "clip from ../shared/data/uploads-sample, else a generated cry)")
+    s.set_defaults(func=cmd_bench, repeats=None)  # --repeats: 5 for startup (fresh processes), 20 for the others
     return p
 
 

@@ -15,7 +15,6 @@ import numpy as np
 
 from babycry_core.audio import decode as audio
 from babycry_core.inference import wording as L
-from babycry_core.eval.calibration import softmax
 from babycry_core.runs.checkpoint import LoadedModel, load
 from babycry_core.features.logmel import FeatureConfig, log_mel, windows
 
@@ -65,6 +64,8 @@ class Predictor:
             msg = f"Silent recording (level {lvl:.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS): nothing to hear."
             return Prediction(name, "silence", 1.0, p, "silence", msg, dur, lvl, [], self.run_id,
                               cry={"probability": 0.0, "detected": False, "seconds": 0.0}, heard="silence")
+        from babycry_core.eval.calibration import softmax  # here: eval.metrics imports scikit-learn (~1.3 s)
+
         logits = self.scorer.window_logits([w for _, w in wins], cfg)
         proba = softmax(logits, self.loaded.temperature)  # (windows, n_classes)
         clip = proba.mean(axis=0)

@@ -1,15 +1,17 @@
 """YAMNet (Google, AudioSet, 521 classes) as a plain PyTorch module, so it runs and fine-tunes without TensorFlow.
 
-Mirrors tensorflow/models research/audioset/yamnet (params.py, features/logmel.py, yamnet.py) as exported to the TFLite
+Mirrors tensorflow/models research/audioset/yamnet (params.py, features.py, yamnet.py) as exported to the TFLite
 file in ../shared/data/yamnet/ (weights read by yamnet_tflite.py). What that file holds, and so what is built here:
 - the front end is matmuls: frame 400 (25 ms) / hop 160, periodic Hann, each frame zero-padded to 512 *centred*
-  (56 + 400 + 56, features/logmel.py `_tflite_stft_magnitude`), real and imaginary DFT matrices, magnitude, a 64-band HTK
-  mel matrix (125-7500 Hz, as tf.signal.linear_to_mel_weight_matrix), log(mel + 0.001), 96-frame patches every 48;
+  (56 + 400 + 56, yamnet's features.py `_tflite_stft_magnitude`), real and imaginary DFT matrices, magnitude,
+  a 64-band HTK mel matrix (125-7500 Hz, as tf.signal.linear_to_mel_weight_matrix), log(mel + 0.001),
+  96-frame patches every 48;
 - batch norm is folded into each conv, so every conv has a bias and there is no BatchNorm module;
 - the DFT, mel, pointwise-conv and dense weights are int8 there; loading them gives their dequantised values.
 `act_quant` optionally reproduces how the TFLite kernels also round the *inputs* of those int8-weight layers to int8
 on the fly ("xnnpack": per-row asymmetric, the default interpreter; "builtin": symmetric, the reference kernels),
-for parity with the file; None (default) keeps float activations, as the original float YAMNet.
+for parity with the file; None (the module default) keeps float activations, as the original float YAMNet.
+The loader (yamnet_tflite.load_yamnet_from_tflite) defaults to "xnnpack", to give the file's scores.
 """
 from __future__ import annotations
 
@@ -100,7 +102,8 @@ def mel_matrix(n_mels: int = N_MELS, n_bins: int = N_BINS, sample_rate: int = SA
 
 
 def pad_waveform(wave: torch.Tensor) -> torch.Tensor:
-    """Zero-pad (batch, samples) at the end to >= one patch and a whole number of patch hops (features/logmel.py)."""
+    """Zero-pad (batch, samples) at the end to >= one patch and a whole number of patch hops (as yamnet's
+    features.py `pad_waveform`)."""
     n = wave.shape[-1]
     extra = max(0, n - PATCH_SAMPLES)
     target = PATCH_SAMPLES + math.ceil(extra / PATCH_HOP_SAMPLES) * PATCH_HOP_SAMPLES

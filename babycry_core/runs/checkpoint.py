@@ -82,7 +82,7 @@ def _load_classical(run_dir: Path, config: dict, labels: list[str]):
     if config["model"] == "svm":
         from babycry_core.runs.sklearn_io import load_pipeline
 
-        return SvmModel(load_pipeline(run_dir, config), source, fcfg, labels)
+        return SvmModel(load_pipeline(run_dir, config, build=False), source, fcfg, labels)  # numpy head if it can
     import xgboost as xgb
 
     booster = xgb.Booster()

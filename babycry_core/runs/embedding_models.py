@@ -57,11 +57,134 @@ class EmbeddingModel:
 
 class SvmModel(EmbeddingModel):
     def __init__(self, pipeline, source, feature_config, labels):
-        super().__init__(source, feature_config, labels, pipeline.classes_)
-        self.pipeline = pipeline
+        """pipeline: a fitted Pipeline, or its sklearn_io.SkopsObject: then PlainSvm answers where it can (numpy,
+        no scikit-learn import) and the Pipeline is built on first use of `.pipeline`."""
+        from babycry_core.runs.sklearn_io import SkopsObject
+
+        self._tree = pipeline if isinstance(pipeline, SkopsObject) else None
+        self._pipeline = None if self._tree is not None else pipeline
+        self.plain = PlainSvm.from_tree(self._tree) if self._tree is not None else None
+        super().__init__(source, feature_config, labels, (self.plain or self.pipeline).classes_)
+
+    @property
+    def pipeline(self):
+        if self._pipeline is None:
+            from babycry_core.runs.sklearn_io import build_sklearn
+
+            self._pipeline = build_sklearn(self._tree)
+        return self._pipeline
 
     def _proba(self, E):
-        return self.pipeline.predict_proba(E)
+        return self.plain.predict_proba(E) if self.plain is not None else self.pipeline.predict_proba(E)
+
+
+class PlainSvm:
+    """predict_proba of Pipeline(StandardScaler, CalibratedClassifierCV(SVC(kernel="rbf"), method="sigmoid")) in
+    numpy, from the skops file's attributes: scikit-learn 1.9's arithmetic step by step (float32 stays float32 in
+    the scaler; libsvm's one-vs-one sums; the ovr transform; Platt sigmoids; normalisation), the same numbers to
+    ~1e-15. `from_tree` gives None for any other pipeline, which scikit-learn then answers itself."""
+
+    def __init__(self, mean, scale, classes, calibrated):
+        self.mean, self.scale, self.classes_, self.calibrated = mean, scale, classes, calibrated
+
+    @classmethod
+    def from_tree(cls, tree) -> PlainSvm | None:
+        try:
+            (_, scaler), (_, clf) = _attrs(tree, "sklearn.pipeline.Pipeline")["steps"]
+            sc = _attrs(scaler, "sklearn.preprocessing._data.StandardScaler")
+            cc = _attrs(clf, "sklearn.calibration.CalibratedClassifierCV")
+            mean = sc["mean_"] if sc["with_mean"] else None
+            scale = sc["scale_"] if sc["with_std"] else None
+            calibrated = [_calibrated(c) for c in cc["calibrated_classifiers_"]]
+            if cc["method"] != "sigmoid" or not calibrated:
+                return None
+            return cls(mean, scale, np.asarray(cc["classes_"]), calibrated)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+    def predict_proba(self, E: np.ndarray) -> np.ndarray:
+        X = np.array(E, dtype=E.dtype if E.dtype in (np.float32, np.float64) else np.float64)
+        if X.ndim != 2 or X.shape[1] != self.calibrated[0]["sv"].shape[1] or not np.isfinite(X).all():
+            raise ValueError(f"PlainSvm: expected finite (n, {self.calibrated[0]['sv'].shape[1]}) embeddings, "
+                             f"got shape {X.shape}")
+        if self.mean is not None:
+            X -= self.mean.astype(X.dtype)
+        if self.scale is not None:
+            X /= self.scale.astype(X.dtype)
+        X = X.astype(np.float64)
+        out = np.zeros((len(X), len(self.classes_)))
+        for c in self.calibrated:
+            out += _calibrated_proba(c, X)
+        return out / len(self.calibrated)
+
+
+def _attrs(obj, name: str) -> dict:
+    if getattr(obj, "name", None) != name or not isinstance(obj.attrs, dict):
+        raise TypeError(name)
+    return obj.attrs
+
+
+def _calibrated(tree) -> dict:
+    """One _CalibratedClassifier (rbf SVC + sigmoid calibrators) as the arrays PlainSvm needs."""
+    c = _attrs(tree, "sklearn.calibration._CalibratedClassifier")
+    svc = _attrs(c["estimator"], "sklearn.svm._classes.SVC")
+    n_cls = len(svc["classes_"])
+    if (c["method"] != "sigmoid" or svc["kernel"] != "rbf" or svc["_sparse"]
+            or (n_cls > 2 and svc["decision_function_shape"] != "ovr")):
+        raise ValueError("not a dense rbf SVC with sigmoid calibration")
+    ab = [(float(_attrs(s, "sklearn.calibration._SigmoidCalibration")["a_"]), float(s.attrs["b_"]))
+          for s in c["calibrators"]]
+    classes = np.asarray(c["classes"])
+    sv, n_sv = np.asarray(svc["support_vectors_"], np.float64), np.asarray(svc["_n_support"], np.int64)
+    if n_sv.sum() != len(sv) or len(ab) != (1 if n_cls == 2 else n_cls):
+        raise ValueError("inconsistent SVC")
+    return {"sv": sv, "n_sv": n_sv, "coef": np.asarray(svc["_dual_coef_"], np.float64),
+            "intercept": np.asarray(svc["_intercept_"], np.float64), "gamma": float(svc["_gamma"]),
+            "n_cls": n_cls, "ab": ab, "pos": np.searchsorted(np.unique(classes), np.asarray(svc["classes_"])),
+            "n_classes": len(classes)}
+
+
+def _svc_decision(c: dict, X: np.ndarray) -> np.ndarray:
+    """SVC.decision_function: libsvm's one-vs-one values (sum of coef x RBF kernel + intercept), then the ovr
+    transform (or, binary, the sign flip)."""
+    K = np.empty((len(X), len(c["sv"])))
+    for i in range(0, len(X), 64):  # blocks: the difference tensor stays small for long recordings
+        d = X[i:i + 64, None, :] - c["sv"][None]
+        K[i:i + 64] = np.exp(-c["gamma"] * (d * d).sum(-1))
+    n, start = c["n_cls"], np.concatenate([[0], np.cumsum(c["n_sv"])])
+    dec, p = np.empty((len(X), n * (n - 1) // 2)), 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            si, sj = slice(start[i], start[i + 1]), slice(start[j], start[j + 1])
+            dec[:, p] = K[:, si] @ c["coef"][j - 1, si] + K[:, sj] @ c["coef"][i, sj] + c["intercept"][p]
+            p += 1
+    if n == 2:
+        return -dec[:, :1]
+    votes, conf, p = np.zeros((len(X), n)), np.zeros((len(X), n)), 0
+    for i in range(n):  # sklearn.utils.multiclass._ovr_decision_function(dec < 0, -dec, n)
+        for j in range(i + 1, n):
+            neg = dec[:, p] < 0
+            conf[:, i] += dec[:, p]
+            conf[:, j] -= dec[:, p]
+            votes[~neg, i] += 1
+            votes[neg, j] += 1
+            p += 1
+    return votes + conf / (3 * (np.abs(conf) + 1))
+
+
+def _calibrated_proba(c: dict, X: np.ndarray) -> np.ndarray:
+    """_CalibratedClassifier.predict_proba (method "sigmoid")."""
+    pred, k = _svc_decision(c, X), c["n_classes"]
+    proba = np.zeros((len(X), k))
+    for idx, col, (a, b) in zip(c["pos"], pred.T, c["ab"]):
+        proba[:, idx + 1 if k == 2 else idx] = 1.0 / (1.0 + np.exp(a * col + b))  # expit(-(a * col + b))
+    if k == 2:
+        proba[:, 0] = 1.0 - proba[:, 1]
+    else:
+        den = proba.sum(1)[:, None]
+        proba = np.divide(proba, den, out=np.full_like(proba, 1 / k), where=den != 0)
+    proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
+    return proba
 
 
 class XgbModel(EmbeddingModel):

@@ -1,8 +1,9 @@
 """scikit-learn models without pickle: skops files, loaded only against an explicit list of trusted types.
 
     save_sklearn / load_sklearn   a fitted Pipeline as a skops file (a zip of JSON and .npy arrays), atomically;
-                                  loading refuses any type outside trusted_types() before anything is built, and
-                                  builds plain data + trusted classes itself (importing skops.io costs ~3 s)
+                                  loading refuses any type outside trusted_types() before anything is built
+    read_sklearn / build_sklearn  the same file read without scikit-learn or skops.io (SkopsObjects, for
+                                  embedding_models.PlainSvm), then built into scikit-learn objects on demand
     load_pipeline                 the SVM Pipeline of a run: svm.skops, or an old run's svm.joblib (a pickle,
                                   read only inside trusting_pickle() / with BABYCRY_TRUST_PICKLE=1, with a warning)
     convert_run                   rewrite an old svm.joblib run as svm.skops (the explicit act of trust)
@@ -18,6 +19,7 @@ import os
 import time
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,12 @@ log = logging.getLogger(__name__)
 SKOPS_FILE = "svm.skops"
 LEGACY_PICKLE = "svm.joblib"  # runs written before skops
 TRUST_PICKLE_ENV = "BABYCRY_TRUST_PICKLE"
+
+
+# what trusted_types() gives, as names: checked without importing scikit-learn (a test keeps the two equal)
+TRUSTED_TYPES = ("sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler", "sklearn.svm._classes.SVC",
+                 "sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
+                 "sklearn.calibration._SigmoidCalibration")
 
 
 def _trusted_classes() -> tuple[type, ...]:
@@ -77,7 +85,15 @@ def _named_types(schema: dict) -> set[str]:
 
 
 class _NotPlain(Exception):
-    """The schema holds a node the plain reader does not build: skops reads (and checks) the file instead."""
+    """The schema holds a node read_sklearn does not read: skops reads (and checks) the file instead."""
+
+
+@dataclass
+class SkopsObject:
+    """An object of a trusted class as a skops file describes it: class name and attributes, nothing built."""
+
+    name: str
+    attrs: dict | None
 
 
 _KEY_TYPES = {"builtins.str": str, "builtins.int": int, "builtins.float": float, "builtins.bool": bool}
@@ -85,20 +101,20 @@ _NUMPY_SCALARS = {"float64", "float32", "float16", "int64", "int32", "int16", "i
                   "uint16", "uint8", "bool", "bool_"}
 
 
-def _rebuild(node, z: zipfile.ZipFile, classes: dict[str, type]):
-    """Build one schema node the way skops' protocol-2 loaders do, for plain data and the trusted classes only:
-    JSON values, dict/list/tuple, numpy arrays and scalars (np.load without pickle), builtin key types, and
-    objects of `classes` (__new__ then __setstate__). Anything else raises _NotPlain."""
+def _read_node(node, z: zipfile.ZipFile, trusted):
+    """One schema node as skops' protocol-2 loaders read it, for plain data and trusted classes only: JSON values,
+    dict/list/tuple, numpy arrays and scalars (np.load without pickle), builtin key types, and SkopsObjects of
+    `trusted` names. Anything else raises _NotPlain."""
     loader, name = node.get("__loader__"), f"{node.get('__module__')}.{node.get('__class__')}"
     if loader == "JsonNode":
         return json.loads(node["content"])
     if loader == "DictNode" and name == "builtins.dict":
-        key_types = _rebuild(node["key_types"], z, classes)
-        return {t(k): _rebuild(v, z, classes) for t, (k, v) in zip(key_types, node["content"].items())}
+        key_types = _read_node(node["key_types"], z, trusted)
+        return {t(k): _read_node(v, z, trusted) for t, (k, v) in zip(key_types, node["content"].items())}
     if loader == "ListNode" and name == "builtins.list":
-        return [_rebuild(v, z, classes) for v in node["content"]]
+        return [_read_node(v, z, trusted) for v in node["content"]]
     if loader == "TupleNode" and name == "builtins.tuple":
-        return tuple(_rebuild(v, z, classes) for v in node["content"])
+        return tuple(_read_node(v, z, trusted) for v in node["content"])
     if loader == "TypeNode" and name in _KEY_TYPES:
         return _KEY_TYPES[name]
     if loader == "NdArrayNode" and node.get("type") == "numpy" and node.get("__module__") == "numpy":
@@ -107,40 +123,16 @@ def _rebuild(node, z: zipfile.ZipFile, classes: dict[str, type]):
             return a
         if node["__class__"] in _NUMPY_SCALARS:
             return getattr(np, node["__class__"])(a)
-    if loader == "ObjectNode" and name in classes:
-        cls = classes[name]
-        obj = cls.__new__(cls)
-        if node.get("content") is not None:
-            attrs = _rebuild(node["content"], z, classes)
-            if hasattr(obj, "__setstate__"):
-                obj.__setstate__(attrs)
-            else:
-                obj.__dict__.update(attrs)
-        return obj
+    if loader == "ObjectNode" and name in trusted:
+        content = node.get("content")
+        return SkopsObject(name, None if content is None else _read_node(content, z, trusted))
     raise _NotPlain(f"{loader} {name}")
 
 
-def _load_plain(data: bytes, schema: dict):
-    """The file's object built by _rebuild, without importing skops.io (whose import walks all of scikit-learn,
-    ~3 s); None when the schema holds anything else (another protocol, a cached or custom node)."""
-    if schema.get("protocol") != 2:
-        return None
-    classes = {f"{t.__module__}.{t.__name__}": t for t in _trusted_classes()}
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            return _rebuild(schema, z, classes)
-    except _NotPlain:
-        return None
-
-
-def load_sklearn(path: Path):
-    """Load a skops file, refusing (one-line ValueError) anything outside trusted_types() and plain data.
-
-    Every class the schema names must be trusted (builtins and numpy aside) before anything is built. A file of
-    plain data and trusted classes only is built here (_rebuild); any other file goes to skops.io.loads with the
-    explicit trusted list, after skops.io.get_untrusted_types has checked it (its answer is never passed back as
-    `trusted`).
-    """
+def read_sklearn(path: Path) -> SkopsObject | None:
+    """A skops file's object as SkopsObjects and plain data, without importing scikit-learn or skops.io (whose
+    import walks all of scikit-learn, ~3 s); None for a file holding any other node (another skops protocol, a
+    cached or custom node). Refuses (one-line ValueError) a file that names a type outside trusted_types()."""
     path = Path(path)
     data = path.read_bytes()
     try:
@@ -148,15 +140,49 @@ def load_sklearn(path: Path):
         named = _named_types(schema)
     except Exception as e:  # not a zip, no schema.json, bad JSON, ...
         raise _unreadable(path, e)
-    trusted = trusted_types()
-    _refuse(path, {t for t in named if not t.startswith(("builtins.", "numpy."))} - set(trusted))
+    refused = {t for t in named if not t.startswith(("builtins.", "numpy."))} - set(TRUSTED_TYPES)
+    _refuse(path, refused - set(trusted_types()) if refused else refused)
+    if schema.get("protocol") != 2:
+        return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # sklearn's InconsistentVersionWarning: the version is in config.json
-            obj = _load_plain(data, schema)
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return _read_node(schema, z, set(TRUSTED_TYPES))
+    except _NotPlain:
+        return None
     except Exception as e:  # a missing array file, a bad array, a malformed node
         raise _unreadable(path, e)
-    return obj if obj is not None else _load_with_skops(path, data, trusted)
+
+
+def build_sklearn(obj):
+    """The scikit-learn objects a read_sklearn tree describes, built as skops builds them (__new__, then
+    __setstate__ with the attributes)."""
+    classes = {f"{t.__module__}.{t.__name__}": t for t in _trusted_classes()}
+
+    def build(o):
+        if isinstance(o, SkopsObject):
+            cls = classes[o.name]
+            out = cls.__new__(cls)
+            if o.attrs is not None:
+                attrs = build(o.attrs)
+                out.__setstate__(attrs) if hasattr(out, "__setstate__") else out.__dict__.update(attrs)
+            return out
+        if type(o) in (list, tuple):
+            return type(o)(build(v) for v in o)
+        return {k: build(v) for k, v in o.items()} if type(o) is dict else o
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn's InconsistentVersionWarning: the version is in config.json
+        return build(obj)
+
+
+def load_sklearn(path: Path):
+    """Load a skops file, refusing (one-line ValueError) anything outside trusted_types() and plain data.
+
+    read_sklearn checks and reads the file; a file it does not read goes to skops.io.loads with the explicit
+    trusted list, after skops.io.get_untrusted_types has checked it (its answer is never passed back as `trusted`).
+    """
+    tree = read_sklearn(path)
+    return build_sklearn(tree) if tree is not None else _load_with_skops(Path(path), trusted_types())
 
 
 def _unreadable(path: Path, e: Exception) -> ValueError:
@@ -169,11 +195,12 @@ def _refuse(path: Path, refused) -> None:
                          "refusing to load it")
 
 
-def _load_with_skops(path: Path, data: bytes, trusted: list[str]):
-    """skops' own loader, for a file _rebuild does not build: checked by get_untrusted_types first."""
+def _load_with_skops(path: Path, trusted: list[str]):
+    """skops' own loader, for a file read_sklearn does not read: checked by get_untrusted_types first."""
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
+    data = path.read_bytes()
     try:
         untrusted = set(sio.get_untrusted_types(data=data))
     except Exception as e:  # unknown protocol, ...
@@ -223,11 +250,17 @@ def _load_legacy_pickle(run_dir: Path):
         return joblib.load(run_dir / LEGACY_PICKLE)
 
 
-def load_pipeline(run_dir: Path, config: dict):
-    """The SVM Pipeline of a run whose files weights.verify_files() has checked: svm.skops, or an old svm.joblib."""
+def load_pipeline(run_dir: Path, config: dict, build: bool = True):
+    """The SVM Pipeline of a run whose files weights.verify_files() has checked: svm.skops, or an old svm.joblib.
+
+    build=False: a svm.skops that read_sklearn reads comes back unbuilt, as its SkopsObject."""
     files = config.get("files") or {}
     if SKOPS_FILE in files:
         try:
+            if not build:
+                tree = read_sklearn(run_dir / SKOPS_FILE)
+                if tree is not None:
+                    return tree
             return load_sklearn(run_dir / SKOPS_FILE)
         except ValueError as e:
             raise ValueError(f"checkpoint {run_dir.name}: {e}")

@@ -13,9 +13,9 @@ COLUMNS = ("macro-F1 mean ± std", "pooled macro-F1 [95 % CI]", "pooled balanced
 
 @pytest.fixture(autouse=True)
 def fewer_resamples(monkeypatch):
-    from babycry_core.bench import leaderboard
+    from babycry_core.bench import leaderboard_report
 
-    monkeypatch.setattr(leaderboard, "N_BOOT", 100)  # the intervals' width is not what these tests check
+    monkeypatch.setattr(leaderboard_report, "N_BOOT", 100)  # the intervals' width is not what these tests check
 
 
 def _sweep(models, **kw):
