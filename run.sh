@@ -46,6 +46,11 @@ setup() {
   # link ../shared/data (or clone the public corpus) into data/corpus, then build manifests and splits; without a
   # corpus `data build` says so in one line and the app falls back to generated demo signals: never fatal here
   local data_dir=${BABYCRY_DATA:-data}
+  # YAMNet's TFLite weights and the extra non-cry corpora (linked from ../shared/data, or YAMNet downloaded once)
+  if [ -f "$data_dir/donateacry/splits.json" ] && [ ! -e "$data_dir/corpus/yamnet" ] \
+     && [ ! -f "$data_dir/yamnet/yamnet.tflite" ]; then
+    .venv/bin/python -m babycry_core data link >/dev/null || true
+  fi
   if [ ! -f "$data_dir/donateacry/splits.json" ]; then
     .venv/bin/python -m babycry_core data build --corpus donateacry || true
   fi

@@ -14,14 +14,15 @@ from babycry_core import fileio, paths
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry", "serve", "export", "episodes"],
+    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry", "serve", "export", "episodes", "startup"],
                    help="speed: per-clip latency; accuracy: the leaderboard; load: concurrent classify requests; "
                         "cry: the cry detector against its anchors on grouped folds; serve: the HTTP API under "
                         "1-8 clients; export: one prediction with onnxruntime against torch; episodes: crying "
-                        "episodes over synthetic nights from held-out folds, and detect's speed on a long file")
+                        "episodes over synthetic nights from held-out folds, and detect's speed on a long file; startup: "
+                        "whole-process time and memory of --help and predict, in fresh processes")
     p.add_argument("--run", default=None, help="load: run id or folder (default: the app's default checkpoint)")
     p.add_argument("--models", nargs="+", default=None, help="registry names (default: all torch models)")
-    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=None, help="default: 20 (startup: 5 fresh processes each)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--corpus", nargs="+", default=["donateacry"], help="accuracy: donateacry and/or combined")

@@ -22,6 +22,12 @@ DEFAULT_REPEATS = 5
 PHONE_CLIPS = "uploads-sample/*.3gp"  # real phone uploads, under ../shared/data
 
 
+def add_arguments(p) -> None:
+    """`bench startup`'s own option (its kind and --repeats are bench/speed.py's)."""
+    p.add_argument("--clip", default=None, help="startup: the recording `predict` classifies (default: a phone "
+                   "clip from ../shared/data/uploads-sample, else a generated cry)")
+
+
 def default_clip(tmp_dir: Path) -> Path:
     """A real phone clip where ../shared/data has one, else a generated 7 s cry-like WAV (written to tmp_dir)."""
     found = sorted(paths.shared_data_dir().glob(PHONE_CLIPS))

@@ -261,8 +261,7 @@ def cmd_bench(a) -> int:
         return startup(a)
     from babycry_core.bench import speed as bench
 
-    if a.repeats is None:
-        a.repeats = 20
+    a.repeats = 20 if a.repeats is None else a.repeats
     return bench.main(a)
 
 
@@ -373,13 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", help="speed and accuracy benchmarks")
     from babycry_core.bench.speed import add_arguments
+    from babycry_core.bench.startup import add_arguments as add_startup_arguments
 
     add_arguments(s)
-    kind = next(act for act in s._actions if act.dest == "kind")
-    kind.choices = [*kind.choices, "startup"]
-    s.add_argument("--clip", default=None, help="startup: the recording `predict` classifies (default: a phone "
-                   "clip from ../shared/data/uploads-sample, else a generated cry)")
-    s.set_defaults(func=cmd_bench, repeats=None)  # --repeats: 5 for startup (fresh processes), 20 for the others
+    add_startup_arguments(s)
+    s.set_defaults(func=cmd_bench)
     return p
 
 

@@ -14,7 +14,7 @@ from babycry_core import paths
 
 CLONE_URL = "https://github.com/gveres/donateacry-corpus"
 CLEANED_FOLDER = "donateacry_corpus_cleaned_and_updated_data"
-LINKED = ("donateacry", "giulbia", "uploads-sample", "fsdd")
+LINKED = ("donateacry", "giulbia", "uploads-sample", "fsdd", "dac-rejected", "speech-more", "urbansound", "yamnet")
 CORPUS_URL_ENV = "BABYCRY_CORPUS_URL"  # another clone URL or a local git repository (mirrors, tests)
 NO_CORPUS = ("no corpus: the app offers generated demo signals; "
              "run `python -m babycry_core data link` when online")
@@ -122,9 +122,37 @@ def link_corpus(target_dir: Path | None = None, quiet: bool = False) -> dict:
             linked, done[name] = _clone_donateacry(target, quiet)
             if not linked:
                 continue  # the clone step already said why
+        elif name == "yamnet":
+            done[name] = fetch_yamnet()
         else:
             done[name] = f"not available (no {src})"
             continue  # optional extras (development and tests): nothing to say
         if not quiet:
             say(f"corpus: {name} {done[name]}")
     return done
+
+
+def fetch_yamnet(timeout: float = 60.0) -> str:
+    """Without ../shared/data/yamnet: download Google's YAMNet TFLite file once into <data_dir>/yamnet/ and check
+    that it loads; offline, one line says so (every other model works without it)."""
+    import urllib.request
+
+    from babycry_core.features.yamnet import OFFICIAL_TFLITE_URL, TFLITE_NAME, YamnetUnavailable, load_yamnet
+
+    dest = paths.data_dir() / "yamnet" / TFLITE_NAME
+    if dest.is_file():
+        return f"kept {dest}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_suffix(".partial")
+    try:
+        with urllib.request.urlopen(OFFICIAL_TFLITE_URL, timeout=timeout) as r, open(part, "wb") as f:
+            shutil.copyfileobj(r, f)
+        os.replace(part, dest)
+        load_yamnet(str(dest))
+    except OSError as e:
+        part.unlink(missing_ok=True)
+        return f"not available offline ({type(e).__name__}); the YAMNet models need it, every other model works"
+    except YamnetUnavailable as e:
+        dest.unlink(missing_ok=True)
+        return f"downloaded but unusable: {e}"
+    return f"downloaded {OFFICIAL_TFLITE_URL} -> {dest}"

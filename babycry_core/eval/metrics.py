@@ -9,15 +9,22 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
-                             precision_recall_fscore_support)
+
+
+def _sk(name: str):
+    """A sklearn.metrics function, imported when a metric is computed, never at import: the answer path
+    (calibration) loads this module, and a plain `predict` need not pay for scikit-learn, scipy.stats and pandas."""
+    import sklearn.metrics
+
+    return getattr(sklearn.metrics, name)
+
 
 _HEADLINE = {
-    "accuracy": lambda t, p, labels: accuracy_score(t, p),
-    "balanced_accuracy": lambda t, p, labels: balanced_accuracy_score(t, p),
+    "accuracy": lambda t, p, labels: _sk("accuracy_score")(t, p),
+    "balanced_accuracy": lambda t, p, labels: _sk("balanced_accuracy_score")(t, p),
     # over the classes present in truth or predictions (sklearn's default), so a bootstrap resample
     # that happens to miss a rare class does not count it as F1 = 0
-    "macro_f1": lambda t, p, labels: f1_score(t, p, average="macro", zero_division=0),
+    "macro_f1": lambda t, p, labels: _sk("f1_score")(t, p, average="macro", zero_division=0),
 }
 
 
@@ -77,6 +84,8 @@ def evaluate(predictions: Sequence[str], labels: Sequence[str], *, classes: Sequ
     for name, fn in _HEADLINE.items():
         out[name] = float(fn(t, p, classes)) if len(t) else float("nan")
         out[f"{name}_ci"] = _bootstrap_ci(name, codes(t), codes(p), len(classes), n_boot, seed)
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     prec, rec, f1, sup = precision_recall_fscore_support(t, p, labels=classes, zero_division=0)
     out["per_class"] = {c: {"precision": float(a), "recall": float(b), "f1": float(f), "support": int(s)}
                         for c, a, b, f, s in zip(classes, prec, rec, f1, sup)}

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from babycry_core.features.logmel import FeatureConfig, log_mel
+from babycry_core.features.logmel import FeatureConfig, log_mel, mel_frequencies
 
 N_MFCC = 20
 N_BANDS = 8
@@ -16,10 +16,8 @@ N_BANDS = 8
 @lru_cache(maxsize=8)
 def _band_layout(cfg: FeatureConfig) -> tuple[list[np.ndarray], list[str], np.ndarray]:
     """Mel-bin groups of the N_BANDS bands, their names ("band2_610-1010Hz"), and each mel bin's centre in Hz."""
-    import librosa
-
     lo, hi = cfg.band_hz
-    centres = librosa.mel_frequencies(cfg.n_mels + 2, fmin=lo, fmax=hi)[1:-1].astype(np.float32)
+    centres = mel_frequencies(cfg.n_mels + 2, lo, hi)[1:-1].astype(np.float32)
     groups = np.array_split(np.arange(cfg.n_mels), N_BANDS)
     names = [f"band{j}_{centres[g[0]]:.0f}-{centres[g[-1]]:.0f}Hz" for j, g in enumerate(groups)]
     return groups, names, centres

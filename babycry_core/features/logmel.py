@@ -32,6 +32,9 @@ class FeatureConfig:
     top_db: float = 80.0
     normalize: bool = False  # shift each window's log-mel so its peak is 0 dB: the shape counts, not the level
     hop_seconds: float = 0.0  # hop between model windows; 0: half a window
+    # "logmel": this module's log-mel in dB; "yamnet": YAMNet's own front end (features/yamnet.py: upsampled to
+    # 16 kHz, 25 ms frames every 10 ms, 64 mel bands 125-7500 Hz, log(mel + 0.001)), what its pretrained body wants
+    frontend: str = "logmel"
 
     @property
     def band_hz(self) -> tuple[float, float]:
@@ -44,7 +47,9 @@ class FeatureConfig:
 
     @property
     def n_frames(self) -> int:
-        """Frames in one model window (centered STFT)."""
+        """Frames in one model window (centered STFT; YAMNet's: its padded 16 kHz window, uncentred)."""
+        if self.frontend == "yamnet":
+            return yamnet_frames(self.clip_seconds)
         return 1 + self.clip_samples // self.hop_length
 
     @property
@@ -72,15 +77,45 @@ class FeatureConfig:
         return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-_LATER_FIELDS = {"normalize": False, "hop_seconds": 0.0}
+_LATER_FIELDS = {"normalize": False, "hop_seconds": 0.0, "frontend": "logmel"}
+
+
+def yamnet_frames(seconds: float) -> int:
+    """Frames of YAMNet's front end for a window of `seconds`: padded as YAMNet pads (a whole number of 0.48 s
+    patch hops after the first 0.975 s patch), 25 ms frames every 10 ms at 16 kHz."""
+    n = int(round(seconds * 16000))
+    padded = 15600 + -(-max(0, n - 15600) // 7680) * 7680
+    return 1 + (padded - 400) // 160
+
+
+def mel_frequencies(n: int, fmin: float, fmax: float) -> np.ndarray:
+    """n frequencies (Hz) evenly spaced on the Slaney mel scale (linear below 1 kHz, logarithmic above), as
+    librosa.mel_frequencies computes them (without importing librosa and numba: a plain `predict` stays fast)."""
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+
+    def to_mel(f: float) -> float:
+        return min_log_mel + np.log(f / min_log_hz) / logstep if f >= min_log_hz else f / f_sp
+
+    mels = np.linspace(to_mel(fmin), to_mel(fmax), n)
+    hz = f_sp * mels
+    log_t = mels >= min_log_mel
+    hz[log_t] = min_log_hz * np.exp(logstep * (mels[log_t] - min_log_mel))
+    return hz
 
 
 @lru_cache(maxsize=8)
 def _mel_basis(cfg: FeatureConfig) -> np.ndarray:
-    import librosa
-
+    """(n_mels, n_fft // 2 + 1) Slaney-normalised triangular filters over cfg.band_hz: librosa.filters.mel's."""
     lo, hi = cfg.band_hz
-    return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=lo, fmax=hi).astype(np.float32)
+    fftfreqs = np.fft.rfftfreq(n=cfg.n_fft, d=1.0 / cfg.sample_rate)
+    mel_f = mel_frequencies(cfg.n_mels + 2, lo, hi)
+    fdiff, ramps = np.diff(mel_f), np.subtract.outer(mel_f, fftfreqs)
+    weights = np.zeros((cfg.n_mels, 1 + cfg.n_fft // 2), dtype=np.float32)
+    for i in range(cfg.n_mels):
+        weights[i] = np.maximum(0, np.minimum(-ramps[i] / fdiff[i], ramps[i + 2] / fdiff[i + 1]))
+    weights *= (2.0 / (mel_f[2 : cfg.n_mels + 2] - mel_f[: cfg.n_mels]))[:, np.newaxis]
+    return weights
 
 
 @lru_cache(maxsize=8)
@@ -91,7 +126,12 @@ def _window(n_fft: int) -> np.ndarray:
 def log_mel(y: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """Log-mel spectrogram in dB, shape (n_mels, frames), float32. Silence maps to -top_db, not -inf.
 
-    With cfg.normalize the peak of this call's input is 0 dB (call it once per model window)."""
+    With cfg.normalize the peak of this call's input is 0 dB (call it once per model window). With
+    cfg.frontend "yamnet", YAMNet's own log-mel (natural log) instead, for the YAMNet networks."""
+    if cfg.frontend == "yamnet":
+        from babycry_core.features.yamnet import frontend_log_mel
+
+        return frontend_log_mel(y, cfg)
     y = np.asarray(y, dtype=np.float32)
     short = cfg.n_fft - 2 * (cfg.n_fft // 2) - len(y)  # a clip shorter than one FFT frame once padded
     if short > 0:
@@ -101,6 +141,8 @@ def log_mel(y: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
 
 def log_mel_batch(W: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """`log_mel` of each row of W (windows, samples) at once: (windows, n_mels, frames), the same numbers."""
+    if cfg.frontend == "yamnet":
+        return np.stack([log_mel(w, cfg) for w in W]) if len(W) else np.zeros((0, cfg.n_mels, 0), np.float32)
     pad = cfg.n_fft // 2
     Y = np.pad(np.asarray(W, dtype=np.float32), ((0, 0), (pad, pad)))
     frames = np.lib.stride_tricks.sliding_window_view(Y, cfg.n_fft, axis=1)[:, :: cfg.hop_length]  # (windows, frames, n_fft)

@@ -33,8 +33,13 @@ from babycry_core import fileio, paths
 from babycry_core.audio.signal import resample
 from babycry_core.features.logmel import FeatureConfig, fix_length
 
-DEFAULT_HANDLE = "https://tfhub.dev/google/yamnet/1"
-HANDLE_ENV = "BABYCRY_YAMNET_HANDLE"
+DEFAULT_HANDLE = "https://tfhub.dev/google/yamnet/1"  # the SavedModel on TF Hub (as a TF Hub cache folder's key)
+WEIGHTS_ENV = "BABYCRY_YAMNET"  # a .tflite file, or a SavedModel folder / TF Hub handle
+HANDLE_ENV = "BABYCRY_YAMNET_HANDLE"  # the older name of the same setting, still read
+TFLITE_NAME, CLASS_MAP_NAME = "yamnet.tflite", "yamnet_class_map.csv"
+# Google's YAMNet as TFLite (MediaPipe's audio classifier): what setup downloads when online and nothing is linked
+OFFICIAL_TFLITE_URL = "https://storage.googleapis.com/mediapipe-models/audio_classifier/yamnet/float32/1/yamnet.tflite"
+LICENCE = "Apache-2.0 (Google, tensorflow/models research/audioset/yamnet)"
 SAMPLE_RATE = 16000
 EMBED_DIM = 1024
 N_AUDIOSET = 521
@@ -48,31 +53,56 @@ class YamnetUnavailable(RuntimeError):
     """YAMNet's weights cannot be had; the message says what failed and how to fix it, in one sentence."""
 
 
-# ---------------------------------------------------------------- loading the TF Hub model
+# ---------------------------------------------------------------- finding the weights
 
 def _is_url(h: str) -> bool:
     return "://" in h
 
 
+def is_tflite(h: str) -> bool:
+    return not _is_url(h) and h.endswith(".tflite")
+
+
+def tflite_candidates() -> list[Path]:
+    """Where setup puts the TFLite file: linked from ../shared/data/yamnet/ (`data link`), or downloaded once."""
+    return [paths.data_dir() / "corpus" / "yamnet" / TFLITE_NAME, paths.data_dir() / "yamnet" / TFLITE_NAME]
+
+
+NO_WEIGHTS = (f"YAMNet's weights are not here: run `python -m babycry_core data link` (it links or downloads "
+              f"{TFLITE_NAME}), or set {WEIGHTS_ENV} to a yamnet.tflite file or a SavedModel folder")
+
+
 def resolve_handle(handle: str | None = None) -> str:
-    """The handle to use: the explicit one, else env BABYCRY_YAMNET_HANDLE, else TF Hub's YAMNet.
-    Local paths come back absolute."""
-    h = (str(handle).strip() if handle else "") or os.environ.get(HANDLE_ENV, "").strip() or DEFAULT_HANDLE
-    return h if _is_url(h) else str(Path(h).expanduser().resolve())
+    """The weights to use, in order: the explicit handle; env BABYCRY_YAMNET (or BABYCRY_YAMNET_HANDLE); the TFLite
+    file setup linked or downloaded into data/. A handle is a .tflite file, a SavedModel or TF Hub cache folder, or
+    a TF Hub URL. Local paths come back absolute. None of them: YamnetUnavailable, in one line."""
+    h = ((str(handle).strip() if handle else "") or os.environ.get(WEIGHTS_ENV, "").strip()
+         or os.environ.get(HANDLE_ENV, "").strip())
+    if h:
+        return h if _is_url(h) else str(Path(h).expanduser().resolve())
+    for f in tflite_candidates():
+        if f.is_file():
+            return str(f.absolute())
+    raise YamnetUnavailable(NO_WEIGHTS)
 
 
 def handle_for_run(recorded: str | None) -> str:
-    """The handle a saved run uses: env BABYCRY_YAMNET_HANDLE when set (a moved or offline copy), else the one
-    recorded at training."""
-    return resolve_handle(os.environ.get(HANDLE_ENV, "").strip() or recorded)
+    """The weights a saved run uses: env BABYCRY_YAMNET when set (a moved or offline copy), else the recorded
+    file when it is still there, else wherever setup put the TFLite file on this machine."""
+    env = os.environ.get(WEIGHTS_ENV, "").strip() or os.environ.get(HANDLE_ENV, "").strip()
+    if env:
+        return resolve_handle(env)
+    if recorded and (_is_url(recorded) or Path(recorded).exists()):
+        return resolve_handle(recorded)
+    return resolve_handle(None)
 
 
 def _unavailable(h: str, reason: str) -> YamnetUnavailable:
     if _is_url(h):
-        fix = f"Connect once to download it, or set {HANDLE_ENV} to a local SavedModel folder."
+        fix = f"Connect once to download it, or set {WEIGHTS_ENV} to a yamnet.tflite file or a SavedModel folder."
     else:
-        fix = (f"Set {HANDLE_ENV} (or --yamnet-handle) to a folder holding YAMNet's saved_model.pb, or unset it "
-               f"to download {DEFAULT_HANDLE}.")
+        fix = (f"Set {WEIGHTS_ENV} to a yamnet.tflite file or a folder holding YAMNet's saved_model.pb, or run "
+               f"`python -m babycry_core data link`.")
     return YamnetUnavailable(f"YAMNet could not be loaded from {h} ({reason}). {fix}")
 
 
@@ -113,11 +143,21 @@ def _fingerprint_cached(target: str, _stamp: tuple) -> str:
     return h.hexdigest()[:16]
 
 
+@lru_cache(maxsize=8)
+def _sha256(path: str, _stamp: tuple) -> str:
+    return fileio.sha256_file(path)
+
+
 def model_key(handle: str | None = None) -> str:
-    """Identity of the YAMNet model behind a handle (URL; or local folder + content digest): the cache key."""
+    """Identity of the YAMNet model behind a handle (URL; or local file / folder + content digest): the cache key."""
     h = resolve_handle(handle)
     if _is_url(h):
         return h
+    if is_tflite(h):
+        f = Path(h)
+        if not f.is_file():
+            raise _unavailable(h, "no such file")
+        return f"{f.name}#{_sha256(str(f), (f.stat().st_mtime_ns, f.stat().st_size))[:16]}"
     target = _local_target(h)
     stamp = tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in (Path(target) / "saved_model.pb",)
                   if f.exists())
@@ -139,6 +179,8 @@ def load_yamnet(handle: str | None = None):
 
 
 def _load(h: str):
+    if is_tflite(h):
+        return _load_tflite(h)
     from babycry_core.features import tf_import
 
     target = h if _is_url(h) else _local_target(h)
@@ -164,7 +206,30 @@ def _load(h: str):
     return model
 
 
+def _load_tflite(h: str):
+    """YAMNet in torch (features/yamnet_net.py) with the TFLite file's weights: no TensorFlow."""
+    try:
+        from babycry_core.features.yamnet_tflite import load_yamnet_from_tflite
+
+        return load_yamnet_from_tflite(h)
+    except ImportError as e:
+        raise YamnetUnavailable(f"reading {h} needs ai-edge-litert ({_reason(e)}); install it with "
+                                f"`pip install -r requirements.txt`") from e
+    except (ValueError, RuntimeError, OSError) as e:  # not a YAMNet file, or a damaged one
+        raise _unavailable(h, _reason(e)) from e
+
+
 def _call(model, w16: np.ndarray):
+    if hasattr(model, "forward_waveform"):  # the torch port
+        import torch
+
+        from babycry_core.features.yamnet_net import pad_waveform
+
+        with torch.inference_mode():
+            wave = torch.from_numpy(np.asarray(w16, np.float32).reshape(1, -1))
+            scores, emb = model.forward_waveform(wave)  # (1, patches, 521), (1, patches, 1024)
+            log_mel = model.frontend.log_mel(pad_waveform(wave))[0]  # (frames, 64)
+        return scores[0].numpy(), emb[0].numpy(), log_mel.numpy()
     from babycry_core.features import tf_import
 
     tf = tf_import.tensorflow()
@@ -177,19 +242,29 @@ def run(waveform_16k: np.ndarray, handle: str | None = None):
     return _call(load_yamnet(handle), waveform_16k)
 
 
+def _read_class_map(path) -> list[str] | None:
+    try:
+        with open(path, newline="") as f:
+            return [row["display_name"] for row in csv.DictReader(f)] or None
+    except (OSError, KeyError, csv.Error):
+        return None
+
+
 def class_names(handle: str | None = None) -> list[str]:
-    """AudioSet display names from the model's class_map_path() CSV; "class_<i>" when it has none."""
+    """AudioSet display names: the class map CSV beside a .tflite file, or a SavedModel's class_map_path();
+    "class_<i>" when there is none."""
     key = model_key(handle)
     if key not in _NAMES:
-        model = load_yamnet(handle)
-        names = None
-        try:
-            path = model.class_map_path().numpy()
-            path = path.decode() if isinstance(path, bytes) else str(path)
-            with open(path, newline="") as f:
-                names = [row["display_name"] for row in csv.DictReader(f)]
-        except Exception:  # noqa: BLE001 (no such method / asset in a stand-in model)
-            names = None
+        h = resolve_handle(handle)
+        model = load_yamnet(h)
+        if is_tflite(h):
+            names = _read_class_map(Path(h).with_name(CLASS_MAP_NAME))
+        else:
+            try:
+                path = model.class_map_path().numpy()
+                names = _read_class_map(path.decode() if isinstance(path, bytes) else str(path))
+            except Exception:  # noqa: BLE001 (no such method / asset in a stand-in model)
+                names = None
         if not names:
             scores, _, _ = _call(model, np.zeros(SAMPLE_RATE, np.float32))
             names = [f"class_{i}" for i in range(scores.shape[1])]
@@ -211,6 +286,48 @@ def audioset_evidence(waveform_16k: np.ndarray, handle: str | None = None, top: 
     return {"baby_cry": float(mean[i]) if i is not None else float("nan"),
             "baby_cry_max": float(scores[:, i].max()) if i is not None else float("nan"),
             "top": [(names[j], float(mean[j])) for j in order], "frames": int(len(scores))}
+
+
+def body_weights(handle: str | None = None) -> tuple[dict, str]:
+    """(state_dict of YAMNet's 14 conv layers, where they came from), for fine-tuning; from the TFLite file."""
+    h = resolve_handle(handle)
+    if not is_tflite(h):
+        raise YamnetUnavailable(f"fine-tuning YAMNet reads its weights from a .tflite file, not {h}; "
+                                f"set {WEIGHTS_ENV} to yamnet.tflite or run `python -m babycry_core data link`")
+    net = load_yamnet(h)
+    return {k[len("layers."):]: v.clone() for k, v in net.state_dict().items() if k.startswith("layers.")}, model_key(h)
+
+
+# ---------------------------------------------------------------- YAMNet's front end, as a FeatureConfig
+
+_FRONTEND_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _frontend(key: str):
+    """The front end of the YAMNet the weights are (its DFT and mel matrices, int8 input rounding as the TFLite
+    kernels do); a SavedModel's YAMNet computes its own, so the exact float front end stands in for it."""
+    from babycry_core.features.yamnet_net import YamnetFrontEnd
+
+    h = resolve_handle(None)
+    if is_tflite(h):
+        return load_yamnet(h).frontend
+    return YamnetFrontEnd().eval()
+
+
+def frontend_log_mel(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """YAMNet's log-mel of one window at cfg.sample_rate: upsampled to 16 kHz (so the band stays 0-sr/2), padded as
+    YAMNet pads, (64, frames) with frames = cfg.n_frames for a whole window. Raises YamnetUnavailable."""
+    import torch
+
+    from babycry_core.features.yamnet_net import pad_waveform
+
+    with _FRONTEND_LOCK:
+        fe = _frontend(model_key(None))
+    wave = torch.from_numpy(to_16k(np.asarray(y, np.float32), cfg.sample_rate)).reshape(1, -1)  # (1, samples)
+    with torch.inference_mode():
+        out = fe.log_mel(pad_waveform(wave))[0]  # (frames, 64)
+    return out.T.contiguous().numpy().astype(np.float32)  # (64, frames)
 
 
 # ---------------------------------------------------------------- clip embeddings

@@ -4,6 +4,7 @@ checkpoint.load returns (LoadedModel.model) for the classical (svm, xgboost) and
 `window_logits(wins, cfg)` is what inference.Predictor calls (waveform windows at the run's sample rate);
 `clip_logits(paths)` embeds corpus clips (cached); `logits_from_embeddings(E)` is the head alone.
 `feature_contributions` explains an XGBoost answer (SHAP values, for the Classify page).
+An SVM read from its skops file answers in numpy (PlainSvm): scikit-learn is imported only if `.pipeline` is used.
 """
 from __future__ import annotations
 

@@ -257,11 +257,10 @@ def load_pipeline(run_dir: Path, config: dict, build: bool = True):
     files = config.get("files") or {}
     if SKOPS_FILE in files:
         try:
-            if not build:
-                tree = read_sklearn(run_dir / SKOPS_FILE)
-                if tree is not None:
-                    return tree
-            return load_sklearn(run_dir / SKOPS_FILE)
+            tree = read_sklearn(run_dir / SKOPS_FILE)
+            if tree is None:
+                return _load_with_skops(run_dir / SKOPS_FILE, trusted_types())
+            return build_sklearn(tree) if build else tree
         except ValueError as e:
             raise ValueError(f"checkpoint {run_dir.name}: {e}")
     if LEGACY_PICKLE not in files:

@@ -47,6 +47,22 @@ FITTERS = {"torch": _torch, "detector": _detector, "classical": _classical, "yam
            "two_stage": _two_stage}
 
 
+def with_model_defaults(cfg):
+    """cfg with what its model's spec asks for where cfg left the default: its own FeatureConfig
+    (params["features"], e.g. yamnet_ft's YAMNet front end) and pretrained weights (params["pretrained"])."""
+    import dataclasses
+
+    from babycry_core.features.logmel import FeatureConfig
+    from babycry_core.models import get_spec
+
+    params = get_spec(cfg.model).params
+    if "features" in params and FeatureConfig.from_dict(cfg.features) == FeatureConfig():
+        cfg = dataclasses.replace(cfg, features=dict(params["features"]))
+    if params.get("pretrained") and not cfg.pretrained:
+        cfg = dataclasses.replace(cfg, pretrained=True)
+    return cfg
+
+
 def fit(cfg, run_dir: Path | None = None, *, progress: bool = True, data_parts=None) -> Path:
     """Train cfg.model (any family) into run_dir (default: a new folder under checkpoints/); return the folder.
 
@@ -55,6 +71,7 @@ def fit(cfg, run_dir: Path | None = None, *, progress: bool = True, data_parts=N
     from babycry_core.models import get_spec
 
     family = get_spec(cfg.model).family  # unknown names fail before any work
+    cfg = with_model_defaults(cfg)
     if data_parts is not None:
         if family != "torch":
             raise ValueError(f"data_parts are log-mel features for a torch model; {cfg.model} is a {family!r} model")

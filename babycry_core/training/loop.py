@@ -176,7 +176,9 @@ def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: RunWriter, fla
     counts = np.bincount(ytr, minlength=k).astype(float)
     class_w = balanced_class_weights(counts)
     w = (class_w if cfg.balance == "loss" else torch.ones(k)).to(ctx.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # a pretrained body (yamnet_ft) may learn slower than its head; a DDP wrapper holds the net as .module
+    groups = getattr(getattr(model, "module", model), "param_groups", None)
+    opt = torch.optim.AdamW(groups(cfg.lr) if groups else model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
     gen = torch.Generator().manual_seed(cfg.seed)  # same stream on every rank: same global order
     batch = max(2, cfg.batch_size // ctx.world_size)  # per rank; the global batch stays cfg.batch_size

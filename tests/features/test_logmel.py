@@ -79,3 +79,17 @@ def test_batched_log_mel_is_log_mel_of_each_window(normalize):
     single = np.stack([log_mel(w, cfg) for w in W])
     assert np.abs(batched - single).max() <= 1e-6
     assert not np.allclose(batched[0], batched[-1])  # noise and cry windows differ: the comparison has content
+
+
+@pytest.mark.parametrize("cfg", [FeatureConfig(), FeatureConfig(clip_seconds=2.0, hop_length=256, normalize=True),
+                                 FeatureConfig(sample_rate=16000, n_mels=40, fmin=0.0, fmax=8000.0)])
+def test_mel_filterbank_is_librosas_without_importing_it(cfg):
+    """Our filterbank (so a plain predict never imports librosa and numba) is librosa.filters.mel's, exactly."""
+    import librosa
+
+    from babycry_core.features.logmel import _mel_basis, mel_frequencies
+
+    lo, hi = cfg.band_hz
+    ref = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=lo, fmax=hi)
+    assert np.array_equal(_mel_basis(cfg), ref.astype(np.float32))
+    assert np.array_equal(mel_frequencies(cfg.n_mels + 2, lo, hi), librosa.mel_frequencies(cfg.n_mels + 2, fmin=lo, fmax=hi))

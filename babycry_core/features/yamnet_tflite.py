@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .yamnet_net import EMBED_DIM, N_MELS, PATCH_FRAMES, PATCH_SAMPLES, YamnetNet
+from babycry_core.features.yamnet_net import EMBED_DIM, N_MELS, PATCH_FRAMES, PATCH_SAMPLES, YamnetNet
 
 EMBEDDING_TENSOR = "yamnet_frames/global_average_pooling2d/Mean"
 _LAYER = re.compile(r"yamnet_frames/layer(\d+)/(conv|depthwise_conv|pointwise_conv)/")

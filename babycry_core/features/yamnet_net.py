@@ -183,6 +183,23 @@ class _SeparableConv(nn.Module):
         return F.relu(self.pointwise(fake_quant_int8(x, act_quant, (1,) if act_quant == "xnnpack" else (1, 2, 3))))
 
 
+def build_layers() -> nn.ModuleList:
+    """YAMNet's 14 conv layers (LAYER_DEFS): (batch, 1, 96, 64) -> (batch, 1024, 3, 2)."""
+    layers, cin = [], 1
+    for kind, stride, cout in LAYER_DEFS:
+        layers.append((_Conv if kind == "conv" else _SeparableConv)(cin, cout, stride))
+        cin = cout
+    return nn.ModuleList(layers)
+
+
+def embed_patches(layers: nn.ModuleList, patches: torch.Tensor, act_quant: str | None = None) -> torch.Tensor:
+    """(batch, 96, 64) log-mel patches -> (batch, 1024) embeddings (global average pool, >= 0)."""
+    x = patches.unsqueeze(1)  # (batch, 1, 96, 64)
+    for layer in layers:
+        x = layer(x, act_quant)  # ... -> (batch, 1024, 3, 2)
+    return x.mean(dim=(2, 3))  # (batch, 1024)
+
+
 class YamnetNet(nn.Module):
     """YAMNet's MobileNet-v1 body: patches (batch, 96, 64) -> 521 AudioSet logits (`embed` gives the 1024-d).
 
@@ -193,11 +210,7 @@ class YamnetNet(nn.Module):
     def __init__(self, n_classes: int = N_CLASSES, act_quant: str | None = None):
         super().__init__()
         self.frontend = YamnetFrontEnd()
-        layers, cin = [], 1
-        for kind, stride, cout in LAYER_DEFS:
-            layers.append((_Conv if kind == "conv" else _SeparableConv)(cin, cout, stride))
-            cin = cout
-        self.layers = nn.ModuleList(layers)
+        self.layers = build_layers()
         self.classifier = nn.Linear(EMBED_DIM, n_classes)
         self.act_quant = act_quant
 
@@ -213,10 +226,7 @@ class YamnetNet(nn.Module):
 
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
         """(batch, 96, 64) log-mel patches -> (batch, 1024) embeddings (global average pool, >= 0)."""
-        x = patches.unsqueeze(1)  # (batch, 1, 96, 64)
-        for layer in self.layers:
-            x = layer(x, self._act_quant)  # ... -> (batch, 1024, 3, 2)
-        return x.mean(dim=(2, 3))  # (batch, 1024)
+        return embed_patches(self.layers, patches, self._act_quant)
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         """(batch, 96, 64) -> (batch, 521) logits; sigmoid gives YAMNet's scores (independent, not a softmax)."""

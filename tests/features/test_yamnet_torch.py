@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from babycry_core.models import yamnet_net as yn
+from babycry_core.features import yamnet_net as yn
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TFLITE = SHARED / "yamnet" / "yamnet.tflite"
@@ -79,7 +79,7 @@ def test_mel_matrix_is_htk_125_7500():
 @pytest.fixture(scope="module")
 def models():
     needs_file()
-    from babycry_core.models.yamnet_tflite import TfliteYamnet, load_yamnet_from_tflite
+    from babycry_core.features.yamnet_tflite import TfliteYamnet, load_yamnet_from_tflite
 
     return load_yamnet_from_tflite(TFLITE), TfliteYamnet(TFLITE)
 
@@ -144,7 +144,7 @@ def test_parity_with_tflite(models, source):
 
 
 def test_weights_and_float_mode(models):
-    from babycry_core.models.yamnet_tflite import read_tflite_weights
+    from babycry_core.features.yamnet_tflite import read_tflite_weights
 
     net, ref = models
     sd = read_tflite_weights(TFLITE)
