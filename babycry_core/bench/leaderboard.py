@@ -27,9 +27,11 @@ FAMILIES = ("torch", "classical", "yamnet")  # reason classifiers (a cry gate is
 # The big networks get one epoch from scratch, which the table shows. Patience stops earlier when validation
 # macro-F1 stalls; the JSON records the epochs actually run and the seconds of every fold.
 BUDGETS = {"cnn": {"epochs": 8, "patience": 3}, "mobilenet_v3": {"epochs": 3, "patience": 2},
+           "yamnet_ft": {"epochs": 3, "patience": 2},
            "resnet18": {"epochs": 1, "patience": 1}, "efficientnet_b0": {"epochs": 1, "patience": 1},
            "resnet50": {"epochs": 1, "patience": 1}}
-ORDER = ("yamnet", "svm", "xgboost", "cnn", "mobilenet_v3", "resnet18", "efficientnet_b0", "resnet50")  # cheap first
+ORDER = ("yamnet", "svm", "xgboost", "cnn", "mobilenet_v3", "yamnet_ft", "resnet18", "efficientnet_b0",
+         "resnet50")  # cheap first
 NOT_RUN_WEIGHTS = "not run: weights unavailable"
 
 
@@ -202,6 +204,16 @@ def _section(corpus, classes, k, saved, n_clips, models, protocols, results, not
     return sec
 
 
+def _merge(old: dict | None, new: dict) -> dict:
+    """A sweep of some models updates their rows: the other models' rows (and the attempts over them) are kept
+    when they were scored on the same saved folds."""
+    if not old or old.get("saved_folds") != new["saved_folds"]:
+        return new
+    models = {**{m: r for m, r in old["models"].items() if m not in new["models"]}, **new["models"]}
+    tried_ = {t["name"]: t for t in old.get("tried", [])} | {t["name"]: t for t in new.get("tried", [])}
+    return {**new, "models": models, **({"tried": list(tried_.values())} if tried_ else {})}
+
+
 def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int = 5, seeds: int = 1, base=None,
         epochs: int | None = None, threads: int = 2, resume: bool = True, out: Path | None = None,
         progress: bool = True, backend: str = "local", address: str | None = None) -> dict:
@@ -273,7 +285,8 @@ def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int =
         return {x: getattr(cfg, x) for x in keys}
 
     for corpus, plan in plans.items():
-        board["corpora"][corpus] = _section(corpus, *plan, models, protocols, results, not_run, row_budget)
+        sec = _section(corpus, *plan, models, protocols, results, not_run, row_budget)
+        board["corpora"][corpus] = _merge(board["corpora"].get(corpus), sec)
     prev = board.get("run", {})  # earlier invocations that built these folds (a resumed sweep adds up)
     calls = prev.get("invocations") or ([{k: prev[k] for k in ("date", "wall_seconds")}] if "wall_seconds" in prev else [])
     calls = (calls + [{"date": time.strftime("%Y-%m-%d %H:%M"), "wall_seconds": time.time() - started,
