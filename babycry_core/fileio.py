@@ -35,7 +35,7 @@ def write_bytes(target, data: bytes) -> Path:
 
 
 def write_json(target, obj) -> Path:
-    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default)
+    text = json.dumps(obj, indent=2, sort_keys=False, default=json_default)
     return atomic_write(target, lambda f: f.write(text), mode="w")
 
 
@@ -76,7 +76,7 @@ def read_json(path, default=None):
         raise
 
 
-def _json_default(o):
+def json_default(o):
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):

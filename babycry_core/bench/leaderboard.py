@@ -69,7 +69,7 @@ def fold_config(base, spec: str, corpus: str, protocol: str, fold: int, seed: in
 
 
 def _plain(obj):
-    return json.loads(json.dumps(obj, default=fileio._json_default))
+    return json.loads(json.dumps(obj, default=fileio.json_default))
 
 
 def _same(saved: dict | None, cfg) -> bool:

@@ -18,8 +18,9 @@ from babycry_core.inference import wording as L
 from babycry_core.runs.checkpoint import LoadedModel, load
 from babycry_core.features.logmel import FeatureConfig, log_mel, windows
 
-from babycry_core.audio.signal import SILENCE_DBFS, rms_dbfs as level_dbfs  # noqa: F401  (SILENCE_DBFS re-exported)
+from babycry_core.audio.signal import SILENCE_DBFS, rms_dbfs as level_dbfs
 from babycry_core.inference.prediction import Prediction
+from babycry_core.audio.errors import each_file
 
 
 class TorchScorer:
@@ -187,12 +188,4 @@ def predict(files, run: str | Path | None = None, trust_pickle: bool = False) ->
 
 def predict_each(predictor, files) -> list[Prediction | dict]:
     """predictor.predict on each file; a file that fails gives {"file", "error"} and the others still run."""
-    out: list[Prediction | dict] = []
-    for f in files:
-        try:
-            out.append(predictor.predict(f, name=str(f)))
-        except audio.AudioError as e:
-            out.append({"file": str(f), "error": str(e)})
-        except OSError as e:
-            out.append({"file": str(f), "error": f"cannot read the file ({e.strerror or e})"})
-    return out
+    return each_file(files, lambda f: predictor.predict(f, name=str(f)))

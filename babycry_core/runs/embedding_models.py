@@ -33,13 +33,13 @@ class EmbeddingModel:
         self.labels = list(labels)
         self.classes = np.asarray(list(classes), dtype=np.int64)  # label index of each head output column
 
-    def _proba(self, E: np.ndarray) -> np.ndarray:  # (n, len(classes))
+    def head_proba(self, E: np.ndarray) -> np.ndarray:  # (n, len(classes))
         raise NotImplementedError
 
     def proba(self, E: np.ndarray) -> np.ndarray:
         out = np.zeros((len(E), len(self.labels)), np.float64)
         if len(E):
-            out[:, self.classes] = self._proba(np.asarray(E, np.float32))
+            out[:, self.classes] = self.head_proba(np.asarray(E, np.float32))
         return out
 
     def logits_from_embeddings(self, E: np.ndarray) -> np.ndarray:
@@ -75,7 +75,7 @@ class SvmModel(EmbeddingModel):
             self._pipeline = build_sklearn(self._tree)
         return self._pipeline
 
-    def _proba(self, E):
+    def head_proba(self, E):
         return self.plain.predict_proba(E) if self.plain is not None else self.pipeline.predict_proba(E)
 
 
@@ -202,7 +202,7 @@ class XgbModel(EmbeddingModel):
         return xgb.DMatrix(((np.asarray(E, np.float64) - self.mean) / self.scale).astype(np.float32),
                            feature_names=self.feature_names)
 
-    def _proba(self, E):
+    def head_proba(self, E):
         p = self.booster.predict(self.dmatrix(E))
         return np.stack([1 - p, p], 1) if p.ndim == 1 else p  # binary:logistic gives P(class 1) only
 

@@ -251,7 +251,7 @@ def _export_classical(model, name: str, out: Path, cfg) -> dict:
     s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     Z = standardise(E, scaler)
     got = s.run(["probabilities"], {"embedding": Z})[0]
-    diff = _parity(path.name, got, model._proba(E))
+    diff = _parity(path.name, got, model.head_proba(E))
     return {"exporter": converter, "files": {"model.onnx": ""}, "classes": [int(c) for c in model.classes],
             "embedding": {"kind": embeddings.HANDCRAFTED, "version": embeddings.HANDCRAFTED_VERSION, "dim": d,
                           "feature_names": embeddings.handcrafted_names(cfg)},

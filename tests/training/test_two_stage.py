@@ -22,7 +22,8 @@ from babycry_core.runs import registry as runs
 from babycry_core.audio import synth
 from babycry_core.data.corpora import UNKNOWN_CRY, CorpusSpec, SourceSpec
 from babycry_core.features.logmel import FeatureConfig
-from babycry_core.inference.predictor import SILENCE_DBFS, Predictor
+from babycry_core.audio.signal import SILENCE_DBFS
+from babycry_core.inference.predictor import Predictor
 from babycry_core.models import two_stage
 from babycry_core.training.fit import fit
 from babycry_core.training.loop import TrainConfig
