@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from babycry_core.features.logmel import FeatureConfig, log_mel, mel_frequencies
+from babycry_core.features.logmel import FeatureConfig, log_mel, mel_centres
 
 N_MFCC = 20
 N_BANDS = 8
@@ -16,8 +16,7 @@ N_BANDS = 8
 @lru_cache(maxsize=8)
 def _band_layout(cfg: FeatureConfig) -> tuple[list[np.ndarray], list[str], np.ndarray]:
     """Mel-bin groups of the N_BANDS bands, their names ("band2_610-1010Hz"), and each mel bin's centre in Hz."""
-    lo, hi = cfg.band_hz
-    centres = mel_frequencies(cfg.n_mels + 2, lo, hi)[1:-1].astype(np.float32)
+    centres = mel_centres(cfg).astype(np.float32)
     groups = np.array_split(np.arange(cfg.n_mels), N_BANDS)
     names = [f"band{j}_{centres[g[0]]:.0f}-{centres[g[-1]]:.0f}Hz" for j, g in enumerate(groups)]
     return groups, names, centres

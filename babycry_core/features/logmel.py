@@ -53,6 +53,11 @@ class FeatureConfig:
         return 1 + self.clip_samples // self.hop_length
 
     @property
+    def frame_hop_seconds(self) -> float:
+        """Seconds between spectrogram frames (YAMNet's front end hops 160 samples at 16 kHz)."""
+        return self.hop_length / (16000 if self.frontend == "yamnet" else self.sample_rate)
+
+    @property
     def window_hop_samples(self) -> int:
         """Long recordings are cut into windows that overlap by half (or `hop_seconds` apart)."""
         if self.hop_seconds > 0:
@@ -102,6 +107,15 @@ def mel_frequencies(n: int, fmin: float, fmax: float) -> np.ndarray:
     log_t = mels >= min_log_mel
     hz[log_t] = min_log_hz * np.exp(logstep * (mels[log_t] - min_log_mel))
     return hz
+
+
+def mel_centres(cfg: FeatureConfig) -> np.ndarray:
+    """Centre frequency (Hz) of each of the cfg.n_mels bands the model sees (YAMNet's: HTK mel, 125-7500 Hz)."""
+    lo, hi = cfg.band_hz
+    if cfg.frontend == "yamnet":
+        mel = np.linspace(*(1127.0 * np.log1p(np.array([cfg.fmin, cfg.fmax]) / 700.0)), cfg.n_mels + 2)
+        return (700.0 * np.expm1(mel / 1127.0))[1:-1]
+    return mel_frequencies(cfg.n_mels + 2, lo, hi)[1:-1]
 
 
 @lru_cache(maxsize=8)

@@ -275,17 +275,23 @@ def class_names(handle: str | None = None) -> list[str]:
 _NAMES: dict[str, list[str]] = {}
 
 
-def audioset_evidence(waveform_16k: np.ndarray, handle: str | None = None, top: int = 5) -> dict:
-    """YAMNet's own view of a 16 kHz recording: {"baby_cry": mean score of "Baby cry, infant cry",
-    "baby_cry_max": its highest frame score, "top": [(AudioSet class, mean score), ...], "frames": n}."""
+def audioset_evidence(waveform_16k: np.ndarray, handle: str | None = None, top: int = 5, classes: int = 8) -> dict:
+    """YAMNet's own view of a 16 kHz recording: {"baby_cry": mean score of "Baby cry, infant cry", "baby_cry_max":
+    its highest window score, "top": [(AudioSet class, mean score), ...], "frames": n windows, "timeline":
+    {"starts": window starts in s (0.975 s windows every 0.48 s), "classes": the `classes` classes scoring highest
+    in some window ("Baby cry, infant cry" always among them), "scores": [[score per window] per class]}}."""
     scores, _, _ = run(waveform_16k, handle)
     names = class_names(handle)
     mean = scores.mean(0)
     i = names.index(BABY_CRY) if BABY_CRY in names else (BABY_CRY_INDEX if len(mean) == N_AUDIOSET else None)
     order = np.argsort(-mean, kind="stable")[:top]
+    loudest = [j for j in np.argsort(-scores.max(0), kind="stable") if j != i][: classes - (i is not None)]
+    shown = ([i] if i is not None else []) + loudest
     return {"baby_cry": float(mean[i]) if i is not None else float("nan"),
             "baby_cry_max": float(scores[:, i].max()) if i is not None else float("nan"),
-            "top": [(names[j], float(mean[j])) for j in order], "frames": int(len(scores))}
+            "top": [(names[j], float(mean[j])) for j in order], "frames": int(len(scores)),
+            "timeline": {"starts": [round(k * HOP_SECONDS, 3) for k in range(len(scores))],
+                         "classes": [names[j] for j in shown], "scores": scores[:, shown].T.round(4).tolist()}}
 
 
 def body_weights(handle: str | None = None) -> tuple[dict, str]:

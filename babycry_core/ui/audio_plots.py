@@ -68,13 +68,6 @@ def waveform_figure(y: np.ndarray, sr: int, max_points: int = 4000, title: str =
     return layout(fig, title)
 
 
-def mel_frequencies(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """Centre frequency (Hz) of each mel band, as librosa's filter bank places them."""
-    import librosa
-
-    return librosa.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)[1:-1]
-
-
 def _hz_ticks(freqs: np.ndarray) -> tuple[list[int], list[str]]:
     """Band indices near round frequencies, labelled in Hz (the heatmap rows are mel bands, evenly drawn)."""
     vals, text = [], []
@@ -166,3 +159,16 @@ def contributions_figure(drivers: list[tuple[str, float]], label: str) -> go.Fig
                       xaxis_title="contribution to the class margin (SHAP)", height=80 + 28 * len(names),
                       margin=dict(l=10, r=10, t=50, b=40))
     return fig
+
+
+def audioset_figure(timeline: dict, title: str = "YAMNet's AudioSet view, window by window") -> go.Figure:
+    """Heatmap of YAMNet's scores: its most confident AudioSet classes (rows) over its 0.975 s windows, every
+    0.48 s (columns), "Baby cry, infant cry" first; each score is an independent sigmoid in [0, 1]."""
+    starts, classes = np.asarray(timeline["starts"], float), list(timeline["classes"])
+    z = np.asarray(timeline["scores"], float)  # (classes, windows)
+    fig = go.Figure(go.Heatmap(z=z, x=starts + 0.4875, y=classes, zmin=0, zmax=1, colorscale="Blues",
+                               colorbar=dict(title="score", len=0.9),
+                               hovertemplate="%{y}, window centred at %{x:.2f} s: %{z:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title_text="")
+    fig.update_xaxes(title_text="time (s), window centre")
+    return layout(fig, title, height=max(HEIGHT, 60 + 28 * len(classes)))

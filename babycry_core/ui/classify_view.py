@@ -10,6 +10,7 @@ import streamlit as st
 
 from babycry_core import paths
 from babycry_core.audio import decode as audio
+from babycry_core.features.logmel import mel_centres
 from babycry_core.inference import explain
 from babycry_core.inference import wording as L
 from babycry_core.audio import synth
@@ -46,7 +47,7 @@ def recording(y, spec, name: str, cfg, sr: int):
     lo, hi = cfg.band_hz
     st.caption(f"{name} · {len(y) / sr:.1f} s · played as the model hears it: "
                f"{cfg.sample_rate / 1000:g} kHz, {lo:.0f}–{hi:.0f} Hz")
-    freqs, hop_s = P.mel_frequencies(cfg.n_mels, lo, hi), cfg.hop_length / cfg.sample_rate
+    freqs, hop_s = mel_centres(cfg), cfg.frame_hop_seconds
     c1, c2 = st.columns(2)
     c1.plotly_chart(P.waveform_figure(y, sr))
     c2.plotly_chart(P.spectrogram_figure(spec, hop_s, freqs))
@@ -197,8 +198,13 @@ def more_evidence(model, y, clip, sr: int, explained_label) -> None:
             try:
                 with st.spinner("Loading YAMNet…"):
                     ev = S.cached_audioset(data, name, sr)
-                st.metric("YAMNet: “Baby cry, infant cry”", f"{ev['baby_cry']:.0%}")
-                st.dataframe({"AudioSet class": [c for c, _ in ev["top"]], "score": [round(p, 3) for _, p in ev["top"]]})
+                c1, c2 = st.columns([1, 3])
+                c1.metric("YAMNet: “Baby cry, infant cry”", f"{ev['baby_cry_max']:.0%}",
+                          help="its highest score over 0.975 s windows (mean over the recording: "
+                               f"{ev['baby_cry']:.0%}); YAMNet alone is not babycry's cry detector")
+                c1.dataframe({"AudioSet class": [c for c, _ in ev["top"]],
+                              "mean score": [round(p, 3) for _, p in ev["top"]]}, hide_index=True)
+                c2.plotly_chart(P.audioset_figure(ev["timeline"]))
             except RuntimeError as e:  # YamnetUnavailable: one sentence with the fix
                 st.warning(str(e))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
 from babycry_core import paths
@@ -209,3 +210,18 @@ def test_xgboost_run_shows_its_feature_drivers(tiny_corpus, tmp_path, monkeypatc
     at = upload(classify(), "cry.wav", synth.to_wav_bytes(synth.cry_sweep(3.0)))
     titles = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("pushed the answer" in t for t in titles)
+
+
+def test_yamnet_audioset_view_window_by_window(run_dir, monkeypatch):
+    """With the real TFLite file, Classify shows YAMNet's top classes over time, "Baby cry, infant cry" first."""
+    from tests.conftest import shared_or_skip
+
+    monkeypatch.setenv("BABYCRY_YAMNET", str(shared_or_skip("yamnet", "yamnet.tflite")))
+    y, sr = sf.read(shared_or_skip("donateacry", "hungry",
+                                   "035c6b30-a145-42b9-8d0f-445cd9003d2c-1435948197257-1.7-m-04-hu.wav"), dtype="float32")
+    at = upload(classify(), "cry.wav", synth.to_wav_bytes(y, sr))
+    at = ok(next(t for t in at.toggle if "YAMNet" in t.label).set_value(True).run())
+    assert not [w for w in alerts(at, "warning") if "YAMNet" in w]
+    heat = [c.proto.spec for c in at.get("plotly_chart") if "window by window" in c.proto.spec]
+    assert heat and '"Baby cry, infant cry"' in heat[0]
+    assert any("Baby cry" in m.label and int(m.value.rstrip("%")) > 50 for m in at.metric)

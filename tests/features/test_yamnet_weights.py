@@ -51,7 +51,7 @@ def test_the_linked_file_is_found_and_hears_cries_and_speech(tflite):
     assert yamnet.resolve_handle() == str(tflite)
     assert yamnet.model_key().startswith("yamnet.tflite#469be6a3")  # the sha256 in ../shared/data/README.md
     assert yamnet.class_names()[20] == yamnet.BABY_CRY
-    cry = shared_or_skip("donateacry", "hungry", "035c6b30-a145-42b9-8d0f-445cd9e0a8be-1430357526-1.0-f-04-hu.wav")
+    cry = shared_or_skip("donateacry", "hungry", "035c6b30-a145-42b9-8d0f-445cd9003d2c-1435948197257-1.7-m-04-hu.wav")
     y, sr = sf.read(cry, dtype="float32")
     ev = yamnet.audioset_evidence(yamnet.to_16k(y, sr))
     assert ev["baby_cry_max"] > 0.5 and ev["frames"] == 14
