@@ -64,8 +64,10 @@ def is_tflite(h: str) -> bool:
 
 
 def tflite_candidates() -> list[Path]:
-    """Where setup puts the TFLite file: linked from ../shared/data/yamnet/ (`data link`), or downloaded once."""
-    return [paths.data_dir() / "corpus" / "yamnet" / TFLITE_NAME, paths.data_dir() / "yamnet" / TFLITE_NAME]
+    """Where setup puts the TFLite file: linked from ../shared/data/yamnet/ (`data link`), or downloaded once;
+    then the shared folder itself (a checkout whose data/ was set up elsewhere)."""
+    return [paths.data_dir() / "corpus" / "yamnet" / TFLITE_NAME, paths.data_dir() / "yamnet" / TFLITE_NAME,
+            paths.shared_data_dir() / "yamnet" / TFLITE_NAME]
 
 
 NO_WEIGHTS = (f"YAMNet's weights are not here: run `python -m babycry_core data link` (it links or downloads "

@@ -84,7 +84,24 @@ def _model_files(run_dir: Path, cfg: dict) -> list[str]:
         kind = cfg["embedding_source"].get("kind")
         pre = "not applicable (handcrafted features)" if kind == "handcrafted" else f"embeddings from `{kind}`"
     return ["## Model files", "", f"- Pretrained: {pre or ('requested' if cfg.get('pretrained') else 'no')}",
-            f"- Weights: {weights}", ""]
+            f"- Weights: {weights}", *_yamnet_source(cfg), ""]
+
+
+def _yamnet_source(cfg: dict) -> list[str]:
+    """Where a YAMNet-based run's AudioSet weights come from and their licence (they are never in the run folder)."""
+    from babycry_core.features.yamnet import LICENCE
+
+    emb = cfg.get("embedding_source") or {}
+    if not (cfg.get("family") == "yamnet" or emb.get("kind") == "yamnet"
+            or (cfg.get("features") or {}).get("frontend") == "yamnet"):
+        return []
+    import re
+
+    found = re.search(r"\S+\.tflite#[0-9a-f]+", cfg.get("pretrained_status") or "")
+    key = (cfg.get("yamnet") or emb.get("yamnet") or {}).get("model_key") or (found[0] if found else "")
+    return [f"- YAMNet's AudioSet weights: {key or 'see config.json'}; Google's YAMNet (AudioSet, 521 classes), "
+            f"{LICENCE}. Not stored in this folder: `python -m babycry_core data link` links or downloads "
+            f"yamnet.tflite, or set BABYCRY_YAMNET."]
 
 
 def _data(cfg: dict, labels: list, manifest, why: str | None) -> list[str]:

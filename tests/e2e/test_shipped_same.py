@@ -79,6 +79,8 @@ def test_fixture_covers_every_shipped_run(recorded):
 def test_shipped_run_gives_the_recorded_probabilities(run_dir, recorded):
     if run_dir.name not in recorded:
         pytest.skip("not recorded yet (test_fixture_covers_every_shipped_run says so)")
+    if "yamnet" in run_dir.name and not (paths.shared_data_dir() / "yamnet" / "yamnet.tflite").exists():
+        pytest.skip("YAMNet's weights are not beside the project (../shared/data/yamnet)")
     want, got = recorded[run_dir.name], measure(run_dir)
     assert got["labels"] == want["labels"]
     for name, w in want["signals"].items():

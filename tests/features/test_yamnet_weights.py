@@ -20,6 +20,13 @@ def no_env(monkeypatch):
 
 
 @pytest.fixture
+def nowhere(no_env, monkeypatch, tmp_path):
+    """A machine with no YAMNet file: neither linked, downloaded, nor in ../shared/data."""
+    monkeypatch.setenv("BABYCRY_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("BABYCRY_SHARED_DATA", str(tmp_path / "no-shared"))
+
+
+@pytest.fixture
 def tflite(no_env, monkeypatch, tmp_path):
     """The real file, linked as setup links it: <data>/corpus/yamnet -> ../shared/data/yamnet."""
     shared = shared_or_skip("yamnet", "yamnet.tflite").parent
@@ -30,8 +37,7 @@ def tflite(no_env, monkeypatch, tmp_path):
     return data / "corpus" / "yamnet" / "yamnet.tflite"
 
 
-def test_without_weights_one_line_says_how(no_env, monkeypatch, tmp_path):
-    monkeypatch.setenv("BABYCRY_DATA", str(tmp_path / "empty"))
+def test_without_weights_one_line_says_how(nowhere):
     t0 = time.time()
     with pytest.raises(yamnet.YamnetUnavailable) as e:
         yamnet.load_yamnet()
@@ -94,10 +100,9 @@ def test_yamnet_ft_starts_from_the_files_body(tflite):
     assert [g["lr"] for g in groups] == [pytest.approx(1e-3 * BODY_LR_FACTOR), 1e-3]
 
 
-def test_yamnet_ft_without_weights_trains_from_scratch_and_says_why(no_env, monkeypatch, tmp_path):
+def test_yamnet_ft_without_weights_trains_from_scratch_and_says_why(nowhere):
     from babycry_core.models import build_model
 
-    monkeypatch.setenv("BABYCRY_DATA", str(tmp_path / "empty"))
     model = build_model("yamnet_ft", 2, pretrained=True)
     assert model.pretrained_status.startswith("random initialisation: YAMNet's weights are not here")
 

@@ -1,5 +1,6 @@
 """MODEL_CARD.md for any run folder (model_card.py) and its CLI hook `python -m babycry_core card RUN`."""
 from __future__ import annotations
+import pytest
 
 import shutil
 
@@ -66,3 +67,17 @@ def test_command_reconstruction():
     assert train_command(d) == ("python -m babycry_core train --model cnn --corpus combined --epochs 10 --threads 1 "
                                 "--no-augment --fold 2 --embedding yamnet")
     assert train_command({"model": "two_stage", "family": "cv"}).endswith("--model two_stage --cv")
+
+
+@pytest.mark.parametrize("cfg", [
+    {"family": "yamnet", "yamnet": {"model_key": "yamnet.tflite#469be6a3421cbc52"}},
+    {"family": "torch", "features": {"frontend": "yamnet"},
+     "pretrained_status": "YAMNet AudioSet weights from yamnet.tflite#469be6a3421cbc52 (Apache-2.0)"},
+    {"family": "classical", "embedding_source": {"kind": "yamnet", "yamnet": {"model_key": "yamnet.tflite#469be6a3"}}},
+])
+def test_a_yamnet_card_names_the_weights_and_their_licence(cfg):
+    from babycry_core.runs.model_card import _yamnet_source
+
+    [line] = _yamnet_source(cfg)
+    assert "yamnet.tflite#469be6a3" in line and "Apache-2.0" in line and "data link" in line
+    assert _yamnet_source({"family": "torch", "features": {}}) == []
