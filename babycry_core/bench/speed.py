@@ -70,6 +70,23 @@ def speed(models: list[str] | None = None, repeats: int = 20, train_epoch: bool 
     return rows
 
 
+def _yamnet_speed(repeats: int) -> None:
+    """YAMNet per engine in a fresh process (bench/yamnet_speed.py); one line when its weights are not here."""
+    import multiprocessing
+
+    from babycry_core.bench.yamnet_speed import format_rows, yamnet_rows
+    from babycry_core.features.yamnet import YamnetUnavailable
+
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            rows = pool.apply(yamnet_rows, (max(3, repeats // 2),))
+    except YamnetUnavailable as e:
+        print(f"yamnet: skipped ({e})")
+        return
+    print(format_rows(rows))
+    fileio.write_json(paths.results_dir() / "bench_speed_yamnet.json", rows)
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -81,9 +98,9 @@ def _speed_one(name: str, repeats: int, train_epoch: bool) -> dict:
     from babycry_core.audio import decode as audio
     from babycry_core.audio import synth
     from babycry_core.features.logmel import FeatureConfig, fix_length, log_mel
-    from babycry_core.models import build_model
+    from babycry_core.models import build_model, get_spec
 
-    cfg = FeatureConfig()
+    cfg = FeatureConfig.from_dict(get_spec(name).params.get("features") or {})  # yamnet_ft: YAMNet's front end
     wav = synth.to_wav_bytes(synth.cry_sweep(7.0, 8000), 8000)
     all_threads = torch.get_num_threads()
     rss_start = _rss_mb()  # interpreter + torch, before the model
@@ -135,9 +152,9 @@ def _train_epoch_seconds(name: str, n_clips: int = 457, batch_size: int = 32) ->
     import torch.nn.functional as F
 
     from babycry_core.features.logmel import FeatureConfig
-    from babycry_core.models import build_model
+    from babycry_core.models import build_model, get_spec
 
-    cfg = FeatureConfig()
+    cfg = FeatureConfig.from_dict(get_spec(name).params.get("features") or {})
     model = build_model(name, 5).train()
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
     X = torch.randn(n_clips, 1, cfg.n_mels, cfg.n_frames)
@@ -190,9 +207,13 @@ def main(a) -> int:
         fileio.write_json(a.out or paths.results_dir() / "bench_load.json", res)
         return 0
     if a.kind == "speed":
-        rows = speed(a.models, a.repeats)
-        print(format_speed(rows))
-        fileio.write_json(a.out or paths.results_dir() / "bench_speed.json", rows)
+        torch_models = None if not a.models else [m for m in a.models if m != "yamnet"]  # None: every torch model
+        rows = speed(torch_models, a.repeats) if torch_models != [] else []
+        if rows:
+            print(format_speed(rows))
+            fileio.write_json(a.out or paths.results_dir() / "bench_speed.json", rows)
+        if not a.models or "yamnet" in a.models:
+            _yamnet_speed(a.repeats)
         return 0
     if a.kind == "cry":
         from babycry_core.bench.cry import MODELS, format_report, run
