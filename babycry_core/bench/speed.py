@@ -43,7 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="JSON output (default: results/bench_<kind>.json)")
 
 
-def _timeit(fn, repeats: int) -> dict:
+def timeit_ms(fn, repeats: int) -> dict:
+    """fn() timed `repeats` times after one warm-up: median, min and max in ms."""
     fn()  # warm-up
     ts = []
     for _ in range(repeats):
@@ -125,10 +126,10 @@ def _speed_one(name: str, repeats: int, train_epoch: bool) -> dict:
                     model(xx)
 
             row[f"t{threads}"] = {
-                "decode": _timeit(lambda: audio.load(wav, cfg.sample_rate), repeats),
-                "log_mel": _timeit(lambda: log_mel(fix_length(y, cfg.clip_samples), cfg), repeats),
-                "forward": _timeit(forward, repeats),
-                "end_to_end": _timeit(full, repeats),
+                "decode": timeit_ms(lambda: audio.load(wav, cfg.sample_rate), repeats),
+                "log_mel": timeit_ms(lambda: log_mel(fix_length(y, cfg.clip_samples), cfg), repeats),
+                "forward": timeit_ms(forward, repeats),
+                "end_to_end": timeit_ms(full, repeats),
             }
     torch.set_num_threads(all_threads)
     row["threads_all"] = all_threads
@@ -138,7 +139,7 @@ def _speed_one(name: str, repeats: int, train_epoch: bool) -> dict:
         with torch.inference_mode():
             model(xb)
 
-    b = _timeit(batch, max(3, repeats // 4))
+    b = timeit_ms(batch, max(3, repeats // 4))
     row["batch16_clips_per_s"] = 16000 / b["median_ms"]
     if train_epoch:
         row["train_epoch_s"] = _train_epoch_seconds(name)

@@ -8,9 +8,7 @@ its ONNX export under onnxruntime. Per clip: median (min-max) ms; per hour of au
 from __future__ import annotations
 
 import resource
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +17,11 @@ CLIP_S = 7.0
 
 
 def _time(fn, repeats: int) -> dict:
-    fn()  # warm-up
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t) * 1000)
-    med = statistics.median(ts)
-    return {"median_ms": med, "min_ms": min(ts), "max_ms": max(ts), "per_hour_s": med / 1000 * 3600 / CLIP_S,
-            "realtime_x": CLIP_S * 1000 / med}
+    """timeit_ms, plus seconds per hour of audio and the real-time factor of a CLIP_S clip."""
+    from babycry_core.bench.speed import timeit_ms
+
+    t = timeit_ms(fn, repeats)
+    return {**t, "per_hour_s": t["median_ms"] / 1000 * 3600 / CLIP_S, "realtime_x": CLIP_S * 1000 / t["median_ms"]}
 
 
 def yamnet_rows(repeats: int = 10) -> list[dict]:

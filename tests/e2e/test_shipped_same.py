@@ -37,12 +37,10 @@ def shipped_runs() -> list[Path]:
 
 
 def signals() -> dict[str, bytes]:
-    return {"cry_sweep": synth.to_wav_bytes(synth.cry_sweep()),
-            "cry_sweep_high": synth.to_wav_bytes(synth.cry_sweep(7.0, 8000, 900.0, 1200.0, seed=1)),
-            "cry_sweep_12s": synth.to_wav_bytes(synth.cry_sweep(12.0, seed=2)),  # several windows
-            "white_noise": synth.to_wav_bytes(synth.white_noise()),
-            "sine_440": synth.to_wav_bytes(synth.sine()),
-            "sine_1000_3s": synth.to_wav_bytes(synth.sine(3.0, freq=1000.0)),
+    """The no-pickle test's generated signals, and a quiet 16 kHz one."""
+    from tests.e2e.test_no_pickle import generated_signals
+
+    return {**generated_signals(),
             "quiet_noise_16k": synth.to_wav_bytes(synth.white_noise(5.0, 16000, level=0.01, seed=3), 16000)}
 
 
