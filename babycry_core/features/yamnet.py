@@ -1,20 +1,20 @@
-"""YAMNet (Google's AudioSet classifier, TF Hub) as a frozen embedder: loading it, running it, clip embeddings.
+"""YAMNet (Google's AudioSet classifier, 521 classes): finding its weights, running it, its front end, clip embeddings.
 
-- The model is loaded with `tensorflow_hub.load(handle)`; TensorFlow is imported only here, through
-  `tf_import` (torch/torchvision first), and only when YAMNet is actually used. Handle: `--yamnet-handle` /
-  TrainConfig.yamnet_handle, else env BABYCRY_YAMNET_HANDLE, else https://tfhub.dev/google/yamnet/1. A local
-  handle is a SavedModel folder (with saved_model.pb) or a TF Hub cache folder (TFHUB_CACHE_DIR).
-- When the weights cannot be had, `YamnetUnavailable` says in one sentence what failed and how to fix it,
-  within seconds (socket timeout around hub.load). Nothing else in the app needs YAMNet.
-- Input: YAMNet wants 16 kHz mono float32. Audio is decoded at the run's FeatureConfig rate (8 kHz: the
-  Donate-a-Cry band) and upsampled to 16 kHz, so YAMNet sees the same 0-4 kHz band in training and for any
-  upload (a 44.1 kHz phone file is band-limited exactly like the corpus); config.json says so.
-- YAMNet returns (scores [frames, 521], embeddings [frames, 1024], log_mel [frames', 64]), one frame per
-  0.48 s hop of 0.96 s. Frame embeddings are cached per clip on disk (cache_dir()/yamnet, keyed by the model
-  and the clip's content hash) and pooled to one clip embedding: mean and std -> 2048-d.
-- `audioset_evidence(waveform_16k)`: YAMNet's own "Baby cry, infant cry" score and its top AudioSet classes.
+- Weights (`resolve_handle`): env BABYCRY_YAMNET (or the older BABYCRY_YAMNET_HANDLE, or --yamnet-handle): a
+  `.tflite` file, a SavedModel / TF Hub cache folder, or a TF Hub URL; else the TFLite file `data link` linked into
+  data/corpus/yamnet/ from ../shared/data/yamnet/ or downloaded once into data/yamnet/. None: `YamnetUnavailable`,
+  one line with the fix, and nothing else in the app needs YAMNet.
+- A `.tflite` file runs in PyTorch (features/yamnet_net.py, weights read by features/yamnet_tflite.py): no
+  TensorFlow. A SavedModel still loads through `tensorflow_hub` (imported only then, through `tf_import`).
+- Input: 16 kHz mono. Audio is decoded at the run's FeatureConfig rate (8 kHz: the Donate-a-Cry band) and upsampled,
+  so YAMNet hears 0-4 kHz in training and for any upload; config.json says so.
+- `run` gives (scores [frames, 521], embeddings [frames, 1024], log_mel [frames', 64]), one frame per 0.48 s hop of
+  0.96 s. Frame embeddings are cached per clip on disk (keyed by the weights' sha256 and the clip's content hash)
+  and pooled to one clip embedding: mean and std -> 2048-d.
+- `audioset_evidence`: YAMNet's own "Baby cry, infant cry" score, its top classes, and its scores window by window.
+- `frontend_log_mel`: YAMNet's front end as a feature (FeatureConfig frontend "yamnet") for `yamnet_ft`.
 
-The `yamnet` registry model (models/yamnet.py) is a small head on these embeddings; training/yamnet_head.py trains it.
+The `yamnet` and `yamnet_ft` registry models are in models/yamnet.py.
 """
 from __future__ import annotations
 

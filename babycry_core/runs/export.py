@@ -14,7 +14,8 @@ An export folder (default `checkpoints/<run>/onnx/`, or `$BABYCRY_EXPORTS/<run>/
 What exports: every torch network of the registry (cnn, resnet18, resnet50, mobilenet_v3, efficientnet_b0,
 cry_detector; torch.onnx's dynamo exporter, the TorchScript one as fallback), two_stage (both stages), svm on the
 handcrafted embedding (skl2onnx) and xgboost on it (onnxmltools). What does not, said in one line by
-`NotExportable`: yamnet (its embedder is a TensorFlow Hub model) and classical heads on a CNN or YAMNet embedding.
+`NotExportable`: the frozen yamnet head (its embedder runs outside the network) and classical heads on a CNN or
+YAMNet embedding (yamnet_ft, a torch network, exports).
 """
 from __future__ import annotations
 
@@ -94,8 +95,8 @@ def _check_exportable(run_id: str, family: str, model: str, config: dict) -> Non
     if family not in EXPORTERS:
         raise NotExportable(f"run {run_id} is a {family!r} run: it holds no model to export")
     if EXPORTERS[family] is None:
-        raise NotExportable(f"run {run_id} ({model}) does not export to ONNX: its embedder is YAMNet, a "
-                            "TensorFlow Hub model; the torch networks, two_stage, svm and xgboost export")
+        raise NotExportable(f"run {run_id} ({model}) does not export to ONNX: its embedder, YAMNet, runs outside "
+                            "the head; yamnet_ft, the torch networks, two_stage, svm and xgboost export")
     if family == "classical":
         kind = (config.get("embedding_source") or {}).get("kind")
         if kind != "handcrafted":
