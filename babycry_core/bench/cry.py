@@ -33,7 +33,7 @@ def _work_dir() -> Path:
 
 
 def _uploads() -> list[Path]:
-    from babycry_core.data.corpora import AUDIO_EXTENSIONS
+    from babycry_core.data.sources import AUDIO_EXTENSIONS
 
     for root in (paths.data_dir() / "corpus" / "uploads-sample", paths.shared_data_dir() / "uploads-sample"):
         if root.is_dir():

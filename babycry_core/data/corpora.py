@@ -1,95 +1,20 @@
 """Corpus specs: which folders hold which classes, and which files come from the same recording.
 
-A corpus is data, not a code path. `CorpusSpec` lists its sources; each `SourceSpec` names a root folder
-(relative to `paths.data_dir()`), how its class folders (or Donate-a-Cry reason tags) map to labels, and the
-grouping rule that says which files come from one baby or one recording (splits never separate a group).
-`data.build_manifest` walks a spec; nothing else in the project knows the class list.
+A corpus is data, not a code path. `CorpusSpec` lists its sources; each `SourceSpec` (sources.py) names a root
+folder (relative to `paths.data_dir()`), how its class folders (or Donate-a-Cry reason tags) map to labels, what
+kind of sound each file is (the manifest's `kind`, finer than the label), the grouping rule that says which files
+come from one baby, speaker or recording (splits never separate a group), an optional metadata table and the files
+it leaves out. `data.build_manifest` walks a spec; nothing else in the project knows the class list.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Mapping
+from dataclasses import dataclass
+
+from babycry_core.data.sources import CRY_KIND, MetaTable, SourceSpec
 
 UNKNOWN_CRY = "cry_unknown"  # a cry with no reason label: the cry/no-cry gate uses it, the reason model does not
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".3gp", ".caf", ".webm", ".opus", ".aiff")
-
-# <uuid>-<unix time>-<app version>-<gender m|f>-<age 04|48|26|72|22>-<reason>[.ext]; the uuid has dashes itself,
-# and iOS writes it upper case. Android times are milliseconds, iOS times seconds.
-_UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
-_DONATEACRY = re.compile(
-    rf"^(?P<uuid>{_UUID})-(?P<timestamp>\d{{9,13}})-(?P<app_version>\d+(?:\.\d+)*)"
-    r"-(?P<gender>[mf])-(?P<age>04|48|26|72|22)-(?P<reason>[a-z]{2})(?:\.[A-Za-z0-9]{1,5})?$"
-)
-_ESC50 = re.compile(r"^(?P<id>\d+-\d+)-[A-Z]$")  # ESC-50: <fold>-<freesound id>-<take>
-_WINDOW = re.compile(r"^(?P<rec>.+)_\d+$")  # <recording>_<window index>
-
-
-def parse_donateacry_name(name: str) -> dict | None:
-    """Fields of a Donate-a-Cry file name (with or without folder and extension), or None if it is not one.
-
-    timestamp is in unix seconds (Android names carry milliseconds), age the tag as written ("04").
-    """
-    m = _DONATEACRY.match(Path(str(name)).name)
-    if not m:
-        return None
-    d = m.groupdict()
-    ts = int(d["timestamp"])
-    d["timestamp"] = ts // 1000 if ts > 10**11 else ts
-    return d
-
-
-def _group_uuid(stem: str, folder: str) -> str:
-    parsed = parse_donateacry_name(stem)
-    return parsed["uuid"] if parsed else stem
-
-
-def _group_recording(stem: str, folder: str) -> str:
-    m = _ESC50.match(stem)
-    if m:
-        return m["id"]
-    m = _WINDOW.match(stem)
-    return m["rec"] if m else stem
-
-
-GROUPING = {
-    "uuid": _group_uuid,  # Donate-a-Cry app-instance uuid (one installed app ~ one baby); else the file itself
-    "recording": _group_recording,  # ESC-50 source id, or the part before `_N` for windows of one recording
-    "folder": lambda stem, folder: folder,  # the whole class folder is one recording
-    "file": lambda stem, folder: stem,  # every file independent
-}
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    name: str  # `source` column and clip_id prefix
-    root: str  # folder-per-class root, relative to data_dir() (or absolute)
-    folders: Mapping[str, str] | None = None  # class folder -> label; None: every sub-folder, label = its name
-    tag_labels: Mapping[str, str] = field(default_factory=dict)  # Donate-a-Cry reason tag -> label (overrides folder)
-    grouping: str = "uuid"  # a GROUPING rule
-    folder_grouping: Mapping[str, str] = field(default_factory=dict)  # per-folder override of `grouping`
-    cry_labels: frozenset | None = None  # labels that are cries (is_cry); None: all of them
-    extensions: tuple = AUDIO_EXTENSIONS
-    derived: tuple = ()  # class folders that derived.py builds under root (e.g. "speech", "roomtone")
-
-    def label_for(self, folder: str, reason: str | None) -> str | None:
-        """The label of a file in `folder` with this reason tag; None if the folder is not a class."""
-        if self.folders is None:
-            label = folder
-        elif folder in self.folders:
-            label = self.folders[folder]
-        else:
-            return None
-        return self.tag_labels.get(reason, label) if reason else label
-
-    def group_for(self, stem: str, folder: str) -> str:
-        rule = self.folder_grouping.get(folder, self.grouping)
-        return GROUPING[rule](stem, folder)
-
-    def is_cry(self, label: str) -> bool:
-        return True if self.cry_labels is None else label in self.cry_labels
+# what giulbia's folders really hold (the manifest's `kind`; its noise is ESC-50 household and street sounds)
+GIULBIA_KINDS = {"laugh": "laughing", "noise": "household_street", "silence": "silence", "cry": CRY_KIND}
 
 
 @dataclass(frozen=True)
@@ -118,6 +43,7 @@ CORPORA: dict[str, CorpusSpec] = {
                 grouping="recording",
                 folder_grouping={"silence": "folder"},
                 cry_labels=frozenset({UNKNOWN_CRY}),
+                folder_kinds=GIULBIA_KINDS,
             ),
         ),
         description="Donate-a-Cry reasons (cold/hot split back out) + laugh/silence/noise and unlabelled cries "
@@ -143,12 +69,33 @@ CORPORA["detect"] = CorpusSpec(
                    folders={f: CRY for f in _REASON_FOLDERS}, cry_labels=frozenset({CRY})),
         SourceSpec(name="giulbia", root="corpus/giulbia",
                    folders={"laugh": "laugh", "silence": "silence", "noise": "noise", "cry": CRY},
-                   grouping="recording", folder_grouping={"silence": "folder"}, cry_labels=frozenset({CRY})),
+                   grouping="recording", folder_grouping={"silence": "folder"}, cry_labels=frozenset({CRY}),
+                   folder_kinds=GIULBIA_KINDS),
+        # the optional sources below add no rows where their folder is missing (no ../shared/data)
+        # Donate-a-Cry uploads the curators rejected by listening as not a cry: mostly a parent talking, a quiet
+        # room, music. Label "noise" (the detector's job is cry vs not; their speech is not separated out), kind
+        # "same_app"; grouped by app uuid like donateacry's cries, so one app's cries and rejects share a side.
+        # Left out: a YAMNet "Baby cry" score above 0.3 (may still hold crying) and < 1 s (2 hold no audio at all).
+        SourceSpec(name="dac-rejected", root="corpus/dac-rejected", label="noise", kind="same_app",
+                   cry_labels=frozenset(), grouping="uuid", table=MetaTable("labels.tsv", key="file", match="name"),
+                   max_meta={"yamnet_max_cry": 0.3}, min_duration=1.0, optional=True),
+        SourceSpec(name="speech-more", root="corpus/speech-more", label=SPEECH, kind_rule="speaker",
+                   cry_labels=frozenset(), grouping="folder", group_prefix="speaker:",
+                   table=MetaTable("speakers.tsv", key="speaker", match="folder"), optional=True),
+        SourceSpec(name="urbansound", root="corpus/urbansound", label="noise", kind="household_street",
+                   cry_labels=frozenset(), table=MetaTable("clips.tsv", key="file", match="path"),
+                   group_column="fsID", group_prefix="fsID:", optional=True),
+        # last: tests and tools read it as sources[-1]
         SourceSpec(name="derived", root="derived", folders={"speech": SPEECH, "roomtone": "silence"},
-                   grouping="recording", cry_labels=frozenset(), derived=("speech", "roomtone")),
+                   grouping="recording", cry_labels=frozenset(), derived=("speech", "roomtone"),
+                   folder_kinds={"speech": "speech_men", "roomtone": "silence"}),
     ),
     description="The cry detector's corpus: every Donate-a-Cry and giulbia cry as 'cry'; giulbia laugh / noise / "
-                "silence; adult speech joined from FSDD (grouped by speaker); generated quiet rooms (silence).",
+                "silence; adult speech joined from FSDD (grouped by speaker); generated quiet rooms (silence). "
+                "Where present (../shared/data): rejected Donate-a-Cry uploads of the same apps as noise "
+                "(kind same_app, grouped by app uuid with their cries), read English speech of children, women "
+                "and men (speechocean762, by speaker) and UrbanSound8K street and household sounds (noise, by "
+                "fsID; CC BY-NC: development and tests only).",
 )
 
 

@@ -1,7 +1,8 @@
 """Corpus → manifest → grouped splits.
 
 `build_manifest` walks a corpus spec (see `corpora.py`), probes every file, and writes
-`<data_dir>/<corpus>/manifest.csv` (one row per clip) plus `failed.csv` (files that would not decode).
+`<data_dir>/<corpus>/manifest.csv` (one row per clip) plus `failed.csv` (path, reason: files that would not
+decode, and files a source leaves out on purpose, their reason starting "excluded:").
 `make_splits` cuts it into a fixed train/val/test split and k grouped folds: the clips of one group (one
 Donate-a-Cry app install ~ one baby, one home recording, one ESC-50 source clip) always stay on one side,
 otherwise the test set hears the training babies. `random_folds` ignore groups; they exist only so the
@@ -12,6 +13,7 @@ Layout of `data/` (never commit it: it holds corpus links, audio and derived fil
     data/corpus/donateacry      symlink to ../shared/data/donateacry, or the cleaned folder of a clone
     data/corpus/giulbia         symlink to ../shared/data/giulbia
     data/corpus/uploads-sample  symlink to ../shared/data/uploads-sample (raw .3gp/.caf phone uploads)
+    data/corpus/{dac-rejected,speech-more,urbansound}  optional extra negatives of the detect corpus
     data/<corpus>/manifest.csv, failed.csv, splits.json
 Linking or cloning the corpora into data/corpus/ is data/linking.py (its names are re-exported here).
 """
@@ -25,12 +27,13 @@ import numpy as np
 import pandas as pd
 
 from babycry_core import fileio, paths
-from babycry_core.data.corpora import UNKNOWN_CRY, SourceSpec, get_corpus, parse_donateacry_name
+from babycry_core.data.corpora import UNKNOWN_CRY, get_corpus
+from babycry_core.data.sources import CRY_KIND, SourceSpec
 from babycry_core.data.linking import NO_CORPUS, NoCorpusError
 
-COLUMNS = ["clip_id", "path", "label", "group", "source", "is_cry", "duration", "sample_rate",
+COLUMNS = ["clip_id", "path", "label", "kind", "group", "source", "is_cry", "duration", "sample_rate",
            "uuid", "gender", "age", "reason"]
-_STR_COLUMNS = ["clip_id", "path", "label", "group", "source", "uuid", "gender", "age", "reason"]
+_STR_COLUMNS = ["clip_id", "path", "label", "kind", "group", "source", "uuid", "gender", "age", "reason"]
 BUILD_HINT = "run `python -m babycry_core data build`"
 
 
@@ -55,7 +58,8 @@ def _corpus_dir(corpus: str) -> Path:
     return paths.data_dir() / corpus
 
 
-def _source_root(src: SourceSpec, override: Path | None) -> Path:
+def _source_root(src: SourceSpec, override: Path | None) -> Path | None:
+    """The folder of one source; None for an optional source that is nowhere (it adds no rows)."""
     if override is not None:
         root = Path(override).expanduser()
         if not root.is_dir():
@@ -72,6 +76,8 @@ def _source_root(src: SourceSpec, override: Path | None) -> Path:
     shared = paths.shared_data_dir() / Path(src.root).name
     if shared.is_dir():
         return shared
+    if src.optional:
+        return None
     if src.name == "donateacry":
         raise NoCorpusError(NO_CORPUS)
     raise FileNotFoundError(f"{src.name} corpus not found at {root}: run `python -m babycry_core data link` "
@@ -80,60 +86,59 @@ def _source_root(src: SourceSpec, override: Path | None) -> Path:
 
 # ---------------------------------------------------------------- manifest
 
-def _walk(src: SourceSpec, root: Path):
-    """(path, folder, label) for every audio file in the class folders of one source, sorted."""
-    for folder in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
-        if src.label_for(folder.name, None) is None:
-            continue
-        for f in sorted(folder.iterdir()):
-            if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in src.extensions:
-                yield f, folder.name
-
-
 def build_manifest(corpus: str = "donateacry", source: Path | None = None, out_dir: Path | None = None,
                    progress: bool = True) -> pd.DataFrame:
     """Probe every file of `corpus`; write manifest.csv and failed.csv into out_dir (default data_dir()/corpus).
 
     `source` replaces the root folder of the corpus's first source (e.g. a Donate-a-Cry clone elsewhere).
-    Files that fail to decode are listed in failed.csv (path, reason) and skipped.
+    Files that fail to decode, and files a source leaves out (no metadata row, over `max_meta`, under
+    `min_duration`), are listed in failed.csv (path, reason) and skipped. An optional source that is missing adds
+    no rows.
     """
     from tqdm import tqdm
 
     from babycry_core.audio import decode as audio
 
     spec = get_corpus(corpus)
-    jobs = []
+    jobs, failed = [], []
     for i, src in enumerate(spec.sources):
         root = _source_root(src, source if i == 0 else None)
-        jobs += [(src, root, f, folder) for f, folder in _walk(src, root)]
+        if root is None:
+            continue
+        for entry, why in src.entries(root):
+            if why is None:
+                jobs.append((src, root, entry))
+            else:
+                failed.append({"path": _store_path(entry), "reason": why})
     if not jobs:
         raise FileNotFoundError(f"no audio files found for corpus {corpus!r}")
 
-    rows, failed, seen = [], [], set()
-    for src, root, f, folder in tqdm(jobs, desc=f"probing {corpus}", unit="file", disable=not progress):
+    rows, seen = [], set()
+    for src, root, e in tqdm(jobs, desc=f"probing {corpus}", unit="file", disable=not progress):
         try:
-            info = audio.probe(f)
+            info = audio.probe(e.path)
             if not info.duration or info.duration <= 0:
                 raise ValueError("no audio samples")
-        except Exception as e:  # a bad file is reported, never fatal
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            failed.append({"path": _store_path(f), "reason": msg})
+        except Exception as ex:  # a bad file is reported, never fatal
+            msg = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+            failed.append({"path": _store_path(e.path), "reason": msg})
             continue
-        parsed = parse_donateacry_name(f.name) or {}
-        reason = parsed.get("reason", "")
-        label = src.label_for(folder, reason)
-        rel = f.relative_to(root).with_suffix("").as_posix()
-        clip_id = f"{src.name}/{rel}"
+        short = src.too_short(float(info.duration))
+        if short:
+            failed.append({"path": _store_path(e.path), "reason": short})
+            continue
+        clip_id = f"{src.name}/{e.rel.with_suffix('').as_posix()}"
         if clip_id in seen:  # same name, other extension
-            clip_id = f"{src.name}/{f.relative_to(root).as_posix()}"
+            clip_id = f"{src.name}/{e.rel.as_posix()}"
         seen.add(clip_id)
+        p = e.parsed
         rows.append({
-            "clip_id": clip_id, "path": _store_path(f), "label": label,
-            "group": src.group_for(f.name[: -len(f.suffix)] if f.suffix else f.name, folder),
-            "source": src.name, "is_cry": src.is_cry(label),
+            "clip_id": clip_id, "path": _store_path(e.path), "label": e.label, "kind": e.kind, "group": e.group,
+            "source": src.name, "is_cry": e.is_cry,
             "duration": round(float(info.duration), 4), "sample_rate": int(info.sample_rate),
-            "uuid": parsed.get("uuid", ""), "gender": parsed.get("gender", ""), "age": parsed.get("age", ""),
-            "reason": reason,
+            "uuid": p.get("uuid", ""), "gender": p.get("gender", ""), "age": p.get("age", ""),
+            # the reason tag a parent chose describes a cry; on a rejected upload (not a cry) it means nothing
+            "reason": p.get("reason", "") if e.is_cry else "",
         })
     manifest = pd.DataFrame(rows, columns=COLUMNS).sort_values("clip_id", ignore_index=True)
     out = Path(out_dir) if out_dir is not None else _corpus_dir(spec.name)
@@ -145,7 +150,11 @@ def build_manifest(corpus: str = "donateacry", source: Path | None = None, out_d
 
 def _read_manifest(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, dtype={c: str for c in _STR_COLUMNS}, keep_default_na=False)
+    if "kind" not in df.columns:  # written before kinds existed: "cry" for cries, else the label
+        df.insert(COLUMNS.index("kind"), "kind", "")
     df["is_cry"] = df["is_cry"].astype(str).str.lower().isin(["true", "1"])
+    missing = df["kind"] == ""
+    df.loc[missing, "kind"] = np.where(df.loc[missing, "is_cry"], CRY_KIND, df.loc[missing, "label"])
     df["duration"] = pd.to_numeric(df["duration"])
     df["sample_rate"] = pd.to_numeric(df["sample_rate"]).astype(int)
     return df
@@ -176,6 +185,14 @@ def class_summary(manifest: pd.DataFrame) -> pd.DataFrame:
     out["share"] = (out["clips"] / max(len(manifest), 1)).round(4)
     out = out.reset_index()[["label", "clips", "groups", "share", "is_cry"]]
     return out.sort_values(["clips", "label"], ascending=[False, True], ignore_index=True)
+
+
+def kind_summary(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Per kind (what the sound really is): its label, clips, groups and sources."""
+    g = manifest.groupby("kind", sort=True)
+    out = pd.DataFrame({"label": g["label"].agg(lambda s: "/".join(sorted(set(s)))), "clips": g.size(),
+                        "groups": g["group"].nunique(), "sources": g["source"].agg(lambda s: "/".join(sorted(set(s))))})
+    return out.reset_index().sort_values(["label", "kind"], ignore_index=True)
 
 
 # ---------------------------------------------------------------- splits

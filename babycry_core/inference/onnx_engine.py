@@ -86,7 +86,7 @@ class OnnxClassical(EmbeddingModel):
         super().__init__(Source(HANDCRAFTED), feature_config, labels, classes)
         self.net, self.scaler = net, scaler
 
-    def _proba(self, E):
+    def head_proba(self, E):
         from babycry_core.runs.export import standardise
 
         return self.net.run(standardise(E, self.scaler)).astype(np.float64)

@@ -15,6 +15,7 @@ import soundfile as sf
 from babycry_core import paths
 from babycry_core.data import corpora
 from babycry_core.data import linking, splits as data
+from babycry_core.data.sources import parse_donateacry_name
 from babycry_core.audio import synth
 
 SHARED = paths.shared_data_dir()
@@ -31,17 +32,17 @@ def data_env(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- names and specs
 
 def test_parse_ios_uppercase_name():
-    d = data.parse_donateacry_name("10A40438-09AA-4A21-83B4-8119F03F7A11-1430848070-1.0-f-26-hu")
+    d = parse_donateacry_name("10A40438-09AA-4A21-83B4-8119F03F7A11-1430848070-1.0-f-26-hu")
     assert d == {"uuid": "10A40438-09AA-4A21-83B4-8119F03F7A11", "timestamp": 1430848070, "app_version": "1.0",
                  "gender": "f", "age": "26", "reason": "hu"}
 
 
 def test_parse_android_name_with_folder_and_extension():
-    d = data.parse_donateacry_name("x/discomfort/999bf14b-e417-4b44-b746-9253f81efe38-1430844958178-1.7-m-04-ch.wav")
+    d = parse_donateacry_name("x/discomfort/999bf14b-e417-4b44-b746-9253f81efe38-1430844958178-1.7-m-04-ch.wav")
     assert d["uuid"] == "999bf14b-e417-4b44-b746-9253f81efe38"
     assert d["timestamp"] == 1430844958  # milliseconds -> seconds
     assert (d["app_version"], d["gender"], d["age"], d["reason"]) == ("1.7", "m", "04", "ch")
-    d = data.parse_donateacry_name("06c4cfa2-7fa6-4fda-91a1-ea186a4acc64-1430029221058-1.7-f-26-ti.3gp")
+    d = parse_donateacry_name("06c4cfa2-7fa6-4fda-91a1-ea186a4acc64-1430029221058-1.7-f-26-ti.3gp")
     assert d["reason"] == "ti" and d["uuid"].startswith("06c4cfa2")
 
 
@@ -53,7 +54,7 @@ def test_parse_android_name_with_folder_and_extension():
     "10A40438-09AA-4A21-83B4-8119F03F7A11-1430848070-1.0-f-26.wav",  # no reason
 ])
 def test_parse_rejects_other_names(name):
-    assert data.parse_donateacry_name(name) is None
+    assert parse_donateacry_name(name) is None
 
 
 def test_get_corpus_lists_valid_names():

@@ -54,7 +54,7 @@ def test_random_net_shapes_without_the_file():
         net.act_quant = "xnnpack"  # batch items stay independent when activations are int8-rounded
         s2, _ = net.forward_waveform(wave)
         s1, _ = net.forward_waveform(wave[1:])
-        torch.testing.assert_close(s2[1:], s1, atol=1e-5, rtol=0)
+        torch.testing.assert_close(s2[1:], s1, atol=1e-3, rtol=0)  # float batching may move one int8 rounding
     with pytest.raises(ValueError):
         net.act_quant = "int4"
 

@@ -20,7 +20,8 @@ from babycry_core.eval import cry_metrics
 from babycry_core.data import splits as data
 from babycry_core.runs import registry as runs
 from babycry_core.audio import synth
-from babycry_core.data.corpora import UNKNOWN_CRY, CorpusSpec, SourceSpec
+from babycry_core.data.corpora import UNKNOWN_CRY, CorpusSpec
+from babycry_core.data.sources import SourceSpec
 from babycry_core.features.logmel import FeatureConfig
 from babycry_core.audio.signal import SILENCE_DBFS
 from babycry_core.inference.predictor import Predictor
