@@ -3,11 +3,15 @@
     cry_detector  this project's detector (training/detector.py), trained on each fold's training part
     svm_anchor    log-mel and MFCC mean/std statistics (50-4000 Hz) with an RBF SVM, class-balanced, on the
                   same training recordings and augmented copies
-    two_stage     today's gate x reason model, trained on each fold's training part of the combined corpus
-                  (it knows no speech or generated room tone: that is what it was)
+    yamnet_zero_shot, yamnet_head
+                  YAMNet's own cry score, and a head on its frozen embeddings (bench/cry_yamnet.py)
+    two_stage     (on request) the former gate x reason model, trained on each fold's training part of the combined
+                  corpus (it knows no speech or generated room tone: that is what it was)
 
-Folds: the 5 grouped folds of data/detect (by baby, source recording, ESC-50 id, FSDD speaker). Every
-recording is tested once; figures are pooled, with 95 % intervals from resampling whole groups. quiet_recall:
+Folds: the 5 grouped folds of data/detect (by baby / app install, source recording, ESC-50 id, UrbanSound fsID,
+speaker). Every recording is tested once; figures are pooled, with 95 % intervals from resampling whole groups; false
+alarms are given per label and per kind (speech of men / women / children, same-app non-cry uploads, household and
+street, laughing, silence), each with its count of recordings and sources. quiet_recall:
 held-out cries turned down to -35 and -45 dBFS. The 22 raw phone uploads are scored by the fold models that
 never trained on their baby (each upload's cleaned twin sits in that fold's test part).
 Writes results/cry_detection.json; finished (fold, model) scores are kept under results/cry_bench/ and reused.
@@ -22,7 +26,9 @@ import numpy as np
 from babycry_core import fileio, paths
 from babycry_core.data.corpora import CRY
 
-MODELS = ("cry_detector", "svm_anchor", "two_stage")
+MODELS = ("cry_detector", "svm_anchor", "yamnet_zero_shot", "yamnet_head")
+ALL_MODELS = (*MODELS, "two_stage")
+ANCHORS = ("svm_anchor", "yamnet_zero_shot")  # what a candidate must beat, outside the interval
 QUIET_LEVELS = (-35.0, -45.0)
 KINDS = ("speech", "laugh", "noise", "silence")
 TARGETS = {"f1": 0.97, "recall": 0.95, "false_alarm_speech": 0.03, "false_alarm_other": 0.05}
@@ -167,7 +173,7 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
         test_stems = {Path(p).stem for p in test["path"]}
         mine = [n for n in upload_waves if Path(n).stem in test_stems]
         cries = test["label"].to_numpy() == CRY
-        prepared = None
+        prepared, plain = None, None
         if cached_only and not all((_work_dir() / f"fold{k}" / f"{m}.json").exists() for m in models):
             continue
         if only_folds is not None and k not in only_folds:
@@ -193,8 +199,16 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
                 decide = _fold_svm(tr, is_cry)
             elif m == "two_stage":
                 decide = _fold_two_stage(k, frames, epochs, progress)
+            elif m in ("yamnet_zero_shot", "yamnet_head"):
+                from babycry_core.bench.cry_yamnet import fold_head, fold_zero_shot
+
+                plain = plain or {part: [audio.load(data.resolve_path(p), 8000) for p in frames[part]["path"]]
+                                  for part in ("train", "val")}
+                val_cry = (frames["val"]["label"] == CRY).to_numpy()
+                decide = fold_zero_shot(plain["val"], val_cry) if m == "yamnet_zero_shot" else \
+                    fold_head(plain["train"], (frames["train"]["label"] == CRY).to_numpy(), plain["val"], val_cry)
             else:
-                raise ValueError(f"unknown model {m!r}; valid: {', '.join(MODELS)}")
+                raise ValueError(f"unknown model {m!r}; valid: {', '.join(ALL_MODELS)}")
             res = _score_all(decide, waves, quiet, [upload_waves[n] for n in mine])
             res["uploads"]["files"] = mine
             res["fold"] = k
@@ -221,6 +235,7 @@ def summarise(scores: dict, frame) -> dict:
     true = frame["label"].to_numpy() == CRY
     groups = frame["group"].astype(str).to_numpy()
     kinds = frame["label"].astype(str).to_numpy()
+    fine = frame["kind"].astype(str).to_numpy() if "kind" in frame else kinds
     out = {"models": {}, "targets": TARGETS}
     preds = {}
     for m, folds in scores.items():
@@ -233,21 +248,31 @@ def summarise(scores: dict, frame) -> dict:
             "f1": d["f1"], "f1_ci": d["f1_ci"], "recall": d["recall"], "recall_ci": d["recall_ci"],
             "precision": d["precision"], "precision_ci": d["precision_ci"],
             "false_alarms": {c: float(pred[kinds == c].mean()) if (kinds == c).any() else None for c in KINDS},
+            "false_alarms_by_kind": {c: {"rate": float(pred[fine == c].mean()), "n": int((fine == c).sum()),
+                                         "sources": int(len(set(groups[fine == c]))),
+                                         "sources_with_a_false_alarm": int(len(set(groups[(fine == c) & pred])))}
+                                     for c in sorted(set(fine)) if c != CRY},
             "quiet_recall": float(quiet.mean()) if len(quiet) else None, "quiet_levels_dbfs": list(QUIET_LEVELS),
             "uploads_called_cry": int(sum(c for _, c in up)), "uploads_scored": len(up),
             "uploads_missed": [n for n, c in up if not c],
             "f1_per_fold": _per_fold_f1(folds, frame),
         }
+    def f1(p, i):
+        tp, fp, fn = np.sum(true[i] & p[i]), np.sum(~true[i] & p[i]), np.sum(true[i] & ~p[i])
+        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+
+    def lead(a, b) -> dict:
+        ci = group_bootstrap(lambda i: f1(preds[a], i) - f1(preds[b], i), groups)
+        whole = np.arange(len(true))
+        return {"point": f1(preds[a], whole) - f1(preds[b], whole), "ci": ci, "ahead_outside_interval": bool(ci[0] > 0)}
+
     if "cry_detector" in preds and "svm_anchor" in preds:
-        a, b = preds["cry_detector"], preds["svm_anchor"]
-
-        def f1(p, i):
-            tp, fp, fn = np.sum(true[i] & p[i]), np.sum(~true[i] & p[i]), np.sum(true[i] & ~p[i])
-            return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-
-        diff_ci = group_bootstrap(lambda i: f1(a, i) - f1(b, i), groups)
-        out["detector_minus_anchor_f1"] = {"point": f1(a, np.arange(len(a))) - f1(b, np.arange(len(b))),
-                                           "ci": diff_ci, "ahead_outside_interval": bool(diff_ci[0] > 0)}
+        out["detector_minus_anchor_f1"] = lead("cry_detector", "svm_anchor")
+    candidates = [m for m in preds if m not in ANCHORS]
+    if candidates:  # the best candidate by pooled F1 against each anchor
+        winner = max(candidates, key=lambda m: out["models"][m]["f1"])
+        out["winner"] = {"model": winner, "f1": out["models"][winner]["f1"],
+                         "lead_over": {a: lead(winner, a) for a in ANCHORS if a in preds}}
     return out
 
 
@@ -269,7 +294,21 @@ def format_report(rep: dict) -> str:
         lines.append(f"| {m} | {r['f1']:.3f} [{r['f1_ci'][0]:.3f}, {r['f1_ci'][1]:.3f}] | {r['recall']:.3f} | "
                      f"{r['precision']:.3f} | {fa} | {r['quiet_recall']:.3f} | "
                      f"{r['uploads_called_cry']} of {r['uploads_scored']} |")
-    d = rep.get("detector_minus_anchor_f1")
+    kinds = sorted({k for r in rep["models"].values() for k in r.get("false_alarms_by_kind", {})})
+    if kinds:
+        first = next(iter(rep["models"].values()))["false_alarms_by_kind"]
+        lines += ["", "| false alarms by kind | " + " | ".join(
+            f"{k} ({first[k]['n']} rec., {first[k]['sources']} sources)" for k in kinds) + " |",
+            "|---|" + "---|" * len(kinds)]
+        for m, r in rep["models"].items():
+            fk = r["false_alarms_by_kind"]
+            lines.append(f"| {m} | " + " | ".join(f"{fk[k]['rate']:.3f} ({fk[k]['sources_with_a_false_alarm']} src)"
+                                                   for k in kinds) + " |")
+    w = rep.get("winner")
+    for a, d in (w or {}).get("lead_over", {}).items():
+        lines.append(f"\n{w['model']} minus {a}, cry F1: {d['point']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
+                     + (" (ahead outside the interval)" if d["ahead_outside_interval"] else " (not clear of it)"))
+    d = None if w else rep.get("detector_minus_anchor_f1")
     if d:
         lines.append(f"\ncry_detector minus svm_anchor, cry F1: {d['point']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
                      + (" (ahead outside the interval)" if d["ahead_outside_interval"] else " (not clear of it)"))
