@@ -55,3 +55,19 @@ def test_one_rank_equals_single_process(tiny_data):
     ma = json.loads((ddp_run / "metrics.json").read_text())
     mb = json.loads((single / "metrics.json").read_text())
     assert abs(ma["macro_f1"] - mb["macro_f1"]) < 1e-6
+
+
+@pytest.mark.slow  # about a minute: YAMNet's front end and body on two ranks
+def test_yamnet_ft_trains_on_two_ranks(tiny_data):
+    """yamnet_ft is an ordinary torch model: torchrun trains it, its pretrained body from the TFLite file."""
+    from tests.conftest import shared_or_skip
+
+    shared_or_skip("yamnet", "yamnet.tflite")
+    r = _torchrun(2, ["--model", "yamnet_ft", "--epochs", "1"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    digests = dict(re.findall(r"rank (\d) weights (\w+)", r.stdout))
+    assert set(digests) == {"0", "1"} and digests["0"] == digests["1"]
+    [run] = [d for d in paths.checkpoints_dir().iterdir() if d.is_dir()]
+    info = runs.run_info(run)
+    assert info.status == "finished" and info.config["world_size"] == 2
+    assert "YAMNet AudioSet weights" in info.config["pretrained_status"]
