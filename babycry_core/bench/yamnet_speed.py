@@ -30,7 +30,7 @@ def yamnet_rows(repeats: int = 10) -> list[dict]:
 
     from babycry_core.audio import synth
     from babycry_core.features.logmel import log_mel
-    from babycry_core.features.yamnet import is_tflite, load_yamnet, resolve_handle, to_16k, YamnetUnavailable
+    from babycry_core.features.yamnet import YamnetUnavailable, is_tflite, resolve_handle, to_16k, torch_yamnet
     from babycry_core.features.yamnet_net import PATCH_HOP_SAMPLES, PATCH_SAMPLES, pad_waveform
     from babycry_core.features.yamnet_tflite import TfliteYamnet
     from babycry_core.models import build_model
@@ -44,15 +44,15 @@ def yamnet_rows(repeats: int = 10) -> list[dict]:
     w16 = pad_waveform(torch.from_numpy(to_16k(y8, 8000))[None])[0].numpy()  # (samples,) as YAMNet pads
     starts = range(0, len(w16) - PATCH_SAMPLES + 1, PATCH_HOP_SAMPLES)
     interp = TfliteYamnet(h)
-    net = load_yamnet(h)
-    rows = [{"engine": "TFLite interpreter (ai-edge-litert, XNNPACK): anchor",
+    net = torch_yamnet(h)
+    rows = [{"engine": "TFLite interpreter (ai-edge-litert, XNNPACK; the AudioSet view and frozen embeddings): anchor",
              **_time(lambda: [interp.run(w16[s : s + PATCH_SAMPLES]) for s in starts], repeats)}]
 
     def torch_scores():
         with torch.inference_mode():
             net.forward_waveform(torch.from_numpy(to_16k(y8, 8000)))
 
-    rows.append({"engine": "torch port, the file's int8 rounding (AudioSet view, frozen embeddings)",
+    rows.append({"engine": "torch port, the file's int8 rounding",
                  **_time(torch_scores, repeats)})
     net.act_quant = None
     rows.append({"engine": "torch port, float", **_time(torch_scores, repeats)})

@@ -159,7 +159,7 @@ def model_key(handle: str | None = None) -> str:
         f = Path(h)
         if not f.is_file():
             raise _unavailable(h, "no such file")
-        return f"{f.name}#{_sha256(str(f), (f.stat().st_mtime_ns, f.stat().st_size))[:16]}"
+        return f"{f.name}#{_sha256(str(f), (f.stat().st_mtime_ns, f.stat().st_size))[:16]}/litert"
     target = _local_target(h)
     stamp = tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in (Path(target) / "saved_model.pb",)
                   if f.exists())
@@ -209,29 +209,21 @@ def _load(h: str):
 
 
 def _load_tflite(h: str):
-    """YAMNet in torch (features/yamnet_net.py) with the TFLite file's weights: no TensorFlow."""
+    """The TFLite file under ai-edge-litert's interpreter (the AudioSet view, frozen embeddings): no TensorFlow."""
     try:
-        from babycry_core.features.yamnet_tflite import load_yamnet_from_tflite
+        from babycry_core.features.yamnet_tflite import TfliteYamnet
 
-        return load_yamnet_from_tflite(h)
+        return TfliteYamnet(h)
     except ImportError as e:
         raise YamnetUnavailable(f"reading {h} needs ai-edge-litert ({_reason(e)}); install it with "
                                 f"`pip install -r requirements.txt`") from e
-    except (ValueError, RuntimeError, OSError) as e:  # not a YAMNet file, or a damaged one
+    except (ValueError, RuntimeError, OSError, KeyError, StopIteration) as e:  # not a YAMNet file, or damaged
         raise _unavailable(h, _reason(e)) from e
 
 
 def _call(model, w16: np.ndarray):
-    if hasattr(model, "forward_waveform"):  # the torch port
-        import torch
-
-        from babycry_core.features.yamnet_net import pad_waveform
-
-        with torch.inference_mode():
-            wave = torch.from_numpy(np.asarray(w16, np.float32).reshape(1, -1))
-            scores, emb = model.forward_waveform(wave)  # (1, patches, 521), (1, patches, 1024)
-            log_mel = model.frontend.log_mel(pad_waveform(wave))[0]  # (frames, 64)
-        return scores[0].numpy(), emb[0].numpy(), log_mel.numpy()
+    if hasattr(model, "run_waveform"):  # the TFLite file
+        return model.run_waveform(w16)
     from babycry_core.features import tf_import
 
     tf = tf_import.tensorflow()
@@ -299,11 +291,31 @@ def audioset_evidence(waveform_16k: np.ndarray, handle: str | None = None, top: 
 def body_weights(handle: str | None = None) -> tuple[dict, str]:
     """(state_dict of YAMNet's 14 conv layers, where they came from), for fine-tuning; from the TFLite file."""
     h = resolve_handle(handle)
+    net = torch_yamnet(h)
+    return {k[len("layers."):]: v.clone() for k, v in net.state_dict().items() if k.startswith("layers.")}, \
+        model_key(h).removesuffix("/litert")
+
+
+@lru_cache(maxsize=2)
+def _torch_cached(h: str, _key: str):
+    try:
+        from babycry_core.features.yamnet_tflite import load_yamnet_from_tflite
+
+        return load_yamnet_from_tflite(h)
+    except ImportError as e:
+        raise YamnetUnavailable(f"reading {h} needs ai-edge-litert ({_reason(e)}); install it with "
+                                f"`pip install -r requirements.txt`") from e
+    except (ValueError, RuntimeError, OSError) as e:
+        raise _unavailable(h, _reason(e)) from e
+
+
+def torch_yamnet(handle: str | None = None):
+    """YAMNet in torch (features/yamnet_net.py) with the TFLite file's weights: for fine-tuning and its front end."""
+    h = resolve_handle(handle)
     if not is_tflite(h):
-        raise YamnetUnavailable(f"fine-tuning YAMNet reads its weights from a .tflite file, not {h}; "
+        raise YamnetUnavailable(f"YAMNet in torch reads its weights from a .tflite file, not {h}; "
                                 f"set {WEIGHTS_ENV} to yamnet.tflite or run `python -m babycry_core data link`")
-    net = load_yamnet(h)
-    return {k[len("layers."):]: v.clone() for k, v in net.state_dict().items() if k.startswith("layers.")}, model_key(h)
+    return _torch_cached(h, model_key(h))
 
 
 # ---------------------------------------------------------------- YAMNet's front end, as a FeatureConfig
@@ -319,7 +331,7 @@ def _frontend(key: str):
 
     h = resolve_handle(None)
     if is_tflite(h):
-        return load_yamnet(h).frontend
+        return torch_yamnet(h).frontend
     return YamnetFrontEnd().eval()
 
 

@@ -115,13 +115,18 @@ def load_yamnet_from_tflite(path, act_quant: str | None = "xnnpack") -> YamnetNe
 
 
 class TfliteYamnet:
-    """The TFLite file itself, one 0.975 s window per call, all tensors kept (for the embedding).
+    """The TFLite file itself, one 0.975 s window per call, all tensors kept (for the embedding): what the AudioSet
+    view and the frozen embeddings run (about 0.8 ms a window on one core, deterministic); the torch port is for
+    fine-tuning and ONNX.
 
     xnnpack=True is the interpreter's default (XNNPACK delegate); False the builtin reference kernels, which
     round activations differently (YamnetNet act_quant "xnnpack" vs "builtin").
     """
 
     def __init__(self, path, xnnpack: bool = True):
+        import threading
+
+        self.lock = threading.Lock()  # one interpreter: the app's sessions and the API's workers take turns
         self.path = Path(path)
         self.it = _interpreter(self.path, preserve_all=True, xnnpack=xnnpack)
         self._in = self.it.get_input_details()[0]["index"]
@@ -141,3 +146,15 @@ class TfliteYamnet:
         patch = self.it.get_tensor(self._patch).reshape(PATCH_FRAMES, N_MELS).copy()
         return scores, emb, patch
 
+    def run_waveform(self, wave) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """16 kHz audio of any length, padded as YAMNet pads it -> scores (windows, 521), embeddings (windows, 1024),
+        log-mel (windows * 96, 64): one 0.975 s window every 0.48 s."""
+        from babycry_core.features.yamnet_net import PATCH_HOP_SAMPLES
+
+        w = np.asarray(wave, dtype=np.float32).reshape(-1)
+        target = PATCH_SAMPLES + -(-max(0, len(w) - PATCH_SAMPLES) // PATCH_HOP_SAMPLES) * PATCH_HOP_SAMPLES
+        w = np.pad(w, (0, target - len(w)))
+        with self.lock:
+            out = [self.run(w[s : s + PATCH_SAMPLES]) for s in range(0, target - PATCH_SAMPLES + 1, PATCH_HOP_SAMPLES)]
+        scores, emb, patches = (np.stack(x) for x in zip(*out))
+        return scores, emb, patches.reshape(-1, N_MELS)

@@ -84,7 +84,7 @@ def test_yamnet_ft_starts_from_the_files_body(tflite):
 
     model = build_model("yamnet_ft", 3, pretrained=True).eval()
     assert "yamnet.tflite#469be6a3" in model.pretrained_status
-    net = yamnet.load_yamnet()
+    net = yamnet.torch_yamnet()
     y = np.random.default_rng(0).normal(0, 0.05, 56000).astype(np.float32)  # 7 s at 8 kHz
     X = torch.from_numpy(log_mel(y, YAMNET_FEATURES))[None, None]  # (1, 1, 64, frames)
     assert X.shape[-1] == YAMNET_FEATURES.n_frames
