@@ -46,7 +46,6 @@ N_AUDIOSET = 521
 FRAME_SECONDS, HOP_SECONDS = 0.96, 0.48
 BABY_CRY = "Baby cry, infant cry"
 BABY_CRY_INDEX = 20  # its row in YAMNet's class map, for a model shipped without the CSV
-LOAD_TIMEOUT_S = 8.0  # socket timeout while hub.load downloads: an unreachable host fails, never hangs
 
 
 class YamnetUnavailable(RuntimeError):
@@ -55,12 +54,12 @@ class YamnetUnavailable(RuntimeError):
 
 # ---------------------------------------------------------------- finding the weights
 
-def _is_url(h: str) -> bool:
+def is_url(h: str) -> bool:
     return "://" in h
 
 
 def is_tflite(h: str) -> bool:
-    return not _is_url(h) and h.endswith(".tflite")
+    return not is_url(h) and h.endswith(".tflite")
 
 
 def tflite_candidates() -> list[Path]:
@@ -81,7 +80,7 @@ def resolve_handle(handle: str | None = None) -> str:
     h = ((str(handle).strip() if handle else "") or os.environ.get(WEIGHTS_ENV, "").strip()
          or os.environ.get(HANDLE_ENV, "").strip())
     if h:
-        return h if _is_url(h) else str(Path(h).expanduser().resolve())
+        return h if is_url(h) else str(Path(h).expanduser().resolve())
     for f in tflite_candidates():
         if f.is_file():
             return str(f.absolute())
@@ -94,13 +93,14 @@ def handle_for_run(recorded: str | None) -> str:
     env = os.environ.get(WEIGHTS_ENV, "").strip() or os.environ.get(HANDLE_ENV, "").strip()
     if env:
         return resolve_handle(env)
-    if recorded and (_is_url(recorded) or Path(recorded).exists()):
+    if recorded and (is_url(recorded) or Path(recorded).exists()):
         return resolve_handle(recorded)
     return resolve_handle(None)
 
 
-def _unavailable(h: str, reason: str) -> YamnetUnavailable:
-    if _is_url(h):
+def unavailable(h: str, reason: str) -> YamnetUnavailable:
+    """YamnetUnavailable for handle h: what failed and how to fix it, in one line."""
+    if is_url(h):
         fix = f"Connect once to download it, or set {WEIGHTS_ENV} to a yamnet.tflite file or a SavedModel folder."
     else:
         fix = (f"Set {WEIGHTS_ENV} to a yamnet.tflite file or a folder holding YAMNet's saved_model.pb, or run "
@@ -108,7 +108,8 @@ def _unavailable(h: str, reason: str) -> YamnetUnavailable:
     return YamnetUnavailable(f"YAMNet could not be loaded from {h} ({reason}). {fix}")
 
 
-def _reason(e: BaseException) -> str:
+def reason_of(e: BaseException) -> str:
+    """A loading error in a few words (no network?, HTTP 404, no such folder, ...)."""
     if isinstance(e, urllib.error.HTTPError):
         return f"HTTP {e.code}"
     if isinstance(e, (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, socket.gaierror)):
@@ -119,32 +120,6 @@ def _reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[:120]}"
 
 
-def _local_target(h: str) -> str:
-    """A SavedModel folder, or the YAMNet entry of a TF Hub cache folder."""
-    p = Path(h)
-    if not p.is_dir():
-        raise _unavailable(h, "no such folder")
-    if (p / "saved_model.pb").is_file():
-        return str(p)
-    cached = p / hashlib.sha1(DEFAULT_HANDLE.encode("utf8")).hexdigest()  # how tensorflow_hub names its cache
-    if (cached / "saved_model.pb").is_file():
-        return str(cached)
-    found = sorted(d for d in p.iterdir() if (d / "saved_model.pb").is_file())
-    if len(found) == 1:
-        return str(found[0])
-    raise _unavailable(h, "no saved_model.pb in it, nor a TF Hub cache entry for YAMNet")
-
-
-@lru_cache(maxsize=32)
-def _fingerprint_cached(target: str, _stamp: tuple) -> str:
-    h = hashlib.sha1(target.encode())
-    for rel in ("saved_model.pb", "variables/variables.index"):
-        f = Path(target) / rel
-        if f.is_file():
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
 @lru_cache(maxsize=8)
 def _sha256(path: str, _stamp: tuple) -> str:
     return fileio.sha256_file(path)
@@ -153,17 +128,16 @@ def _sha256(path: str, _stamp: tuple) -> str:
 def model_key(handle: str | None = None) -> str:
     """Identity of the YAMNet model behind a handle (URL; or local file / folder + content digest): the cache key."""
     h = resolve_handle(handle)
-    if _is_url(h):
+    if is_url(h):
         return h
     if is_tflite(h):
         f = Path(h)
         if not f.is_file():
-            raise _unavailable(h, "no such file")
+            raise unavailable(h, "no such file")
         return f"{f.name}#{_sha256(str(f), (f.stat().st_mtime_ns, f.stat().st_size))[:16]}/litert"
-    target = _local_target(h)
-    stamp = tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in (Path(target) / "saved_model.pb",)
-                  if f.exists())
-    return f"{target}#{_fingerprint_cached(target, stamp)}"
+    from babycry_core.features.yamnet_hub import hub_key
+
+    return hub_key(h)
 
 
 _MODELS: dict[str, object] = {}
@@ -183,29 +157,9 @@ def load_yamnet(handle: str | None = None):
 def _load(h: str):
     if is_tflite(h):
         return _load_tflite(h)
-    from babycry_core.features import tf_import
+    from babycry_core.features.yamnet_hub import load_hub
 
-    target = h if _is_url(h) else _local_target(h)
-    try:
-        hub = tf_import.tensorflow_hub()
-    except Exception as e:  # noqa: BLE001 (ImportError, or pkg_resources missing with setuptools>=82)
-        raise YamnetUnavailable(f"YAMNet needs tensorflow and tensorflow_hub, which could not be imported "
-                                f"({_reason(e)}); install them with `pip install -r requirements.txt`.") from e
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(LOAD_TIMEOUT_S)
-    try:
-        model = hub.load(target)
-    except Exception as e:  # noqa: BLE001 (URLError, OSError, TF's own errors for a broken SavedModel)
-        raise _unavailable(h, _reason(e)) from e
-    finally:
-        socket.setdefaulttimeout(old)
-    try:
-        _, emb, _ = _call(model, np.zeros(SAMPLE_RATE, np.float32))
-    except Exception as e:  # noqa: BLE001
-        raise _unavailable(h, f"not a YAMNet model: calling it on a waveform failed ({_reason(e)})") from e
-    if emb.ndim != 2 or emb.shape[1] != EMBED_DIM:
-        raise _unavailable(h, f"not a YAMNet model: embeddings of shape {emb.shape}, expected (frames, {EMBED_DIM})")
-    return model
+    return load_hub(h)
 
 
 def _load_tflite(h: str):
@@ -215,20 +169,18 @@ def _load_tflite(h: str):
 
         return TfliteYamnet(h)
     except ImportError as e:
-        raise YamnetUnavailable(f"reading {h} needs ai-edge-litert ({_reason(e)}); install it with "
+        raise YamnetUnavailable(f"reading {h} needs ai-edge-litert ({reason_of(e)}); install it with "
                                 f"`pip install -r requirements.txt`") from e
     except (ValueError, RuntimeError, OSError, KeyError, StopIteration) as e:  # not a YAMNet file, or damaged
-        raise _unavailable(h, _reason(e)) from e
+        raise unavailable(h, reason_of(e)) from e
 
 
 def _call(model, w16: np.ndarray):
     if hasattr(model, "run_waveform"):  # the TFLite file
         return model.run_waveform(w16)
-    from babycry_core.features import tf_import
+    from babycry_core.features.yamnet_hub import call_hub
 
-    tf = tf_import.tensorflow()
-    scores, emb, log_mel = model(tf.constant(np.asarray(w16, np.float32).reshape(-1)))
-    return np.asarray(scores.numpy(), np.float32), np.asarray(emb.numpy(), np.float32), np.asarray(log_mel.numpy())
+    return call_hub(model, w16)
 
 
 def run(waveform_16k: np.ndarray, handle: str | None = None):
@@ -303,10 +255,10 @@ def _torch_cached(h: str, _key: str):
 
         return load_yamnet_from_tflite(h)
     except ImportError as e:
-        raise YamnetUnavailable(f"reading {h} needs ai-edge-litert ({_reason(e)}); install it with "
+        raise YamnetUnavailable(f"reading {h} needs ai-edge-litert ({reason_of(e)}); install it with "
                                 f"`pip install -r requirements.txt`") from e
     except (ValueError, RuntimeError, OSError) as e:
-        raise _unavailable(h, _reason(e)) from e
+        raise unavailable(h, reason_of(e)) from e
 
 
 def torch_yamnet(handle: str | None = None):
