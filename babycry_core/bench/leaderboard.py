@@ -1,4 +1,4 @@
-"""`bench accuracy`: every requested registry model trained (fitting.fit, as cv.cross_validate) and tested on the
+"""`bench accuracy`: every requested registry model trained (training.fit.fit, as training.cv.cross_validate) and tested on the
 same saved folds, grouped by baby (honest) and by file (`random_folds`, leaky, shown beside it), next to the
 majority baseline of each fold's training part. Writes results/leaderboard.json and .md. Per fold:
 results/runs/leaderboard/<corpus>/<model>/<protocol>/seed-<s>/fold-<k>/{run/, result.json}; result.json (figures,

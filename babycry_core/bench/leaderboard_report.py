@@ -134,7 +134,7 @@ def to_markdown(board: dict) -> str:
              f"{len(r.get('invocations', []))} invocation(s) (a resumed sweep reuses finished folds); the folds' own "
              f"training and scoring took {r.get('fold_seconds_total', 0) / 60:.0f} min. Per-model epoch budgets and "
              "the seconds of every fold are in leaderboard.json.", "",
-             "Each model is trained with `fitting.fit` on the same saved folds (early stopping and calibration on each "
+             "Each model is trained with `training.fit.fit` on the same saved folds (early stopping and calibration on each "
              "fold's validation part) and tested on each fold's test part. **Grouped** folds keep a baby on one side. "
              "The **random-split (leaky)** column uses folds by file: a model can recognise the baby, so it is shown "
              "only to make that leak visible. *Pooled*: the test predictions of all folds together (each clip tested "

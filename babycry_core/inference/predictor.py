@@ -110,7 +110,7 @@ def load_predictor(run: str | Path | None = None, trust_pickle: bool = False):
     composed, else the one model. run=None: the app's default (checkpoints/default.json: detector + reason);
     a reason model: the default detector + it; a detector: it + the default reason model.
 
-    trust_pickle: also read an old run's pickle (svm.joblib); see checkpoint.load."""
+    trust_pickle: also read an old run's pickle (svm.joblib); see runs.checkpoint.load."""
     from babycry_core.runs import registry as runs
 
     det_dir, reason_dir = runs.default_pair()
@@ -155,7 +155,7 @@ def _role(run_dir: Path) -> str:
 def load_model(run: str | Path | None = None, trust_pickle: bool = False) -> Predictor:
     """A Predictor for one run id or folder (default: the app's default run), cached by path and mtime.
 
-    trust_pickle: also read an old run's pickle (svm.joblib); see checkpoint.load."""
+    trust_pickle: also read an old run's pickle (svm.joblib); see runs.checkpoint.load."""
     from babycry_core.runs import registry as runs
 
     _one_blas_thread()

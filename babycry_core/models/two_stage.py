@@ -15,8 +15,8 @@ small reason probabilities together, so their sum P(cry) grows; measured: gate-s
 at T = 2.1).
 
 This module is the model: the combination (`TwoStageModel`); which classes play which part is `data.corpora.class_roles`.
-Training each stage with train.fit, the noise-mixed gate data and the run folder are training/two_stage.py; the
-post-training checks two_stage_checks.py; checkpoint.load rebuilds it from gate/ and reason/.
+Training each stage with training.loop.fit, the noise-mixed gate data and the run folder are training/two_stage.py; the
+post-training checks two_stage_checks.py; runs.checkpoint.load rebuilds it from gate/ and reason/.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from babycry_core.models.spec import ModelSpec
 
 FAMILY = "two_stage"
 NAME = "two_stage"
-STAGE_MODEL = "cnn"  # each stage is the small LogMelNet CNN, trained by train.fit
+STAGE_MODEL = "cnn"  # each stage is the small LogMelNet CNN, trained by training.loop.fit
 CRY = "cry"  # the gate's cry class
 STAGES = ("gate", "reason")
 LOG_FLOOR = 1e-12
@@ -126,8 +126,8 @@ def usable_temperature(cal: dict) -> float:
 # ---------------------------------------------------------------- registry
 
 def build_two_stage(n_classes: int, **_):
-    raise TypeError("two_stage is trained with fitting.fit(TrainConfig(model='two_stage', corpus='combined')) and "
-                    "rebuilt from its run folder with checkpoint.load; it has no single network to build")
+    raise TypeError("two_stage is trained with training.fit.fit(TrainConfig(model='two_stage', corpus='combined')) and "
+                    "rebuilt from its run folder with runs.checkpoint.load; it has no single network to build")
 
 
 SPECS = (ModelSpec(NAME, FAMILY, build_two_stage, "Two-stage: cry/laugh/noise/silence gate CNN x cry-reason CNN, "

@@ -1,5 +1,5 @@
 """Models that answer from clip embeddings: an embedding source (embeddings.py) + a fitted head. What
-checkpoint.load returns (LoadedModel.model) for the classical (svm, xgboost) and yamnet families.
+runs.checkpoint.load returns (LoadedModel.model) for the classical (svm, xgboost) and yamnet families.
 
 `window_logits(wins, cfg)` is what inference.Predictor calls (waveform windows at the run's sample rate);
 `clip_logits(paths)` embeds corpus clips (cached); `logits_from_embeddings(E)` is the head alone.
@@ -230,7 +230,7 @@ def feature_contributions(loaded, waveform: np.ndarray, top: int | None = None) 
 
 
 class YamnetModel(EmbeddingModel):
-    """YAMNet embedder + trained head (models/yamnet.YamnetHead); what checkpoint.load returns for a yamnet run."""
+    """YAMNet embedder + trained head (models/yamnet.YamnetHead); what runs.checkpoint.load returns for a yamnet run."""
 
     def __init__(self, head, source: Source, feature_config: FeatureConfig, labels: list[str]):
         super().__init__(source, feature_config, labels, range(len(labels)))

@@ -6,7 +6,7 @@ trained CNN run's penultimate layer). Hyperparameters are chosen by grouped CV (
 manifest `group` column, so one baby never sits on both sides) on the training part only; validation is used
 for temperature/threshold calibration, test for metrics.json, as for the CNNs. Logits are log-probabilities.
 
-Run folder (written by run_writer.RunWriter, as every run), plus:
+Run folder (written by runs.writer.RunWriter, as every run), plus:
     split.json          the clip ids of train / val / test this run used
     svm.skops           svm: the fitted Pipeline in the skops format (no pickle; sklearn_io.py), loaded only if its
                         sha256 matches config.json["files"] and it holds nothing but the trusted types
@@ -14,7 +14,7 @@ Run folder (written by run_writer.RunWriter, as every run), plus:
     xgboost.json        xgboost: the native Booster model (JSON, with feature names), no pickle
     embedder/           CNN source only: a copy of that run's config, feature config, labels and weights
 config.json["embedding_source"] says where the features come from; config.json["files"] lists every model
-file with its sha256. checkpoint.load rebuilds the predictor (embedding_models.py).
+file with its sha256. runs.checkpoint.load rebuilds the predictor (embedding_models.py).
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Training the cry detector: the corpus "detect", augmented training windows, train.fit, a cry threshold.
+"""Training the cry detector: the corpus "detect", augmented training windows, training.loop.fit, a cry threshold.
 
 `fit_detector(cfg, run_dir)` trains on the fixed split or one grouped fold of `data/detect` (by baby,
 recording, ESC-50 source and speaker). The training part gets augmented copies (augment/waveform.py) cut into
-2 s windows; validation and test are real recordings only. The epoch loop is train.fit's own; this module
+2 s windows; validation and test are real recordings only. The epoch loop is training.loop.fit's own; this module
 contributes the data and a finish hook that chooses the cry threshold on validation *recordings* (not
 windows), with each validation cry also turned down to -40 dBFS, and scores the test recordings. The
 training part also gets generated household sounds (household.py) as more kinds of noise; they are never
@@ -131,7 +131,7 @@ def with_generated(frame: pd.DataFrame, waves: list, sr: int, seed: int):
 
 
 def build_parts(cfg, frames, *, progress: bool = False):
-    """{part: (X, y, window frame)} for train.fit, and the decoded recordings of each part (the training
+    """{part: (X, y, window frame)} for training.loop.fit, and the decoded recordings of each part (the training
     part's with the generated household sounds, and its augmented copies under "train_aug")."""
     fcfg = cfg.feature_config
     labels = list(DETECTOR_CLASSES)

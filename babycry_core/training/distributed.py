@@ -1,4 +1,4 @@
-"""torchrun / DistributedDataParallel support for train.fit: one big training run over several processes.
+"""torchrun / DistributedDataParallel support for training.loop.fit: one big training run over several processes.
 
 Under `torchrun --nproc_per_node N -m babycry_core train ...` each rank trains on its shard of the same
 class-balanced epoch order (so balancing is kept), gradients are all-reduced by DDP (`gloo` on CPU,

@@ -1,11 +1,11 @@
 """The one entry point that trains any registry model: it picks the family's trainer from FITTERS.
 
-    torch       train.fit (the log-mel CNNs, from their corpus split; the one epoch loop)
-    detector    detector_train.fit_detector (its own corpus and augmentation, then train.fit's epoch loop)
-    classical   fit_classical.fit_classical (svm, xgboost: the one scikit-learn / XGBoost fit path)
-    yamnet      fit_yamnet.fit_yamnet (YAMNet embeddings, then the head through training/loop.py's epoch loop)
-    two_stage   fit_two_stage.fit_two_stage (gate and reason, each a train.fit run, combined)
-Every trainer writes its run folder with run_writer.RunWriter; checkpoint.load rebuilds any of them.
+    torch       training.loop.fit (the log-mel CNNs, from their corpus split; the one epoch loop)
+    detector    training.detector.fit_detector (its own corpus and augmentation, then training.loop.fit's epoch loop)
+    classical   training.classical.fit_classical (svm, xgboost: the one scikit-learn / XGBoost fit path)
+    yamnet      training.yamnet_head.fit_yamnet (YAMNet embeddings, then the head through training/loop.py's epoch loop)
+    two_stage   training.two_stage.fit_two_stage (gate and reason, each a training.loop.fit run, combined)
+Every trainer writes its run folder with runs.writer.RunWriter; runs.checkpoint.load rebuilds any of them.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ self-describing run folder (runs/writer.py). Staged or derived models pass the `
 `run_job` is the same machinery for a family that prepares its own data and network (training/yamnet_head.py). Progress
 goes to a tqdm bar and to history.jsonl (one JSON event per epoch). SIGTERM (the Train page's Stop button) ends
 the run cleanly after the current batch, marked "stopped". Under torchrun the same call runs on every rank
-(distributed.py); rank 0 writes the folder. Every family is trained through fitting.fit.
+(distributed.py); rank 0 writes the folder. Every family is trained through training.fit.fit.
 """
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True,
 
     The log-mel CNNs load their corpus split; staged or derived models (two_stage's stages, cry_detector) pass
     `data_parts` = (labels, parts), `extra_meta` for config.json and `finish_hook(run_dir)`, run after
-    calibration and before the status says "finished". Other families are trained by fitting.fit.
+    calibration and before the status says "finished". Other families are trained by training.fit.fit.
     """
     import torch
 
@@ -116,7 +116,7 @@ def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True,
 
     spec = get_spec(cfg.model)  # unknown names fail before any work
     if spec.family != "torch" and data_parts is None:
-        raise ValueError(f"{cfg.model} is a {spec.family!r} model, trained by fitting.fit "
+        raise ValueError(f"{cfg.model} is a {spec.family!r} model, trained by training.fit.fit "
                          f"(python -m babycry_core train --model {cfg.model})")
     ctx = distributed.context()
     if ctx.is_main:

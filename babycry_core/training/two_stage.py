@@ -1,4 +1,4 @@
-"""Training the two-stage model (models/two_stage.py): each stage by train.fit itself, then the combination.
+"""Training the two-stage model (models/two_stage.py): each stage by training.loop.fit itself, then the combination.
 
     gate    trained on the training part plus noise-mixed copies (augment/noise.py): every laugh / noise / silence
             training clip at 20, 10 and 0 dB SNR, and as many cry clips, so that added interference is no cue for
@@ -6,10 +6,10 @@
     reason  trained on the cry clips that carry a reason only.
 
 Each stage is a complete torch run folder (`gate/`, `reason/`) inside this run's folder, with its own early
-stopping and temperature (train.fit's `data_parts` takes the derived labels and features). The run's
+stopping and temperature (training.loop.fit's `data_parts` takes the derived labels and features). The run's
 calibration.json keeps temperature 1 and holds the abstention threshold, chosen on the combined validation vector.
 
-Run folder (run_writer.RunWriter): config.json (family "two_stage", the stages, sha256 of every stage file),
+Run folder (runs.writer.RunWriter): config.json (family "two_stage", the stages, sha256 of every stage file),
 labels.json, feature_config.json, calibration.json, metrics.json (two_stage_checks.run_metrics: evaluate() +
 calibration + cry_metrics.report: cry detection, reason only, flat, by tag, groups per class), history.jsonl (the
 stages' epochs, relayed as they happen), status.json, MODEL_CARD.md (model_card.py), gate/ and reason/.
@@ -143,9 +143,9 @@ class _Relay(threading.Thread):
 # ---------------------------------------------------------------- training
 
 def fit_two_stage(cfg, run_dir: Path | None = None, *, progress: bool = True, augment: bool = True) -> Path:
-    """Train gate and reason with train.fit, combine, calibrate, evaluate; write the run folder. Returns it.
+    """Train gate and reason with training.loop.fit, combine, calibrate, evaluate; write the run folder. Returns it.
 
-    SIGTERM during a stage ends that stage as train.fit does ("stopped", best weights kept); the run then
+    SIGTERM during a stage ends that stage as training.loop.fit does ("stopped", best weights kept); the run then
     stops too (without a model if the gate was stopped).
     """
     from babycry_core.data import splits as data
