@@ -64,8 +64,12 @@ def fold_config(base, spec: str, corpus: str, protocol: str, fold: int, seed: in
     budget = dict(BUDGETS.get(name, {}))
     if epochs is not None:
         budget["epochs"] = epochs
-    return dataclasses.replace(base, model=name, corpus=corpus, protocol=protocol, split="fold", fold=fold,
-                               seed=seed, threads=threads or base.threads, **{**budget, **over})
+    from babycry_core.training.fit import with_model_defaults
+
+    # the model's own features and weights (yamnet_ft) before anything compares configs (a resumed sweep reuses folds)
+    return with_model_defaults(dataclasses.replace(base, model=name, corpus=corpus, protocol=protocol, split="fold",
+                                                   fold=fold, seed=seed, threads=threads or base.threads,
+                                                   **{**budget, **over}))
 
 
 def _plain(obj):
