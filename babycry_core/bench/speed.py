@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import time
 
 
 from babycry_core import fileio, paths
+from babycry_core.bench.timing import timeit_ms
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,17 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cached-only", action="store_true",
                    help="cry: train nothing; report the folds that every model has finished (results/cry_bench/)")
     p.add_argument("--out", default=None, help="JSON output (default: results/bench_<kind>.json)")
-
-
-def timeit_ms(fn, repeats: int) -> dict:
-    """fn() timed `repeats` times after one warm-up: median, min and max in ms."""
-    fn()  # warm-up
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t) * 1000)
-    return {"median_ms": statistics.median(ts), "min_ms": min(ts), "max_ms": max(ts)}
 
 
 def speed(models: list[str] | None = None, repeats: int = 20, train_epoch: bool = True) -> list[dict]:

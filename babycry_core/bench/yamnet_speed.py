@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from babycry_core.bench.timing import timeit_ms
+
 CLIP_S = 7.0
 
 
 def _time(fn, repeats: int) -> dict:
     """timeit_ms, plus seconds per hour of audio and the real-time factor of a CLIP_S clip."""
-    from babycry_core.bench.speed import timeit_ms
-
     t = timeit_ms(fn, repeats)
     return {**t, "per_hour_s": t["median_ms"] / 1000 * 3600 / CLIP_S, "realtime_x": CLIP_S * 1000 / t["median_ms"]}
 
