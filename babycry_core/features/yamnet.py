@@ -21,9 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import socket
 import threading
-import urllib.error
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,31 +30,21 @@ import numpy as np
 from babycry_core import fileio, paths
 from babycry_core.audio.signal import resample
 from babycry_core.features.logmel import FeatureConfig, fix_length
+from babycry_core.features.yamnet_errors import (  # noqa: F401  (the YAMNet vocabulary, read from here)
+    DEFAULT_HANDLE, EMBED_DIM, SAMPLE_RATE, WEIGHTS_ENV, YamnetUnavailable, is_url, reason_of, unavailable)
 
-DEFAULT_HANDLE = "https://tfhub.dev/google/yamnet/1"  # the SavedModel on TF Hub (as a TF Hub cache folder's key)
-WEIGHTS_ENV = "BABYCRY_YAMNET"  # a .tflite file, or a SavedModel folder / TF Hub handle
 HANDLE_ENV = "BABYCRY_YAMNET_HANDLE"  # the older name of the same setting, still read
 TFLITE_NAME, CLASS_MAP_NAME = "yamnet.tflite", "yamnet_class_map.csv"
 # Google's YAMNet as TFLite (MediaPipe's audio classifier): what setup downloads when online and nothing is linked
 OFFICIAL_TFLITE_URL = "https://storage.googleapis.com/mediapipe-models/audio_classifier/yamnet/float32/1/yamnet.tflite"
 LICENCE = "Apache-2.0 (Google, tensorflow/models research/audioset/yamnet)"
-SAMPLE_RATE = 16000
-EMBED_DIM = 1024
 N_AUDIOSET = 521
 FRAME_SECONDS, HOP_SECONDS = 0.96, 0.48
 BABY_CRY = "Baby cry, infant cry"
 BABY_CRY_INDEX = 20  # its row in YAMNet's class map, for a model shipped without the CSV
 
 
-class YamnetUnavailable(RuntimeError):
-    """YAMNet's weights cannot be had; the message says what failed and how to fix it, in one sentence."""
-
-
 # ---------------------------------------------------------------- finding the weights
-
-def is_url(h: str) -> bool:
-    return "://" in h
-
 
 def is_tflite(h: str) -> bool:
     return not is_url(h) and h.endswith(".tflite")
@@ -96,28 +84,6 @@ def handle_for_run(recorded: str | None) -> str:
     if recorded and (is_url(recorded) or Path(recorded).exists()):
         return resolve_handle(recorded)
     return resolve_handle(None)
-
-
-def unavailable(h: str, reason: str) -> YamnetUnavailable:
-    """YamnetUnavailable for handle h: what failed and how to fix it, in one line."""
-    if is_url(h):
-        fix = f"Connect once to download it, or set {WEIGHTS_ENV} to a yamnet.tflite file or a SavedModel folder."
-    else:
-        fix = (f"Set {WEIGHTS_ENV} to a yamnet.tflite file or a folder holding YAMNet's saved_model.pb, or run "
-               f"`python -m babycry_core data link`.")
-    return YamnetUnavailable(f"YAMNet could not be loaded from {h} ({reason}). {fix}")
-
-
-def reason_of(e: BaseException) -> str:
-    """A loading error in a few words (no network?, HTTP 404, no such folder, ...)."""
-    if isinstance(e, urllib.error.HTTPError):
-        return f"HTTP {e.code}"
-    if isinstance(e, (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, socket.gaierror)):
-        return "no network?"
-    if isinstance(e, OSError) and "does not exist" in str(e):
-        return "no such folder"
-    text = (str(e) or type(e).__name__).splitlines()[0]
-    return f"{type(e).__name__}: {text[:120]}"
 
 
 @lru_cache(maxsize=8)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from babycry_core.features.yamnet import (DEFAULT_HANDLE, EMBED_DIM, SAMPLE_RATE, YamnetUnavailable, is_url,
+from babycry_core.features.yamnet_errors import (DEFAULT_HANDLE, EMBED_DIM, SAMPLE_RATE, YamnetUnavailable, is_url,
                                           reason_of, unavailable)
 
 LOAD_TIMEOUT_S = 8.0  # socket timeout while hub.load downloads: an unreachable host fails, never hangs
