@@ -30,3 +30,8 @@ def resample(y: np.ndarray, sr: int, to: int) -> np.ndarray:
     import soxr
 
     return soxr.resample(y, sr, to).astype(np.float32)
+
+
+def fix_length(y: np.ndarray, n: int) -> np.ndarray:
+    """Cut or zero-pad a waveform to exactly n samples."""
+    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.fft
 
 from babycry_core import fileio, paths
+from babycry_core.audio.signal import fix_length
 
 
 @dataclass(frozen=True)
@@ -168,11 +169,6 @@ def log_mel_batch(W: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.nda
     if cfg.normalize:  # level-free: a cry at -45 dBFS looks like one at -5 dBFS
         db = db - db.max(axis=(1, 2), keepdims=True)
     return np.maximum(db, -cfg.top_db).astype(np.float32)
-
-
-def fix_length(y: np.ndarray, n: int) -> np.ndarray:
-    """Cut or zero-pad a waveform to exactly n samples."""
-    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
 
 
 def windows(y: np.ndarray, cfg: FeatureConfig) -> list[tuple[float, np.ndarray]]:

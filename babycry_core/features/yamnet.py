@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio, paths
-from babycry_core.audio.signal import resample
-from babycry_core.features.logmel import FeatureConfig, fix_length
+from babycry_core.audio.signal import fix_length, resample
 from babycry_core.features.yamnet_errors import (  # noqa: F401  (the YAMNet vocabulary, read from here)
     DEFAULT_HANDLE, EMBED_DIM, SAMPLE_RATE, WEIGHTS_ENV, YamnetUnavailable, is_url, reason_of, unavailable)
 
+# `cfg` below is always a features.logmel.FeatureConfig, not imported here: logmel imports this module for
+# YAMNet's front end (FeatureConfig frontend "yamnet")
 HANDLE_ENV = "BABYCRY_YAMNET_HANDLE"  # the older name of the same setting, still read
 TFLITE_NAME, CLASS_MAP_NAME = "yamnet.tflite", "yamnet_class_map.csv"
 # Google's YAMNet as TFLite (MediaPipe's audio classifier): what setup downloads when online and nothing is linked
@@ -253,7 +254,7 @@ def _frontend(key: str):
     return YamnetFrontEnd().eval()
 
 
-def frontend_log_mel(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+def frontend_log_mel(y: np.ndarray, cfg) -> np.ndarray:
     """YAMNet's log-mel of one window at cfg.sample_rate: upsampled to 16 kHz (so the band stays 0-sr/2), padded as
     YAMNet pads, (64, frames) with frames = cfg.n_frames for a whole window. Raises YamnetUnavailable."""
     import torch
@@ -285,7 +286,7 @@ def frame_embeddings(waveform_16k: np.ndarray, handle: str | None = None) -> np.
     return run(waveform_16k, handle)[1]
 
 
-def clip_frame_embeddings(path, cfg: FeatureConfig, handle: str | None = None, cache: bool = True) -> np.ndarray:
+def clip_frame_embeddings(path, cfg, handle: str | None = None, cache: bool = True) -> np.ndarray:
     """Frame embeddings of one corpus clip (decoded at cfg.sample_rate, cut/padded to one window, upsampled to
     16 kHz), cached on disk by model and clip content."""
     from babycry_core.audio import decode as audio
@@ -301,7 +302,7 @@ def clip_frame_embeddings(path, cfg: FeatureConfig, handle: str | None = None, c
     return fileio.cached_npy(paths.cache_dir() / "yamnet" / f"{key}.npy", compute)
 
 
-def clip_embeddings(items, cfg: FeatureConfig, handle: str | None = None, *, progress: bool = False,
+def clip_embeddings(items, cfg, handle: str | None = None, *, progress: bool = False,
                     cache: bool = True) -> np.ndarray:
     """(n, 2048) pooled embeddings of clip paths (cached) or of waveform windows at cfg.sample_rate."""
     from tqdm import tqdm
@@ -316,7 +317,7 @@ def clip_embeddings(items, cfg: FeatureConfig, handle: str | None = None, *, pro
     return np.stack(out).astype(np.float32) if out else np.zeros((0, 2 * EMBED_DIM), np.float32)
 
 
-def describe(handle: str, cfg: FeatureConfig) -> dict:
+def describe(handle: str, cfg) -> dict:
     """What config.json records about the YAMNet front end."""
     top = min(cfg.sample_rate / 2, SAMPLE_RATE / 2)
     return {"kind": "yamnet", "handle": handle, "model_key": model_key(handle), "input_sample_rate": SAMPLE_RATE,
