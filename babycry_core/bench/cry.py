@@ -24,10 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio, paths
+from babycry_core.bench.cry_fused import FUSED, fold_distilled, fold_fused
 from babycry_core.data.corpora import CRY
 
-MODELS = ("cry_detector", "svm_anchor", "yamnet_zero_shot", "yamnet_head")
+MODELS = ("cry_detector", "svm_anchor", "yamnet_zero_shot", "yamnet_head", "yamnet_windows", "yamnet_top", "cascade",
+          "fusion", "distilled")
 ALL_MODELS = (*MODELS, "two_stage")
+CNN_BASED = ("cry_detector", "svm_anchor", "yamnet_windows", "yamnet_top", "cascade", "fusion", "distilled")  # need the fold's prepared parts
 ANCHORS = ("svm_anchor", "yamnet_zero_shot")  # what a candidate must beat, outside the interval
 QUIET_LEVELS = (-35.0, -45.0)
 KINDS = ("speech", "laugh", "noise", "silence")
@@ -58,16 +61,22 @@ def _score_all(decide, waves, quiet_waves, upload_waves) -> dict:
 
 # ---------------------------------------------------------------- the three models on one fold
 
-def _fold_detector(k: int, prepared, frames, epochs: int, progress: bool):
-    from babycry_core.runs.checkpoint import load
-    from babycry_core.inference.detector import CryDetector
+def _fold_cnn(k: int, prepared, frames, epochs: int, progress: bool) -> Path:
+    """Fold k's retrained CNN detector run (trained once, then reused by the fused candidates)."""
     from babycry_core.training.detector import default_config, fit_detector
 
     run_dir = _work_dir() / f"fold{k}" / "cry_detector"
     if not (run_dir / "status.json").exists() or fileio.read_json(run_dir / "status.json").get("status") != "finished":
         cfg = default_config(split="fold", fold=k, **({"epochs": epochs} if epochs else {}))
         fit_detector(cfg, run_dir, progress=progress, frames=frames, prepared=prepared)
-    det = CryDetector(load(run_dir))
+    return run_dir
+
+
+def _fold_detector(k: int, prepared, frames, epochs: int, progress: bool):
+    from babycry_core.runs.checkpoint import load
+    from babycry_core.inference.detector import CryDetector
+
+    det = CryDetector(load(_fold_cnn(k, prepared, frames, epochs, progress)))
 
     def decide(y):
         r = det.detect(y)
@@ -183,7 +192,7 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
             if cache.exists():
                 scores[m].append(fileio.read_json(cache))
                 continue
-            if prepared is None and m in ("cry_detector", "svm_anchor"):
+            if prepared is None and m in CNN_BASED:
                 prepared = build_parts(default_config(split="fold", fold=k), frames, progress=progress)
                 waves = prepared[2]["test"]
                 quiet = [gain(w, lvl) for lvl in QUIET_LEVELS for w, c in zip(waves, cries) if c]
@@ -197,6 +206,15 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
                 tr = lab["train"] + lab["train_aug"] + lab["val"]
                 is_cry = [*lab["train_is_cry"], *lab["train_aug_is_cry"], *(frames["val"]["label"] == CRY)]
                 decide = _fold_svm(tr, is_cry)
+            elif m in FUSED:
+                decide = fold_fused(k, m, _fold_cnn(k, prepared, frames, epochs, progress), prepared, frames, progress)
+            elif m == "yamnet_top":
+                from babycry_core.bench.cry_finetune import fold_top
+
+                decide = fold_top(k, prepared, frames, progress)
+            elif m == "distilled":
+                decide = fold_distilled(k, _fold_cnn(k, prepared, frames, epochs, progress), prepared, frames, epochs,
+                                        progress)
             elif m == "two_stage":
                 decide = _fold_two_stage(k, frames, epochs, progress)
             elif m in ("yamnet_zero_shot", "yamnet_head"):

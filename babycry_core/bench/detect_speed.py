@@ -13,7 +13,7 @@ import numpy as np
 
 from babycry_core import paths
 from babycry_core.detection.episodes import Episode
-from babycry_core.bench.nights import SR, material, background, cry_night, matches as _matches
+from babycry_core.bench.nights import SR, material, background, backgrounds, cry_night, matches as _matches
 
 
 def write_long_night(path: Path, hours: float, mat: dict, seed: int = 0, block_minutes: float = 30.0) -> list[dict]:
@@ -21,7 +21,7 @@ def write_long_night(path: Path, hours: float, mat: dict, seed: int = 0, block_m
     import soundfile as sf
 
     rng = np.random.default_rng(seed)
-    kinds = [b for b in ("room", "speech", "noise", "laugh", "silence") if b == "silence" or mat.get(b)]
+    kinds = backgrounds(mat)
     events = []
     with sf.SoundFile(path, "w", SR, 1, subtype="PCM_16") as f:
         for i in range(int(np.ceil(hours * 60 / block_minutes))):

@@ -1,4 +1,6 @@
-"""What `bench episodes` shows: the plotted night (results/night.png) and the printed report."""
+"""What `bench episodes` shows: the plotted night (results/night.png) and the printed report, with one row per
+background of the nights (the manifest's kinds: room, speech_men, ..., household_street, laughing, silence; or
+by label on an older manifest)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,17 +43,34 @@ def plot_night(starts, p, events, found, rule, path: Path, title: str) -> Path:
     return path
 
 
+def _num(x) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _table(rep: dict) -> list[str]:
+    """One row per background: false alerts per hour, event F1 and recall of its cry nights."""
+    fa, f1, rec = rep["false_alerts"], rep.get("event_f1_by_background", {}), rep.get("recall_by_background", {})
+    rows = [f"  {'background':<18}{'alerts/h':>9}{'alerts':>8}{'hours':>7}{'event F1':>10}{'recall':>8}"]
+    for b in list(dict.fromkeys([*fa, *f1])):
+        v = fa.get(b, {})
+        rows.append(f"  {b:<18}{_num(v.get('per_hour')):>9}{v.get('alerts', '-'):>8}{v.get('hours', '-'):>7}"
+                    f"{_num(f1[b]['f1'] if b in f1 else None):>10}{_num(rec.get(b)):>8}")
+    return rows
+
+
 def format_report(rep: dict) -> str:
     f1, f1o, ps = rep["event_f1_onset"], rep["event_f1_onset_offset"], rep["psds"]
     d = rep["alert_delay_s"]
-    lines = [f"folds held out: {rep['held_out_folds']} of {[f['fold'] for f in rep['folds']]}",
+    lines = [f"model: {rep.get('model', 'cry_detector')}; folds held out: {rep['held_out_folds']} of "
+             f"{[f['fold'] for f in rep['folds']]}",
              f"{rep['nights']['cries']} cries in {rep['nights']['cry_hours']} h of cry nights; "
              f"{rep['nights']['background_only_hours']} h of background-only nights",
              f"event F1 (onset collar 1 s): {f1['f1']:.3f} (precision {f1['precision']:.3f}, recall {f1['recall']:.3f}); "
              f"with offsets: {f1o['f1']:.3f}",
              f"PSDS scenario 1: {ps['scenario1']:.3f}; scenario 2: {ps['scenario2']:.3f}",
-             "false alerts per hour: " + ", ".join(f"{b} {v['per_hour']:.2f} ({v['alerts']} in {v['hours']} h)"
-                                                   for b, v in rep["false_alerts"].items()),
+             f"false alerts per hour (worst {_num(rep.get('false_alerts_per_hour_max'))}; speech "
+             f"{_num(rep.get('false_alerts_per_hour_speech'))}, noise {_num(rep.get('false_alerts_per_hour_noise'))}):",
+             *_table(rep),
              f"alert delay (live): median {d['median']} s, 90th percentile {d['p90']} s over {d['n']} cries",
              "recall by length: " + ", ".join(f"{k} s {v:.2f}" for k, v in rep["recall_by_length_s"].items()),
              "recall by level: " + ", ".join(f"{k} dBFS {v:.2f}" for k, v in rep["recall_by_level_dbfs"].items())]

@@ -21,7 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "episodes over synthetic nights from held-out folds, and detect's speed on a long file; startup: "
                         "whole-process time and memory of --help and predict, in fresh processes")
     p.add_argument("--run", default=None, help="load: run id or folder (default: the app's default checkpoint)")
-    p.add_argument("--models", nargs="+", default=None, help="registry names (default: all torch models)")
+    p.add_argument("--models", nargs="+", default=None,
+                   help="registry names (default: all torch models); episodes: the `bench cry` fold run to evaluate "
+                        "(results/cry_bench/fold<k>/NAME/, plain or fused; default cry_detector)")
     p.add_argument("--repeats", type=int, default=None, help="default: 20 (startup: 5 fresh processes each)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seeds", type=int, default=1)

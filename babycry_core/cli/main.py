@@ -205,6 +205,14 @@ def cmd_card(a) -> int:
     return 0
 
 
+def cmd_fuse(a) -> int:
+    from babycry_core.training.cry_fusion import fuse_detector_run
+
+    out = fuse_detector_run(a.run, a.mode, progress=not a.quiet)
+    print(out)
+    return 0
+
+
 def cmd_reasons(a) -> int:
     from babycry_core.runs import registry as runs
     from babycry_core.inference.predictor import load_model
@@ -326,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("card", help="write (or overwrite) a run's MODEL_CARD.md; prints its path")
     s.add_argument("run", help="run id or folder")
     s.set_defaults(func=cmd_card)
+
+    s = sub.add_parser("fuse", help="give a cry detector run YAMNet's ear (a head on frozen YAMNet, fused with the "
+                                    "CNN on validation); writes a new run")
+    s.add_argument("run", help="run id or folder of a cry_detector run")
+    s.add_argument("--mode", choices=["fusion", "cascade", "head"], default="fusion",
+                   help="fusion: both scores combined; cascade: the CNN screens, YAMNet confirms; head: YAMNet alone")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_fuse)
 
     s = sub.add_parser("reasons", help="choose when a reason model may name a reason (held-out thresholds)")
     s.add_argument("run", help="run id or folder of a reason model")

@@ -18,6 +18,7 @@ import torch
 from babycry_core.features.yamnet_net import EMBED_DIM, N_MELS, PATCH_FRAMES, PATCH_SAMPLES, YamnetNet
 
 EMBEDDING_TENSOR = "yamnet_frames/global_average_pooling2d/Mean"
+LAYER13_TENSOR = "yamnet_frames/layer13/pointwise_conv/relu/Relu"  # (1, 3, 2, 1024): the input of layer 14
 _LAYER = re.compile(r"yamnet_frames/layer(\d+)/(conv|depthwise_conv|pointwise_conv)/")
 
 
@@ -145,6 +146,14 @@ class TfliteYamnet:
         emb = self.it.get_tensor(self._emb).reshape(EMBED_DIM).copy()
         patch = self.it.get_tensor(self._patch).reshape(PATCH_FRAMES, N_MELS).copy()
         return scores, emb, patch
+
+    def layer13(self, wave) -> np.ndarray:
+        """(1024, 3, 2): layer 13's output for one patch (what fine-tuning the top layer starts from)."""
+        if not hasattr(self, "_l13"):
+            self._l13 = next(d["index"] for d in self.it.get_tensor_details() if d["name"].startswith(LAYER13_TENSOR))
+        with self.lock:
+            self.run(wave)
+            return self.it.get_tensor(self._l13)[0].transpose(2, 0, 1).copy()
 
     def run_waveform(self, wave) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """16 kHz audio of any length, padded as YAMNet pads it -> scores (windows, 521), embeddings (windows, 1024),

@@ -76,10 +76,19 @@ class CryDetector:
         self.temperature = float(cal.get("temperature", 1.0))
         self.threshold = float(cal.get("cry_threshold", DEFAULT_THRESHOLD))
         self.top_fraction = float(cal.get("top_fraction", TOP_FRACTION))
+        self.fusion, self.fusion_error = None, None  # YAMNet's side of a fused run (inference/cry_fusion.py)
+        from babycry_core.inference.cry_fusion import attach
+
+        attach(self)
 
     @property
     def run_id(self) -> str:
         return self.loaded.run_dir.name
+
+    @property
+    def kind(self) -> str:
+        """What answers: the CNN alone, or the CNN with YAMNet (and how they are combined)."""
+        return f"CNN + YAMNet ({self.fusion.mode})" if self.fusion is not None else "CNN"
 
     def features(self, wins: list[np.ndarray]) -> np.ndarray:
         return np.stack([log_mel(w, self.cfg) for w in wins])[:, None]  # (windows, 1, n_mels, frames)
@@ -99,7 +108,10 @@ class CryDetector:
         """(window starts in s, class probabilities (windows, classes)) of a waveform at cfg.sample_rate."""
         wins = windows(y, self.cfg)
         starts = np.array([s for s, _ in wins])
-        return starts, self.feature_proba(self.features([w for _, w in wins]))
+        proba = self.feature_proba(self.features([w for _, w in wins]))
+        if self.fusion is not None:
+            proba = self.fusion.apply(np.stack([w for _, w in wins]), proba, self.cry_index, self.cfg.sample_rate)
+        return starts, proba
 
     def detect(self, y: np.ndarray) -> CryResult:
         starts, proba = self.window_proba(y)

@@ -85,10 +85,19 @@ def export_run(run, fmt: str = "onnx", out: str | Path | None = None) -> dict:
         manifest["top_fraction"] = float(loaded.calibration.get("top_fraction", 1 / 3))
     manifest.update(EXPORTERS[family](loaded, out))
     manifest["files"] = {rel: fileio.sha256_file(out / rel) for rel in manifest["files"]}
+    for rel in _fusion_files(run_dir):  # a fused detector's YAMNet side travels as it is (numpy + TFLite)
+        fileio.write_bytes(out / rel, (run_dir / rel).read_bytes())
+        manifest["files"][rel] = fileio.sha256_file(out / rel)
     if (run_dir / NAMING).exists():
         fileio.write_bytes(out / NAMING, (run_dir / NAMING).read_bytes())
     fileio.write_json(out / MANIFEST, manifest)  # last: a folder without model.json is not an export
     return {**manifest, "out": str(out)}
+
+
+def _fusion_files(run_dir: Path) -> list[str]:
+    from babycry_core.runs.checkpoint import FUSION_FILES
+
+    return list(FUSION_FILES) if (run_dir / FUSION_FILES[0]).exists() else []
 
 
 def _check_exportable(run_id: str, family: str, model: str, config: dict) -> None:

@@ -173,6 +173,7 @@ def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: RunWriter, fla
 
     Xtr, ytr, _ = parts["train"]
     Xva, yva, _ = parts["val"]
+    soft = parts.get("train_targets")  # (n_train, k) target distributions (distillation); else one-hot labels
     counts = np.bincount(ytr, minlength=k).astype(float)
     class_w = balanced_class_weights(counts)
     w = (class_w if cfg.balance == "loss" else torch.ones(k)).to(ctx.device)
@@ -196,7 +197,8 @@ def _train_loop(cfg: TrainConfig, model, parts, k: int, ctx, out: RunWriter, fla
             if len(idx) < 2:
                 continue  # BatchNorm needs two examples (shards are equal, so all ranks skip together)
             xb = torch.from_numpy(Xtr[idx])  # (batch, 1, n_mels, frames)
-            yb = F.one_hot(torch.from_numpy(ytr[idx]), k).float()
+            yb = (torch.from_numpy(soft[idx]).float() if soft is not None
+                  else F.one_hot(torch.from_numpy(ytr[idx]), k).float())
             if augment and cfg.specaugment:
                 xb = spec_augment(xb, gen)
             if augment and cfg.mixup > 0:

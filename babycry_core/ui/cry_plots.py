@@ -132,8 +132,14 @@ def per_class_table(run) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- `bench cry`: is it a cry? (results/cry_detection.json)
 
-BENCH_MODELS = {"cry_detector": "cry detector (step 1 of the answer)",
+BENCH_MODELS = {"cry_detector": "CNN cry detector (retrained on the grown corpus)",
                 "svm_anchor": "SVM anchor (log-mel / MFCC statistics)",
+                "yamnet_zero_shot": "YAMNet's own cry score (zero-shot anchor)",
+                "yamnet_head": "head on frozen YAMNet (whole recording)",
+                "yamnet_windows": "head on frozen YAMNet (2 s windows)",
+                "cascade": "cascade: CNN screens, YAMNet confirms",
+                "fusion": "CNN + YAMNet fused",
+                "distilled": "CNN distilled from CNN + YAMNet",
                 "two_stage": "two-stage gate (the earlier default)"}
 KINDS = ("speech", "laugh", "noise", "silence")
 

@@ -120,3 +120,113 @@ def test_a_lift_is_chosen_where_backgrounds_blip_above_the_threshold():
     assert out["all_folds"]["f1"]["0.5/0"] == pytest.approx(6 / 7, abs=1e-4)  # 3 cries found, 1 false spell
     unlifted = B.rule_left_out(nights, rules, only, base={0: 0.5, 1: 0.5})
     assert unlifted == out  # base defaults to the rules' thresholds
+
+
+# ---------------------------------------------------------------- nights by kind, the model evaluated
+
+TONES = {"speech_men": 300.0, "speech_women": 700.0, "speech_children": 1100.0, "same_app": 1500.0,
+         "household_street": 1900.0, "laughing": 2300.0, "cry": 2700.0}  # Hz: each kind its own tone
+
+
+def _corpus(tmp_path, kinds: bool):
+    """A small test frame of 1 s tones written as WAVs (absolute paths), two recordings per kind, and room tone."""
+    import pandas as pd
+    import soundfile as sf
+
+    from babycry_core.bench.nights import KINDS, SR
+
+    rows, rng = [], np.random.default_rng(0)
+    t = np.arange(SR) / SR
+    for kind, hz in [*TONES.items(), ("silence", None)]:
+        for i in range(2):
+            y = 0.01 * rng.standard_normal(SR) if hz is None else 0.3 * np.sin(2 * np.pi * hz * t)
+            f = tmp_path / f"{kind}{i}.wav"
+            sf.write(f, y.astype(np.float32), SR)
+            label = "cry" if kind == "cry" else KINDS[kind][0] if kind in KINDS else kind
+            rows.append({"path": str(f), "label": label, "kind": kind, "group": f"{kind}-g{i}"})
+    frame = pd.DataFrame(rows)
+    return frame if kinds else frame.drop(columns="kind")
+
+
+def _power(y, hz) -> float:
+    from babycry_core.bench.nights import SR
+
+    spec = np.abs(np.fft.rfft(y)) ** 2
+    f = np.fft.rfftfreq(len(y), 1 / SR)
+    return float(spec[np.abs(f - hz) < 20].sum() / spec.sum())
+
+
+def test_material_and_backgrounds_go_by_kind(tmp_path):
+    from babycry_core.bench import nights as N
+
+    mat = N.material(_corpus(tmp_path, kinds=True))
+    assert set(mat) == {"cry", "room", *N.KINDS}
+    assert [g for g, _ in mat["speech_women"]] == ["speech_women-g0", "speech_women-g1"]
+    assert len(mat["room"]) == 2 and all(len(y) == N.SR for _, y in mat["room"])
+    kinds = N.backgrounds(mat)
+    assert kinds == ["room", "speech_men", "speech_women", "speech_children", "same_app", "household_street",
+                     "laughing", "silence"]
+    rng = np.random.default_rng(1)
+    for kind in kinds[1:-1]:  # each background plays its own kind's recordings, and no other's
+        y = N.background(kind, 30, mat, rng)
+        assert len(y) == 30 * N.SR and _power(y, TONES[kind]) > 0.3, kind
+        assert all(_power(y, hz) < 0.01 for k, hz in TONES.items() if k != kind), kind
+    assert N.style_of("same_app") == "speech" and N.style_of("household_street") == "noise"
+    assert N.label_of("same_app") == "noise" and N.label_of("speech_children") == "speech"
+    assert sum(N.minutes(kinds).values()) <= sum(N.LABEL_MINUTES.values())  # about today's run time
+    y, events = N.cry_night("same_app", 3, mat, rng)
+    assert events and _power(y, TONES["cry"]) > 0.05
+
+
+def test_material_without_kinds_goes_by_label(tmp_path):
+    from babycry_core.bench import nights as N
+
+    mat = N.material(_corpus(tmp_path, kinds=False))
+    assert set(mat) == set(N.LABEL_OF)
+    assert len(mat["speech"]) == 6 and len(mat["noise"]) == 4 and len(mat["laugh"]) == 2
+    assert N.backgrounds(mat) == list(N.LABEL_BACKGROUNDS)
+    assert N.minutes(N.backgrounds(mat)) == N.LABEL_MINUTES
+
+
+def test_false_alert_summaries_over_kinds():
+    fa = {"room": {"per_hour": 0.0}, "speech_men": {"per_hour": 1.5}, "speech_children": {"per_hour": 3.0},
+          "same_app": {"per_hour": 2.0}, "household_street": {"per_hour": 0.5}, "laughing": {"per_hour": 4.0}}
+    assert B._worst(fa, "speech") == 3.0 and B._worst(fa, "noise") == 2.0 and B._worst(fa) == 4.0
+    assert B._worst({"speech": {"per_hour": 0.7}}, "speech") == 0.7 and B._worst({}, "noise") is None
+
+
+def test_report_table_lists_each_background():
+    from babycry_core.bench.episodes_report import _table
+
+    rep = {"false_alerts": {"room": {"per_hour": 0.0, "alerts": 0, "hours": 1.0},
+                            "household_street": {"per_hour": 2.5, "alerts": 5, "hours": 2.0}},
+           "event_f1_by_background": {"household_street": {"f1": 0.8}, "laughing": {"f1": 0.9}},
+           "recall_by_background": {"household_street": 0.75}}
+    rows = _table(rep)
+    assert [r.split()[0] for r in rows[1:]] == ["room", "household_street", "laughing"]
+    assert rows[2].split() == ["household_street", "2.50", "5", "2.0", "0.80", "0.75"]
+
+
+def test_a_fold_run_is_finished_plain_or_fused(tmp_path):
+    from babycry_core import fileio
+
+    plain, fused, busy = tmp_path / "cry_detector", tmp_path / "fusion", tmp_path / "cascade"
+    fileio.write_json(plain / "status.json", {"status": "finished"})
+    fileio.write_json(fused / "fusion.json", {"mode": "fusion"})
+    fileio.write_json(fused / "config.json", {})
+    fileio.write_json(busy / "status.json", {"status": "running"})
+    fileio.write_json(busy / "fusion.json", {"mode": "cascade"})
+    assert B.finished(plain) and B.finished(fused) and not B.finished(busy) and not B.finished(tmp_path / "none")
+
+
+def test_main_evaluates_the_first_named_model(monkeypatch):
+    from types import SimpleNamespace
+
+    seen = []
+    monkeypatch.setattr(B, "run", lambda **kw: seen.append(kw) or {"model": kw["model"]})
+    monkeypatch.setattr(B, "format_report", lambda rep: rep["model"])
+    monkeypatch.setenv("BABYCRY_BENCH_HOURS", "1")
+    a = SimpleNamespace(folds=2, seeds=1, out=None, models=["fusion", "cascade"])
+    assert B.main(a) == 0 and seen[-1]["model"] == "fusion" and seen[-1]["folds"] == 2
+    B.main(SimpleNamespace(folds=2, seeds=1, out=None, models=None))
+    assert seen[-1]["model"] == "cry_detector"
