@@ -32,7 +32,7 @@ def yamnet_rows(repeats: int = 10) -> list[dict]:
     from babycry_core.features.logmel import log_mel
     from babycry_core.features.yamnet import YamnetUnavailable, is_tflite, resolve_handle, to_16k, torch_yamnet
     from babycry_core.features.yamnet_net import PATCH_HOP_SAMPLES, PATCH_SAMPLES, pad_waveform
-    from babycry_core.features.yamnet_tflite import TfliteYamnet
+    from babycry_core.features.yamnet_litert import TfliteYamnet
     from babycry_core.models import build_model
     from babycry_core.models.yamnet import YAMNET_FEATURES
 

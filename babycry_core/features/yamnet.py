@@ -132,7 +132,7 @@ def _load(h: str):
 def _load_tflite(h: str):
     """The TFLite file under ai-edge-litert's interpreter (the AudioSet view, frozen embeddings): no TensorFlow."""
     try:
-        from babycry_core.features.yamnet_tflite import TfliteYamnet
+        from babycry_core.features.yamnet_litert import TfliteYamnet
 
         return TfliteYamnet(h)
     except ImportError as e:

@@ -1,5 +1,5 @@
 """What every way into YAMNet shares (the TFLite file in features/yamnet.py, a SavedModel in features/yamnet_hub.py):
-its sample rate and embedding size, the setting that names the weights, and the one-line error when they cannot be had."""
+its sample rate, patch and embedding sizes, the setting that names the weights, and the one-line error when they cannot be had."""
 from __future__ import annotations
 
 import socket
@@ -9,6 +9,11 @@ DEFAULT_HANDLE = "https://tfhub.dev/google/yamnet/1"  # the SavedModel on TF Hub
 WEIGHTS_ENV = "BABYCRY_YAMNET"  # a .tflite file, or a SavedModel folder / TF Hub handle
 SAMPLE_RATE = 16000
 EMBED_DIM = 1024
+WINDOW, HOP, FFT = 400, 160, 512  # the front end: 0.025 s window, 0.010 s hop, next power of two
+N_MELS = 64
+PATCH_FRAMES, PATCH_HOP_FRAMES = 96, 48  # 0.96 s patches every 0.48 s
+PATCH_SAMPLES = WINDOW + (PATCH_FRAMES - 1) * HOP  # 15600 = 0.975 s: one patch
+PATCH_HOP_SAMPLES = PATCH_HOP_FRAMES * HOP  # 7680
 
 
 class YamnetUnavailable(RuntimeError):

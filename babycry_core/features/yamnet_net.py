@@ -22,14 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-SAMPLE_RATE = 16000
-WINDOW, HOP, FFT = 400, 160, 512  # 0.025 s window, 0.010 s hop, next power of two
-N_BINS, N_MELS = FFT // 2 + 1, 64
+from babycry_core.features.yamnet_errors import (  # noqa: F401  (the sizes, read from here by the torch side)
+    EMBED_DIM, FFT, HOP, N_MELS, PATCH_FRAMES, PATCH_HOP_FRAMES, PATCH_HOP_SAMPLES, PATCH_SAMPLES, SAMPLE_RATE, WINDOW)
+
+N_BINS = FFT // 2 + 1
 MEL_MIN_HZ, MEL_MAX_HZ, LOG_OFFSET = 125.0, 7500.0, 0.001
-PATCH_FRAMES, PATCH_HOP_FRAMES = 96, 48  # 0.96 s patches every 0.48 s
-PATCH_SAMPLES = WINDOW + (PATCH_FRAMES - 1) * HOP  # 15600 = 0.975 s: one patch
-PATCH_HOP_SAMPLES = PATCH_HOP_FRAMES * HOP  # 7680
-N_CLASSES, EMBED_DIM = 521, 1024
+N_CLASSES = 521
 # yamnet.py _YAMNET_LAYER_DEFS: (kind, stride, output channels); all kernels 3x3
 LAYER_DEFS = [("conv", 2, 32), ("sep", 1, 64), ("sep", 2, 128), ("sep", 1, 128), ("sep", 2, 256), ("sep", 1, 256),
               ("sep", 2, 512)] + [("sep", 1, 512)] * 5 + [("sep", 2, 1024), ("sep", 1, 1024)]

@@ -56,7 +56,7 @@ def patch_output(model, patch: np.ndarray, sr: int, cry_index: int, cache: Patch
     hit = cache.get(key)
     if hit is not None:
         return hit
-    from babycry_core.features.yamnet_net import PATCH_SAMPLES
+    from babycry_core.features.yamnet_errors import PATCH_SAMPLES
 
     x = fix_length(resample(patch, sr, SAMPLE_RATE), PATCH_SAMPLES)
     scores, emb, _ = model.run(x)

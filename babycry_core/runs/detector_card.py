@@ -20,6 +20,7 @@ def detector_section(run_dir: Path) -> str:
              f"**{cal.get('cry_threshold', 0.5):.3f}**, chosen on validation recordings ({cal.get('rule', '')}; "
              f"validation recall {_fmt(cal.get('val_recall'))}, false alarms {_fmt(cal.get('val_false_alarm_rate'))}). "
              "Digital silence is answered before the model runs."]
+    lines += fusion_lines(Path(run_dir))
     if m:
         ci = m.get("f1_ci", [None, None])
         lines += ["", f"Test part of the fixed split ({m.get('n_cry')} cries from {m.get('groups_cry')} babies / "
@@ -44,6 +45,34 @@ def detector_section(run_dir: Path) -> str:
               "adult speech is six men (women and children speak higher, closer to cry pitch). Noise is ESC-50 "
               "clips: household sounds outside it (TV, music, a vacuum cleaner) are untested."]
     return "\n".join(lines) + "\n"
+
+
+def fusion_lines(run_dir: Path) -> list[str]:
+    """A fused run's YAMNet side: what it is, its weights, and why it is the default (bench cry's figures)."""
+    from babycry_core.runs.checkpoint import FUSION_FILES
+
+    f = fileio.read_json(run_dir / FUSION_FILES[0], default={}) if (run_dir / FUSION_FILES[0]).exists() else {}
+    if not f:
+        return []
+    w = f.get("weights", [0, 0, 0])
+    out = ["", "## YAMNet's ear (fused)", "",
+           f"Mode **{f['mode']}**: each 2 s window's P(cry) = sigmoid({w[0]:.3f} x logit CNN P(cry) + {w[1]:.3f} x "
+           f"head logit + {w[2]:.3f} x logit YAMNet's own cry score + {f.get('bias', 0):.3f})"
+           if f["mode"] == "fusion" else f"Mode **{f['mode']}** (inference/cry_fusion.py).",
+           f"The head is a logistic regression on frozen YAMNet window features ({f.get('fit', {}).get('head_windows')} "
+           f"training windows, augmented copies included); the fusion and the clip threshold "
+           f"**{f['cry_threshold']:.3f}** were fitted on validation recordings neither network trained on. YAMNet: "
+           f"`{f.get('yamnet_model_key')}` (Google, Apache-2.0; not in this folder: `data link` fetches it). "
+           "Without it the run answers as its CNN alone, with the CNN's own threshold, and the app says so."]
+    bench = paths.results_dir() / "cry_detection.json"
+    rep = fileio.read_json(bench, default={}) if bench.exists() else {}
+    r, win = (rep.get("models") or {}).get(f["mode"]), rep.get("winner") or {}
+    if r:
+        out += ["", f"Why this one: on the grouped 5-fold benchmark (`bench cry`, grown corpus) the {f['mode']} "
+                f"candidate scores cry F1 {_fmt(r['f1'])} [{_fmt(r['f1_ci'][0])}, {_fmt(r['f1_ci'][1])}], recall "
+                f"{_fmt(r['recall'])}, quiet recall {_fmt(r['quiet_recall'])}"
+                + (f"; the best candidate is {win.get('model')}" if win.get("model") else "") + ". See README."]
+    return out
 
 
 def write_detector_card(run_dir: Path) -> Path:

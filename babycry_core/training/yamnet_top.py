@@ -24,7 +24,7 @@ _ACTS: dict[bytes, np.ndarray] = {}
 def window_activations(W: np.ndarray, sr: int, handle: str | None = None) -> np.ndarray:
     """(windows, 3, 1024, 3, 2) float16: layer 13's output for each window's three patches (cached by content)."""
     from babycry_core.features.yamnet import load_yamnet
-    from babycry_core.features.yamnet_net import PATCH_SAMPLES
+    from babycry_core.features.yamnet_errors import PATCH_SAMPLES
 
     model = load_yamnet(handle)
     n = int(round(PATCH_SECONDS * sr))

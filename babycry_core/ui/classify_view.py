@@ -107,13 +107,16 @@ def step1(pred, predictor, two_step: bool, why, y=None) -> None:
     st.subheader("Step 1 · Is it a cry?")
     kind, text = V.step1(pred, predictor)
     getattr(st, kind)(text)
+    if getattr(getattr(predictor, "detector", None), "fusion_error", None):
+        st.warning(predictor.detector.fusion_error, icon=":material/hearing_disabled:")
     if two_step and (pred.cry or {}).get("windows"):
         rec = long_recording_episodes(y, predictor) if y is not None else None
         eps = [e.to_dict() for e in rec.episodes] if rec is not None else None
         st.plotly_chart(V.cry_timeline_figure(pred.cry, pred.duration, episodes=eps))
-        d = predictor.detector.cfg
-        st.caption(f"Each point is one {d.clip_seconds:g} s window, scored every {d.window_hop_samples / d.sample_rate:g} s; the dashed line is "
-                   "the detector's threshold, set on validation recordings. The recording's cry probability is the mean "
+        det = predictor.detector
+        d = det.cfg
+        st.caption(f"Each point is one {d.clip_seconds:g} s window, scored every {d.window_hop_samples / d.sample_rate:g} s by the "
+                   f"detector ({det.kind}); the dashed line is the detector's threshold, set on validation recordings. The recording's cry probability is the mean "
                    "of its most cry-like third of windows. The reason model hears only the stretches above the line (the whole "
                    "recording when they add up to less than a second).")
         if rec is not None:

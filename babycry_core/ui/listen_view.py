@@ -71,6 +71,8 @@ def live_predictor():
     if not hasattr(predictor, "detector"):
         st.error(f"{det.name} is not a cry detector.")
         return None
+    if predictor.detector.fusion_error:
+        st.warning(predictor.detector.fusion_error, icon=":material/hearing_disabled:")
     return predictor
 
 

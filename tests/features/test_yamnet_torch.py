@@ -79,7 +79,8 @@ def test_mel_matrix_is_htk_125_7500():
 @pytest.fixture(scope="module")
 def models():
     needs_file()
-    from babycry_core.features.yamnet_tflite import TfliteYamnet, load_yamnet_from_tflite
+    from babycry_core.features.yamnet_litert import TfliteYamnet
+    from babycry_core.features.yamnet_tflite import load_yamnet_from_tflite
 
     return load_yamnet_from_tflite(TFLITE), TfliteYamnet(TFLITE)
 
