@@ -90,7 +90,7 @@ def fit_fusion(det: CryDetector, train_waves, train_is_cry, val_waves, val_is_cr
     """YAMNet's side for the CNN detector `det` (see the module doc)."""
     from babycry_core.augment.waveform import gain
     from babycry_core.features.yamnet import model_key
-    from babycry_core.training.detector import MIN_RECALL, QUIET_DBFS
+    from babycry_core.training.detector import QUIET_DBFS
 
     if mode not in MODES:
         raise ValueError(f"unknown fusion mode {mode!r}; valid: {', '.join(MODES)}")
@@ -113,7 +113,21 @@ def fit_fusion(det: CryDetector, train_waves, train_is_cry, val_waves, val_is_cr
         t = np.concatenate([[c] * int(a.sum()) for c, a in zip(rec_cry, act)])
         lr = LogisticRegression(class_weight="balanced", max_iter=1000).fit(Z, t.astype(int))
         fusion.weights, fusion.bias = tuple(float(v) for v in lr.coef_[0]), float(lr.intercept_[0])
-    if mode == "cascade":
+    calibrate(fusion, p_cnn, feats, rec_cry, det.top_fraction)
+    fusion.info = {"fit": {"head_windows": int(len(y)), "head_cry_windows": int(y.sum()),
+                           "validation_recordings": int(len(val_waves)), "quiet_cries": len(quiet),
+                           "quiet_dbfs": QUIET_DBFS, **fusion.info.get("fit", {})}}
+    return fusion
+
+
+def calibrate(fusion: YamnetFusion, p_cnn, feats, rec_cry, top_fraction: float) -> None:
+    """The screen (cascade and fusion: the lowest CNN window P(cry) that lets through the best window of SCREEN_RECALL
+    of the validation cries, so that YAMNet runs only where the CNN hears something cry-like) and the clip threshold
+    (the detector's rule), from validation recordings' CNN window P(cry) and YAMNet window features."""
+    from babycry_core.training.detector import MIN_RECALL
+
+    rec_cry = np.asarray(rec_cry, bool)
+    if fusion.mode in ("cascade", "fusion"):
         best = np.array([p.max() for p, c in zip(p_cnn, rec_cry) if c])
         fusion.screen = float(np.quantile(best, 1 - SCREEN_RECALL)) if len(best) else None
     clip_p = []
@@ -121,13 +135,31 @@ def fit_fusion(det: CryDetector, train_waves, train_is_cry, val_waves, val_is_cr
         ask = np.ones(len(p), bool) if fusion.screen is None else p >= fusion.screen
         wp = np.zeros(len(p))
         wp[ask] = fusion.combine(p[ask], f[ask])
-        clip_p.append(clip_probability(wp, det.top_fraction))
+        clip_p.append(clip_probability(wp, top_fraction))
     chosen = choose_threshold(np.array(clip_p), rec_cry, MIN_RECALL)
     fusion.threshold = max(float(chosen["cry_threshold"]), MIN_THRESHOLD)  # P(cry) 0 (screened out) is never a cry
-    fusion.info = {"fit": {"head_windows": int(len(y)), "head_cry_windows": int(y.sum()),
-                           "validation_recordings": int(len(val_waves)), "quiet_cries": len(quiet),
-                           "quiet_dbfs": QUIET_DBFS, **{k: v for k, v in chosen.items() if k != "cry_threshold"}}}
-    return fusion
+    fusion.info.setdefault("fit", {}).update({k: v for k, v in chosen.items() if k != "cry_threshold"},
+                                             screen_recall=SCREEN_RECALL if fusion.screen is not None else None)
+
+
+def recalibrate(run_dir: Path, val_waves, val_is_cry) -> YamnetFusion:
+    """calibrate() a fused run folder again on validation recordings (its head and weights kept), and save it."""
+    from babycry_core.augment.waveform import gain
+    from babycry_core.runs.checkpoint import load
+    from babycry_core.training.detector import QUIET_DBFS
+
+    det = CryDetector(load(run_dir))
+    if det.fusion is None:
+        raise ValueError(f"{run_dir}: no YAMNet side to recalibrate ({det.fusion_error or 'not a fused run'})")
+    val_is_cry = np.asarray(val_is_cry, bool)
+    recs = list(val_waves) + [gain(w, QUIET_DBFS) for w, c in zip(val_waves, val_is_cry) if c]
+    rec_cry = np.concatenate([val_is_cry, np.ones(len(recs) - len(val_waves), bool)])
+    p_cnn = [det.feature_proba(det.features(list(recording_windows(w, det.cfg))))[:, det.cry_index] for w in recs]
+    feats = [recording_features(w, det.cfg, det.fusion.handle) for w in recs]
+    calibrate(det.fusion, p_cnn, feats, rec_cry, det.top_fraction)
+    det.fusion.handle = fileio.read_json(Path(run_dir) / "fusion.json").get("yamnet_handle")  # as recorded, not resolved
+    det.fusion.save(Path(run_dir))
+    return det.fusion
 
 
 def fuse_run(cnn_run: Path, out_dir: Path, fusion: YamnetFusion, note: dict | None = None) -> Path:
