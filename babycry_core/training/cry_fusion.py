@@ -7,8 +7,8 @@
 - The fusion (mode "fusion"): a logistic regression on [logit CNN P(cry), head logit, logit YAMNet's cry score] over
   the *validation* windows and those of the validation cries turned down to QUIET_DBFS: neither network trained on
   them.
-- The screen (mode "cascade"): the lowest CNN window P(cry) that still lets through the best window of
-  SCREEN_RECALL of the validation cries (quiet ones included).
+- The screen (modes "cascade" and "fusion"): the CNN window P(cry) that lets through SCREEN_RECALL of the validation
+  cries' active windows (quiet ones included), so that YAMNet runs only where the CNN hears something cry-like.
 - The clip threshold: the detector's rule (training/detector.py) on the validation recordings and quiet cries.
 
 Window features are cached on disk per recording (by content and YAMNet's weights): five folds compute each
@@ -29,7 +29,7 @@ from babycry_core.inference.cry_fusion import MODES, YamnetFusion, logit
 from babycry_core.inference.detector import CryDetector, choose_threshold, clip_probability
 
 MAX_WINDOWS_PER_RECORDING = 6
-SCREEN_RECALL = 0.995
+SCREEN_RECALL = 0.99
 HEAD_C = 0.1
 MIN_THRESHOLD = 1e-3
 
@@ -104,32 +104,32 @@ def fit_fusion(det: CryDetector, train_waves, train_is_cry, val_waves, val_is_cr
     # per validation recording: CNN window P(cry), YAMNet window features, active windows
     p_cnn = [det.feature_proba(det.features(list(recording_windows(w, cfg))))[:, det.cry_index] for w in recs]
     feats = [recording_features(w, cfg, handle) for w in recs]
+    act = [_active(recording_windows(w, cfg)) for w in recs]
     if mode == "fusion":
         from sklearn.linear_model import LogisticRegression
 
-        act = [_active(recording_windows(w, cfg)) for w in recs]
         Z = np.concatenate([np.stack([logit(p[a]), fusion.head_logit(f[a]), logit(f[a, 0])], 1)
                             for p, f, a in zip(p_cnn, feats, act)])
         t = np.concatenate([[c] * int(a.sum()) for c, a in zip(rec_cry, act)])
         lr = LogisticRegression(class_weight="balanced", max_iter=1000).fit(Z, t.astype(int))
         fusion.weights, fusion.bias = tuple(float(v) for v in lr.coef_[0]), float(lr.intercept_[0])
-    calibrate(fusion, p_cnn, feats, rec_cry, det.top_fraction)
+    calibrate(fusion, p_cnn, feats, act, rec_cry, det.top_fraction)
     fusion.info = {"fit": {"head_windows": int(len(y)), "head_cry_windows": int(y.sum()),
                            "validation_recordings": int(len(val_waves)), "quiet_cries": len(quiet),
                            "quiet_dbfs": QUIET_DBFS, **fusion.info.get("fit", {})}}
     return fusion
 
 
-def calibrate(fusion: YamnetFusion, p_cnn, feats, rec_cry, top_fraction: float) -> None:
-    """The screen (cascade and fusion: the lowest CNN window P(cry) that lets through the best window of SCREEN_RECALL
-    of the validation cries, so that YAMNet runs only where the CNN hears something cry-like) and the clip threshold
-    (the detector's rule), from validation recordings' CNN window P(cry) and YAMNet window features."""
+def calibrate(fusion: YamnetFusion, p_cnn, feats, act, rec_cry, top_fraction: float) -> None:
+    """The screen (cascade and fusion: the CNN window P(cry) that lets through SCREEN_RECALL of the validation cries'
+    active windows) and the clip threshold (the detector's rule), from validation recordings' CNN window P(cry),
+    YAMNet window features and active windows."""
     from babycry_core.training.detector import MIN_RECALL
 
     rec_cry = np.asarray(rec_cry, bool)
     if fusion.mode in ("cascade", "fusion"):
-        best = np.array([p.max() for p, c in zip(p_cnn, rec_cry) if c])
-        fusion.screen = float(np.quantile(best, 1 - SCREEN_RECALL)) if len(best) else None
+        cry_windows = [p[a] for p, a, c in zip(p_cnn, act, rec_cry) if c]
+        fusion.screen = float(np.quantile(np.concatenate(cry_windows), 1 - SCREEN_RECALL)) if cry_windows else None
     clip_p = []
     for p, f in zip(p_cnn, feats):
         ask = np.ones(len(p), bool) if fusion.screen is None else p >= fusion.screen
@@ -156,7 +156,8 @@ def recalibrate(run_dir: Path, val_waves, val_is_cry) -> YamnetFusion:
     rec_cry = np.concatenate([val_is_cry, np.ones(len(recs) - len(val_waves), bool)])
     p_cnn = [det.feature_proba(det.features(list(recording_windows(w, det.cfg))))[:, det.cry_index] for w in recs]
     feats = [recording_features(w, det.cfg, det.fusion.handle) for w in recs]
-    calibrate(det.fusion, p_cnn, feats, rec_cry, det.top_fraction)
+    act = [_active(recording_windows(w, det.cfg)) for w in recs]
+    calibrate(det.fusion, p_cnn, feats, act, rec_cry, det.top_fraction)
     det.fusion.handle = fileio.read_json(Path(run_dir) / "fusion.json").get("yamnet_handle")  # as recorded, not resolved
     det.fusion.save(Path(run_dir))
     return det.fusion
