@@ -112,8 +112,10 @@ def _bench_caption(cry_bench: dict) -> str:
             "called a cry. Quiet recall: held-out cries turned down. Phone uploads: raw uploads scored by the fold "
             "model that never trained on their baby."
             + (f" Targets: F1 ≥ {t['f1']:.2f}, recall ≥ {t.get('recall', 0):.2f}, false alarms ≤ "
-               f"{t.get('false_alarm_speech', 0):.0%} on speech and ≤ {t.get('false_alarm_other', 0):.0%} on the rest."
-               if "f1" in t else "")
+               + (", ".join(f"{v:.0%} on {k.replace('_', ' ')}" for k, v in t["false_alarms"].items())
+                  if isinstance(t.get("false_alarms"), dict) else
+                  f"{t.get('false_alarm_speech', 0):.0%} on speech and ≤ {t.get('false_alarm_other', 0):.0%} on the rest")
+               + "." if "f1" in t else "")
             + (f" Written {cry_bench['date']} by `{cry_bench.get('command', 'bench cry')}`." if cry_bench.get("date")
                else ""))
 
