@@ -264,6 +264,7 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
 
 def summarise(scores: dict, frame) -> dict:
     """Pooled figures per model, with group-bootstrap intervals, and the detector-vs-anchor difference."""
+    from babycry_core.bench.cry_sources import breakdown
     from babycry_core.eval.cry_metrics import cry_detection, group_bootstrap
 
     true = frame["label"].to_numpy() == CRY
@@ -292,6 +293,7 @@ def summarise(scores: dict, frame) -> dict:
             "f1_per_fold": _per_fold_f1(folds, frame),
         }
         out["models"][m]["targets_met"] = targets_met(out["models"][m])
+        out["models"][m]["errors_by_source"] = breakdown(frame, pred)
     def f1(p, i):
         tp, fp, fn = np.sum(true[i] & p[i]), np.sum(~true[i] & p[i]), np.sum(true[i] & ~p[i])
         return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")

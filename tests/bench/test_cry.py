@@ -54,3 +54,22 @@ def test_yamnet_candidates_call_a_held_out_cry_and_not_speech(monkeypatch, tmp_p
         p_speech, called = decide(s[6])
         assert not called and 0 <= p_speech <= 1
     assert head(c[6])[1]
+
+
+def test_errors_by_source_name_the_finer_source():
+    import pandas as pd
+
+    from babycry_core.bench.cry_sources import breakdown
+
+    frame = pd.DataFrame([
+        {"clip_id": "urbansound/dog_bark/1-0-0", "kind": "household_street", "source": "urbansound", "group": "fsID:1"},
+        {"clip_id": "urbansound/dog_bark/2-0-0", "kind": "household_street", "source": "urbansound", "group": "fsID:2"},
+        {"clip_id": "urbansound/siren/3-0-0", "kind": "household_street", "source": "urbansound", "group": "fsID:3"},
+        {"clip_id": "speech-more/0001/a", "kind": "speech_women", "source": "speech-more", "group": "speaker:0001"},
+        {"clip_id": "donateacry/x", "kind": "cry", "source": "donateacry", "group": "u1"},
+        {"clip_id": "donateacry/y", "kind": "cry", "source": "donateacry", "group": "u2"}])
+    called = np.array([True, False, False, False, True, False])
+    out = breakdown(frame, called)
+    assert out["household_street"] == {"urbansound: dog bark": {"n": 2, "errors": 1, "rate": 0.5}}  # siren: no error
+    assert out["speech_women"] == {}
+    assert out["cry"] == {"donateacry cries": {"n": 2, "errors": 1, "rate": 0.5}}  # for cries: the misses
