@@ -293,7 +293,8 @@ def summarise(scores: dict, frame) -> dict:
             "f1_per_fold": _per_fold_f1(folds, frame),
         }
         out["models"][m]["targets_met"] = targets_met(out["models"][m])
-        out["models"][m]["errors_by_source"] = breakdown(frame, pred)
+        if {"clip_id", "source"} <= set(frame.columns):
+            out["models"][m]["errors_by_source"] = breakdown(frame, pred)
     def f1(p, i):
         tp, fp, fn = np.sum(true[i] & p[i]), np.sum(~true[i] & p[i]), np.sum(true[i] & ~p[i])
         return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
