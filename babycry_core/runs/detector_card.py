@@ -41,9 +41,10 @@ def detector_section(run_dir: Path) -> str:
                       f"false alarms " + ", ".join(f"{k} {_fmt(v)}" for k, v in r["false_alarms"].items())
                       + f"; quiet recall {_fmt(r['quiet_recall'])}; phone uploads called a cry "
                       f"{r['uploads_called_cry']} of {r['uploads_scored']}. See README."]
-    lines += ["", "Limits: laughing rests on two home recordings and silence on one recording plus generated rooms; "
-              "adult speech is six men (women and children speak higher, closer to cry pitch). Noise is ESC-50 "
-              "clips: household sounds outside it (TV, music, a vacuum cleaner) are untested."]
+    lines += ["", "Limits: laughing rests on two home recordings and silence on a few recordings plus generated rooms; "
+              "speech is FSDD's six men and speechocean762's women, men and children reading English; household and "
+              "street sounds are ESC-50 and UrbanSound8K clips; the same-app non-cry uploads were labelled by "
+              "listening and a few may still hold fussing."]
     return "\n".join(lines) + "\n"
 
 
@@ -56,10 +57,11 @@ def fusion_lines(run_dir: Path) -> list[str]:
         return []
     w = f.get("weights", [0, 0, 0])
     out = ["", "## YAMNet's ear (fused)", "",
-           f"Mode **{f['mode']}**: each 2 s window's P(cry) = sigmoid({w[0]:.3f} x logit CNN P(cry) + {w[1]:.3f} x "
-           f"head logit + {w[2]:.3f} x logit YAMNet's own cry score + {f.get('bias', 0):.3f})"
-           if f["mode"] == "fusion" else f"Mode **{f['mode']}** (inference/cry_fusion.py).",
-           f"The head is a logistic regression on frozen YAMNet window features ({f.get('fit', {}).get('head_windows')} "
+           (f"Mode **{f['mode']}**: each 2 s window's P(cry) = sigmoid({w[0]:.3f} x logit CNN P(cry) + {w[1]:.3f} x "
+           f"head logit + {w[2]:.3f} x logit YAMNet's own cry score + {f.get('bias', 0):.3f}); windows the CNN scores "
+           f"below {f.get('screen') or 0:.3f} skip YAMNet (P(cry) 0)."
+           if f["mode"] == "fusion" else f"Mode **{f['mode']}** (inference/cry_fusion.py).")
+           + f" The head is a logistic regression on frozen YAMNet window features ({f.get('fit', {}).get('head_windows')} "
            f"training windows, augmented copies included); the fusion and the clip threshold "
            f"**{f['cry_threshold']:.3f}** were fitted on validation recordings neither network trained on. YAMNet: "
            f"`{f.get('yamnet_model_key')}` (Google, Apache-2.0; not in this folder: `data link` fetches it). "

@@ -1,5 +1,5 @@
-"""Imports that cost only what is used: a plain `predict` (the default two-step answer: the torch cry detector,
-then the reason SVM) imports torch for the detector and nothing heavy it does not use: no skops.io (its
+"""Imports that cost only what is used: a plain `predict` (the default two-step answer: the torch cry detector fused
+with YAMNet's TFLite file, then the reason SVM) imports torch for the detector, ai-edge-litert for YAMNet and nothing heavy it does not use: no skops.io (its
 trusted-types module walks all of scikit-learn, and through its array-API shim imports torch: ~3 s), no
 scikit-learn estimators (the SVM answers from its skops file in numpy: runs/embedding_models.PlainSvm), no
 TensorFlow, XGBoost, Captum, Streamlit or Plotly. What is imported is checked, not how long it takes
@@ -24,7 +24,7 @@ MUST_NOT = ["skops", "sklearn.svm", "sklearn.calibration", "sklearn.pipeline", "
             "onnxruntime", "onnx", "skl2onnx", "ray", "fastapi", "uvicorn", "torchvision",
             "babycry_core.ui", "babycry_core.serving", "babycry_core.training.fit", "babycry_core.runs.export"]
 MUST = ["torch", "babycry_core.inference.two_step", "babycry_core.inference.detector",
-        "babycry_core.runs.embedding_models"]
+        "babycry_core.runs.embedding_models", "babycry_core.inference.cry_fusion", "ai_edge_litert"]
 
 # runs the CLI's main in a fresh interpreter, then prints what it imported (stdout: predict's JSON, then a marker)
 PROBE = ("import json, sys\nfrom babycry_core.cli.main import main\nrc = main(sys.argv[1:])\n"
