@@ -79,8 +79,14 @@ def test_a_fused_run_loads_answers_and_falls_back_without_yamnet(tflite, tmp_pat
     from babycry_core.training.cry_fusion import fit_fusion, fuse_run
 
     monkeypatch.setenv("BABYCRY_YAMNET", tflite)
-    cnn = runs.default_pair(paths.ROOT / "checkpoints")[0]
+    import shutil
+
+    from babycry_core.runs.checkpoint import FUSION_FILES
+
+    cnn = tmp_path / "cnn"  # the shipped detector's CNN alone (the shipped run may be fused already)
+    shutil.copytree(runs.default_pair(paths.ROOT / "checkpoints")[0], cnn, ignore=shutil.ignore_patterns(*FUSION_FILES))
     det = CryDetector(load(cnn))
+    assert det.fusion is None
     cries, others = _recordings("cry", 8), _recordings("other", 8)
     fusion = fit_fusion(det, cries[:5] + others[:5], [True] * 5 + [False] * 5, cries[5:] + others[5:],
                         [True] * 3 + [False] * 3, mode)
