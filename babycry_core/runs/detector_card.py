@@ -34,7 +34,10 @@ def detector_section(run_dir: Path) -> str:
             lines.append(f"| {c} | {d['clips']} | {d['groups']} | {_fmt(rate)} |")
     bench = paths.results_dir() / "cry_detection.json"
     if bench.exists():
-        r = fileio.read_json(bench)["models"].get("cry_detector")
+        fused = Path(run_dir) / "fusion.json"
+        row = fileio.read_json(fused).get("mode", "fusion") if fused.exists() else "cry_detector"
+        row = {"head": "yamnet_windows"}.get(row, row)
+        r = fileio.read_json(bench)["models"].get(row)
         if r:
             lines += ["", f"Grouped 5-fold benchmark (`python -m babycry_core bench cry`, pooled): cry F1 "
                       f"{_fmt(r['f1'])} [{_fmt(r['f1_ci'][0])}, {_fmt(r['f1_ci'][1])}], recall {_fmt(r['recall'])}, "
