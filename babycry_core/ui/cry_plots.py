@@ -137,6 +137,7 @@ BENCH_MODELS = {"cry_detector": "CNN cry detector (retrained on the grown corpus
                 "yamnet_zero_shot": "YAMNet's own cry score (zero-shot anchor)",
                 "yamnet_head": "head on frozen YAMNet (whole recording)",
                 "yamnet_windows": "head on frozen YAMNet (2 s windows)",
+                "yamnet_top": "YAMNet fine-tuned at its top layer",
                 "cascade": "cascade: CNN screens, YAMNet confirms",
                 "fusion": "CNN + YAMNet fused",
                 "distilled": "CNN distilled from CNN + YAMNet",
@@ -196,9 +197,7 @@ def cry_bench_figure(report: dict) -> go.Figure:
     return fig
 
 
-def detector_minus_anchor_text(report: dict) -> str | None:
-    """The detector's cry F1 minus the SVM anchor's, with its interval, in one sentence (None when not run)."""
-    d = report.get("detector_minus_anchor_f1") or {}
+def _lead(name: str, anchor: str, d: dict) -> str | None:
     point, ci = num(d.get("point")), d.get("ci") or [None, None]
     if point is None:
         return None
@@ -206,4 +205,14 @@ def detector_minus_anchor_text(report: dict) -> str | None:
     interval = f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else ""
     verdict = ("ahead of the anchor outside the interval" if d.get("ahead_outside_interval") else
                "not clear of the anchor: the interval includes zero or lies below it")
-    return f"**Detector minus SVM anchor**, cry F1: {point:+.3f}{interval}, {verdict}."
+    return f"**{name} minus {anchor}**, cry F1: {point:+.3f}{interval}, {verdict}."
+
+
+def detector_minus_anchor_text(report: dict) -> str | None:
+    """The best candidate's cry F1 minus each anchor's (the older report: the detector minus the SVM anchor), with
+    its interval, one sentence per anchor (None when not run)."""
+    w = report.get("winner") or {}
+    if w.get("lead_over"):
+        lines = [_lead(f"Best candidate ({bench_name(w['model'])})", bench_name(a), d) for a, d in w["lead_over"].items()]
+        return "  \n".join(x for x in lines if x) or None
+    return _lead("Detector", "SVM anchor", report.get("detector_minus_anchor_f1") or {})
