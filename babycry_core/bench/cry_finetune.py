@@ -10,12 +10,13 @@ from babycry_core.models.detector import DETECTOR_FEATURES
 
 
 def _windows(waves, is_cry, rng=None, cap: int | None = None):
-    from babycry_core.training.cry_fusion import _active, recording_windows
+    from babycry_core.training.cry_fusion import recording_windows
+    from babycry_core.training.detector import active
 
     W, y = [], []
     for w, c in zip(waves, is_cry):
         win = recording_windows(w, DETECTOR_FEATURES)
-        keep = np.flatnonzero(_active(win))
+        keep = np.flatnonzero(active(win))
         if cap and len(keep) > cap:
             keep = rng.choice(keep, cap, replace=False)
         W.append(win[keep])

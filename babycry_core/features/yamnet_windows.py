@@ -26,7 +26,7 @@ CACHE_PATCHES = 4096
 
 
 class PatchCache:
-    """YAMNet's (cry score, embedding) per patch, kept for the last CACHE_PATCHES patches by content."""
+    """What YAMNet gives for a patch, kept for the last `size` patches by content (thread-safe LRU)."""
 
     def __init__(self, size: int = CACHE_PATCHES):
         self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
@@ -45,25 +45,36 @@ class PatchCache:
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
 
+    def through(self, patch: np.ndarray, sr: int, run):
+        """run(the patch resampled to YAMNet's 16 kHz input) for one patch of `sr` audio, or its cached result."""
+        from babycry_core.features.yamnet_errors import PATCH_SAMPLES
+
+        patch = np.ascontiguousarray(patch, np.float32)
+        key = hashlib.sha1(patch.tobytes() + str(sr).encode()).digest()
+        hit = self.get(key)
+        if hit is None:
+            hit = run(fix_length(resample(patch, sr, SAMPLE_RATE), PATCH_SAMPLES))
+            self.calls += 1
+            self.put(key, hit)
+        return hit
+
 
 _CACHE = PatchCache()
 
 
+def window_patches(w: np.ndarray, sr: int) -> list[np.ndarray]:
+    """A window's three YAMNet patches (PATCH_OFFSETS_S into it, PATCH_SECONDS long, zero-padded at the end)."""
+    n = int(round(PATCH_SECONDS * sr))
+    return [fix_length(w[int(o * sr):], n) for o in PATCH_OFFSETS_S]
+
+
 def patch_output(model, patch: np.ndarray, sr: int, cry_index: int, cache: PatchCache = _CACHE):
     """(cry score, embedding (1024,)) of one patch of `sr` audio, through the loaded TFLite YAMNet."""
-    patch = np.ascontiguousarray(patch, np.float32)
-    key = hashlib.sha1(patch.tobytes() + str(sr).encode()).digest()
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
-    from babycry_core.features.yamnet_errors import PATCH_SAMPLES
+    def run(x):
+        scores, emb, _ = model.run(x)
+        return float(scores[cry_index]), emb.astype(np.float32)
 
-    x = fix_length(resample(patch, sr, SAMPLE_RATE), PATCH_SAMPLES)
-    scores, emb, _ = model.run(x)
-    cache.calls += 1
-    out = (float(scores[cry_index]), emb.astype(np.float32))
-    cache.put(key, out)
-    return out
+    return cache.through(patch, sr, run)
 
 
 def window_features(W: np.ndarray, sr: int, handle: str | None = None, cache: PatchCache = _CACHE) -> np.ndarray:
@@ -77,9 +88,8 @@ def window_features(W: np.ndarray, sr: int, handle: str | None = None, cache: Pa
     model = load_yamnet(handle)
     if not hasattr(model, "run"):
         raise ValueError("YAMNet's window features need the TFLite file (set BABYCRY_YAMNET to a yamnet.tflite)")
-    n = int(round(PATCH_SECONDS * sr))
     for i, w in enumerate(W):
-        res = [patch_output(model, fix_length(w[int(o * sr):], n), sr, BABY_CRY_INDEX, cache) for o in PATCH_OFFSETS_S]
+        res = [patch_output(model, p, sr, BABY_CRY_INDEX, cache) for p in window_patches(w, sr)]
         emb = np.stack([e for _, e in res])  # (patches, 1024)
         out[i, 0] = max(s for s, _ in res)
         out[i, 1:] = np.concatenate([emb.mean(0), emb.max(0)])

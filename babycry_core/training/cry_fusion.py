@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio, paths
-from babycry_core.audio.signal import rms_dbfs
 from babycry_core.features.logmel import windows
 from babycry_core.inference.cry_fusion import MODES, YamnetFusion, logit
 from babycry_core.inference.detector import CryDetector, choose_threshold, clip_probability
+from babycry_core.training.detector import active
 
 MAX_WINDOWS_PER_RECORDING = 6
 SCREEN_RECALL = 0.99
@@ -50,14 +50,6 @@ def recording_features(y: np.ndarray, cfg, handle: str | None = None) -> np.ndar
     return fileio.cached_npy(f, lambda: window_features(recording_windows(y, cfg), cfg.sample_rate, handle))
 
 
-def _active(W: np.ndarray) -> np.ndarray:
-    from babycry_core.training.detector import ACTIVE_DB
-
-    level = np.array([rms_dbfs(w) for w in W])
-    return level >= np.nanmax(np.where(np.isfinite(level), level, -np.inf)) - ACTIVE_DB if np.isfinite(level).any() \
-        else np.ones(len(W), bool)
-
-
 def training_table(waves, is_cry, cfg, seed: int = 0, handle: str | None = None, progress: bool = False):
     """(features (windows, N_FEATURES), is_cry (windows,)) for the head: active windows, a few per recording."""
     from tqdm import tqdm
@@ -66,7 +58,7 @@ def training_table(waves, is_cry, cfg, seed: int = 0, handle: str | None = None,
     F, y = [], []
     for w, c in tqdm(list(zip(waves, is_cry)), desc="YAMNet windows", leave=False, disable=not progress):
         feats = recording_features(w, cfg, handle)
-        keep = np.flatnonzero(_active(recording_windows(w, cfg)))
+        keep = np.flatnonzero(active(recording_windows(w, cfg)))
         if len(keep) > MAX_WINDOWS_PER_RECORDING:
             keep = rng.choice(keep, MAX_WINDOWS_PER_RECORDING, replace=False)
         F.append(feats[keep])
@@ -85,10 +77,27 @@ def fit_head(F: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return mean, scale, clf.coef_[0].astype(np.float64), float(clf.intercept_[0])
 
 
+def validation_table(det: CryDetector, val_waves, val_is_cry, handle: str | None = None):
+    """Per validation recording and per validation cry turned down to QUIET_DBFS: the CNN's window P(cry), YAMNet's
+    window features and the active windows; and whether each is a cry. (p_cnn, feats, act, rec_cry)"""
+    from babycry_core.augment.waveform import gain
+    from babycry_core.training.detector import QUIET_DBFS
+
+    val_is_cry = np.asarray(val_is_cry, bool)
+    recs = list(val_waves) + [gain(w, QUIET_DBFS) for w, c in zip(val_waves, val_is_cry) if c]
+    rec_cry = np.concatenate([val_is_cry, np.ones(len(recs) - len(val_waves), bool)])
+    p_cnn, feats, act = [], [], []
+    for w in recs:
+        W = recording_windows(w, det.cfg)
+        p_cnn.append(det.feature_proba(det.features(list(W)))[:, det.cry_index])
+        feats.append(recording_features(w, det.cfg, handle))
+        act.append(active(W))
+    return p_cnn, feats, act, rec_cry
+
+
 def fit_fusion(det: CryDetector, train_waves, train_is_cry, val_waves, val_is_cry, mode: str = "fusion",
                handle: str | None = None, seed: int = 0, progress: bool = False) -> YamnetFusion:
     """YAMNet's side for the CNN detector `det` (see the module doc)."""
-    from babycry_core.augment.waveform import gain
     from babycry_core.features.yamnet import model_key
     from babycry_core.training.detector import QUIET_DBFS
 
@@ -97,14 +106,7 @@ def fit_fusion(det: CryDetector, train_waves, train_is_cry, val_waves, val_is_cr
     cfg = det.cfg
     F, y = training_table(train_waves, train_is_cry, cfg, seed, handle, progress)
     fusion = YamnetFusion(mode, *fit_head(F, y), handle=handle, model_key=model_key(handle))
-    val_is_cry = np.asarray(val_is_cry, bool)
-    quiet = [gain(w, QUIET_DBFS) for w, c in zip(val_waves, val_is_cry) if c]
-    recs = list(val_waves) + quiet
-    rec_cry = np.concatenate([val_is_cry, np.ones(len(quiet), bool)])
-    # per validation recording: CNN window P(cry), YAMNet window features, active windows
-    p_cnn = [det.feature_proba(det.features(list(recording_windows(w, cfg))))[:, det.cry_index] for w in recs]
-    feats = [recording_features(w, cfg, handle) for w in recs]
-    act = [_active(recording_windows(w, cfg)) for w in recs]
+    p_cnn, feats, act, rec_cry = validation_table(det, val_waves, val_is_cry, handle)
     if mode == "fusion":
         from sklearn.linear_model import LogisticRegression
 
@@ -115,7 +117,8 @@ def fit_fusion(det: CryDetector, train_waves, train_is_cry, val_waves, val_is_cr
         fusion.weights, fusion.bias = tuple(float(v) for v in lr.coef_[0]), float(lr.intercept_[0])
     calibrate(fusion, p_cnn, feats, act, rec_cry, det.top_fraction)
     fusion.info = {"fit": {"head_windows": int(len(y)), "head_cry_windows": int(y.sum()),
-                           "validation_recordings": int(len(val_waves)), "quiet_cries": len(quiet),
+                           "validation_recordings": int(len(val_waves)),
+                           "quiet_cries": int(len(rec_cry) - len(val_waves)),
                            "quiet_dbfs": QUIET_DBFS, **fusion.info.get("fit", {})}}
     return fusion
 
@@ -144,19 +147,12 @@ def calibrate(fusion: YamnetFusion, p_cnn, feats, act, rec_cry, top_fraction: fl
 
 def recalibrate(run_dir: Path, val_waves, val_is_cry) -> YamnetFusion:
     """calibrate() a fused run folder again on validation recordings (its head and weights kept), and save it."""
-    from babycry_core.augment.waveform import gain
     from babycry_core.runs.checkpoint import load
-    from babycry_core.training.detector import QUIET_DBFS
 
     det = CryDetector(load(run_dir))
     if det.fusion is None:
         raise ValueError(f"{run_dir}: no YAMNet side to recalibrate ({det.fusion_error or 'not a fused run'})")
-    val_is_cry = np.asarray(val_is_cry, bool)
-    recs = list(val_waves) + [gain(w, QUIET_DBFS) for w, c in zip(val_waves, val_is_cry) if c]
-    rec_cry = np.concatenate([val_is_cry, np.ones(len(recs) - len(val_waves), bool)])
-    p_cnn = [det.feature_proba(det.features(list(recording_windows(w, det.cfg))))[:, det.cry_index] for w in recs]
-    feats = [recording_features(w, det.cfg, det.fusion.handle) for w in recs]
-    act = [_active(recording_windows(w, det.cfg)) for w in recs]
+    p_cnn, feats, act, rec_cry = validation_table(det, val_waves, val_is_cry, det.fusion.handle)
     calibrate(det.fusion, p_cnn, feats, act, rec_cry, det.top_fraction)
     det.fusion.handle = fileio.read_json(Path(run_dir) / "fusion.json").get("yamnet_handle")  # as recorded, not resolved
     det.fusion.save(Path(run_dir))

@@ -74,8 +74,13 @@ def cut(y: np.ndarray, cfg: FeatureConfig, hop_s: float = TRAIN_HOP_S) -> list[n
     if len(y) <= n:
         return [fix_length(y, n)]
     wins = [y[s : s + n] for s in range(0, len(y) - n + 1, hop)]
+    return [w for w, keep in zip(wins, active(wins)) if keep]
+
+
+def active(wins) -> np.ndarray:
+    """(windows,) bool: the windows no more than ACTIVE_DB below the loudest one (all of a silent recording)."""
     level = np.array([rms_dbfs(w) for w in wins])
-    return [w for w, lv in zip(wins, level) if lv >= level.max() - ACTIVE_DB]
+    return level >= level.max() - ACTIVE_DB
 
 
 def _windows_part(waves, frame: pd.DataFrame, labels: list[str], cfg: FeatureConfig, tag: str = ""):

@@ -9,35 +9,24 @@ logit is a linear head on the mean and the max of the three fine-tuned patch emb
 """
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
-from babycry_core.audio.signal import fix_length, resample
-from babycry_core.features.yamnet_windows import PATCH_OFFSETS_S, PATCH_SECONDS
+from babycry_core.features.yamnet_windows import PATCH_OFFSETS_S, PatchCache, window_patches
 
 MAX_WINDOWS_PER_RECORDING = 3
 EPOCHS, BATCH, LR_BODY, LR_HEAD = 3, 64, 1e-4, 1e-3
-_ACTS: dict[bytes, np.ndarray] = {}
+_ACTS = PatchCache(20000)  # layer 13's output per patch, by content
 
 
 def window_activations(W: np.ndarray, sr: int, handle: str | None = None) -> np.ndarray:
     """(windows, 3, 1024, 3, 2) float16: layer 13's output for each window's three patches (cached by content)."""
     from babycry_core.features.yamnet import load_yamnet
-    from babycry_core.features.yamnet_errors import PATCH_SAMPLES
 
     model = load_yamnet(handle)
-    n = int(round(PATCH_SECONDS * sr))
     out = np.zeros((len(W), len(PATCH_OFFSETS_S), 1024, 3, 2), np.float16)
     for i, w in enumerate(np.asarray(W, np.float32)):
-        for j, o in enumerate(PATCH_OFFSETS_S):
-            p = np.ascontiguousarray(fix_length(w[int(o * sr):], n))
-            key = hashlib.sha1(p.tobytes()).digest()
-            if key not in _ACTS:
-                if len(_ACTS) > 20000:
-                    _ACTS.clear()
-                _ACTS[key] = model.layer13(fix_length(resample(p, sr, 16000), PATCH_SAMPLES)).astype(np.float16)
-            out[i, j] = _ACTS[key]
+        for j, p in enumerate(window_patches(w, sr)):
+            out[i, j] = _ACTS.through(p, sr, lambda x: model.layer13(x).astype(np.float16))
     return out
 
 
