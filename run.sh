@@ -26,10 +26,20 @@ run() {
 
 setup() {
   if [ "$dry" = 1 ]; then echo "dry run: setup skipped"; return 0; fi
+  want=$(cat requirements*.txt | sha1sum | cut -c1-40)
+  if [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
+    # the whole stack takes about 9 GB in .venv: say so in one line rather than let pip fail half-way
+    local need_gb=${BABYCRY_MIN_FREE_GB:-10} free_gb
+    free_gb=$(df -Pk . | awk 'NR==2 {print int($4 / 1048576)}')
+    if [ -n "$free_gb" ] && [ "$free_gb" -lt "$need_gb" ]; then
+      echo "error: installing the dependencies needs about $need_gb GB free here, and $(pwd) has $free_gb GB:" \
+           "free some space (or set BABYCRY_MIN_FREE_GB if you know it fits)" >&2
+      exit 1
+    fi
+  fi
   if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
   fi
-  want=$(cat requirements*.txt | sha1sum | cut -c1-40)
   if [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
     echo "installing dependencies (about 2 minutes the first time)..."
     .venv/bin/pip install -q --upgrade "pip>=24" >/dev/null

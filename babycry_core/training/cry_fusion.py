@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio, paths
+from babycry_core.data.corpora import CRY
 from babycry_core.features.logmel import windows
 from babycry_core.inference.cry_fusion import MODES, YamnetFusion, logit
 from babycry_core.inference.detector import CryDetector, choose_threshold, clip_probability
@@ -192,7 +193,7 @@ def fuse_detector_run(cnn_run, mode: str = "fusion", out_dir: Path | None = None
     _, _, waves, _ = build_parts(cfg, frames, progress=progress)
     fusion = fit_fusion(CryDetector(load(cnn_run)), waves["train"] + waves["train_aug"],
                         [*waves["train_is_cry"], *waves["train_aug_is_cry"]], waves["val"],
-                        (frames["val"]["label"] == "cry").to_numpy(), mode, progress=progress)
+                        (frames["val"]["label"] == CRY).to_numpy(), mode, progress=progress)
     out_dir = Path(out_dir) if out_dir else runs.new_run_dir("cry_fusion")
     fuse_run(cnn_run, out_dir, fusion, {"split": split, "fold": fold})
     score_run(out_dir)

@@ -206,3 +206,19 @@ def test_run_sh_setup_without_a_corpus_does_not_abort(tmp_path, fresh_env):
     assert "installing" not in out
     assert out.count("no corpus") == 1 and NO_CORPUS_LINE in out
     assert (tmp_path / "data" / "corpus").is_dir() and not (proj / "data").exists()
+
+
+def test_run_sh_refuses_to_install_on_a_full_disk(tmp_path):
+    """Before a fresh install (about 9 GB), setup checks the free space and says so in one line: pip would
+    otherwise fail half-way with "No space left on device" after minutes of downloads."""
+    proj = tmp_path / "project"
+    proj.mkdir()
+    shutil.copy(paths.ROOT / "run.sh", proj / "run.sh")
+    (proj / "requirements.txt").write_text("numpy\n")
+    env = {**os.environ, "BABYCRY_MIN_FREE_GB": "1000000"}  # more than any disk: the check must refuse
+    env.pop("BABYCRY_DRY_RUN", None)
+    r = subprocess.run(["bash", str(proj / "run.sh"), "setup"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: installing the dependencies needs about 1000000 GB free") and \
+        len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (proj / ".venv").exists() and "installing" not in r.stdout
