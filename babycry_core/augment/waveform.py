@@ -68,9 +68,9 @@ def codec(y: np.ndarray, sr: int, kind: str) -> np.ndarray:
     from babycry_core.audio import decode as audio
 
     if kind == "amr_nb":
-        data, name, rate = _encode(resample(y, sr, 8000), 8000, "libopencore_amrnb", "amr", 12200), "x.amr", 8000
+        data, name = _encode(resample(y, sr, 8000), 8000, "libopencore_amrnb", "amr", 12200), "x.amr"
     elif kind == "ima4":
-        data, name, rate = _encode(y, sr, "adpcm_ima_qt", "caf", None), "x.caf", sr
+        data, name = _encode(y, sr, "adpcm_ima_qt", "caf", None), "x.caf"
     else:
         raise ValueError(f"unknown codec {kind!r}; valid: {', '.join(CODECS)}")
     z = audio.load(data, sr, name=name)

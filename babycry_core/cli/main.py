@@ -74,6 +74,8 @@ def cmd_data(a) -> int:
         linking.link_corpus()
     manifest, splits = data.prepare(a.corpus, source=Path(a.source) if a.source else None, seed=a.seed, n_folds=a.folds)
     print(data.class_summary(manifest).to_string())
+    if manifest["kind"].nunique() > 1:  # what the sounds really are (speech by whom, which noise), by source
+        print(data.kind_summary(manifest).to_string())
     fixed = splits["fixed"]
     print(f"{len(manifest)} clips, {manifest['group'].nunique()} groups; fixed split: "
           + ", ".join(f"{k} {len(v)}" for k, v in fixed.items()) + f"; {len(splits['folds'])} grouped folds")

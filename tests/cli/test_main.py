@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from babycry_core import paths
-from babycry_core.cli.main import build_parser, main
+from babycry_core.cli.main import main
 
 SUBCOMMANDS = ["data", "train", "evaluate", "predict", "runs", "models", "bench"]
 

@@ -157,6 +157,9 @@ def test_detect_kinds_labels_and_groups(detect_env):
     assert by_src["derived"] == {"speech_men": 4, "silence": 3}
     assert by_src["giulbia"] == {"cry": 4, "laughing": 4, "household_street": 4, "silence": 3}
     assert m.loc[m["is_cry"], "kind"].eq("cry").all() and not m.loc[~m["is_cry"], "kind"].eq("cry").any()
+    ks = data.kind_summary(m).set_index("kind")
+    assert ks.loc["same_app", "clips"] == len(made["ok"]) and ks.loc["same_app", "label"] == "noise"
+    assert ks.loc["household_street", "sources"] == "giulbia/urbansound" and ks.loc["speech_men", "groups"] == 4
 
     rej = m[m["source"] == "dac-rejected"]
     assert (rej["label"] == "noise").all() and not rej["is_cry"].any() and (rej["reason"] == "").all()

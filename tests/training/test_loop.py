@@ -1,5 +1,4 @@
 """Training end to end on a tiny generated corpus: run folder, early stopping, determinism, round trip."""
-import json
 
 import numpy as np
 import pytest
