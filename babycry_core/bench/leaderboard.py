@@ -109,12 +109,11 @@ def fold_job(job: dict) -> dict:
 def run_fold(cfg, fold_dir: Path, parts_cache: dict) -> dict:
     """fit() cfg on its fold, read back its figures and val/test logits; write fold_dir/result.json last."""
     from babycry_core.runs.checkpoint import load
-    from babycry_core.training.fit import fit, with_model_defaults
+    from babycry_core.training.fit import fit
     from babycry_core.models import get_spec
     from babycry_core.training.loop import load_split_features, predict_logits
 
-    family = get_spec(cfg.model).family
-    cfg = with_model_defaults(cfg)
+    family = get_spec(cfg.model).family  # cfg comes from fold_config, with the model's own defaults already
     run_dir = Path(fold_dir) / "run"
     shutil.rmtree(run_dir, ignore_errors=True)  # a half-finished attempt starts again from scratch
     parts = None
