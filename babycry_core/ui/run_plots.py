@@ -114,8 +114,21 @@ def with_ci(m: dict, name: str) -> str:
     return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else f"{v:.3f}"
 
 
+CRY_ROW = "is it a cry? (whole test recordings)"
+
+
+def _whole_recordings(c: dict) -> str:
+    """A cry detector's own question, answered per test recording by its real decision (fusion and threshold
+    included): the other rows score its 2 s windows over five classes."""
+    if num(c.get("f1")) is None:
+        return DASH
+    return (f"F1 {c['f1']:.3f} · recall {num(c.get('recall')) or 0:.3f} · false alarms "
+            f"{num(c.get('false_alarm_rate')) or 0:.1%} · {int(c.get('n', 0))} recordings")
+
+
 def metrics_table(runs: Sequence, latency: dict[str, float] | None = None) -> pd.DataFrame:
-    """One row per run: headline metrics with 95 % intervals, the majority baseline, size and speed."""
+    """One row per run: headline metrics with 95 % intervals, the majority baseline, a cry detector's answer per
+    whole recording, size and speed."""
     latency = latency or {}
     rows = []
     for r in runs:
@@ -133,6 +146,7 @@ def metrics_table(runs: Sequence, latency: dict[str, float] | None = None) -> pd
             "macro-F1 [95% CI]": with_ci(m, "macro_f1"),
             "majority baseline": (f"{b.get('label')}: acc {num(b.get('accuracy')) or 0:.3f} · macro-F1 {base:.3f}"
                                   if base is not None else DASH),
+            CRY_ROW: _whole_recordings(m.get("cry") or {}),
             "parameters": f"{n_par:,}" if n_par is not None else DASH,
             "size on disk": human_bytes(weights_bytes(r.path)),
             "latency / clip": f"{ms:.1f} ms" if ms is not None else DASH,

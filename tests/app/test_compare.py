@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from babycry_core import fileio, paths
 from babycry_core.runs import registry as runs
+from babycry_core.ui import run_plots as rp
 from tests.conftest import tiny_train_config
 
 PAGE = str(paths.ROOT / "pages" / "2_Compare.py")
@@ -56,6 +57,7 @@ def test_compare_two_runs(two_runs):
     assert set(table.columns) == {p.name for p in two_runs}
     assert (table.loc["latency / clip"] == "12.5 ms").all()
     assert table.loc["macro-F1 [95% CI]"].str.contains(r"\[").all()
+    assert (table.loc[rp.CRY_ROW] == rp.DASH).all()  # five-class runs: no whole-recording cry answer
 
     # five-class CNN runs have no cry metrics: that section is skipped; coverage vs accuracy still shows
     assert not any("no-cry" in h.value for h in at.subheader)
@@ -83,3 +85,13 @@ def test_compare_leaderboard_hint_when_absent(trained_run):
     assert not at.exception
     assert any("bench accuracy" in i.value for i in at.info)
     assert len(heatmaps(at)) == 1  # a single run still renders
+
+
+def test_metrics_table_shows_a_detectors_answer_per_recording(two_runs):
+    """A cry detector's windows are scored over five classes; its own question gets a row of its own."""
+    plain = runs.run_info(two_runs[0])
+    detector = runs.run_info(two_runs[1])
+    detector.metrics = {**detector.metrics,
+                        "cry": {"f1": 0.8869, "recall": 0.9027, "false_alarm_rate": 0.0444, "n": 451}}
+    table = rp.metrics_table([plain, detector]).set_index("run")[rp.CRY_ROW]
+    assert table.tolist() == [rp.DASH, "F1 0.887 · recall 0.903 · false alarms 4.4% · 451 recordings"]
