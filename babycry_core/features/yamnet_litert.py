@@ -48,7 +48,13 @@ class TfliteYamnet:
         self._emb = next(d["index"] for d in self.it.get_tensor_details() if d["name"] == EMBEDDING_TENSOR)
 
     def run(self, wave) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """15600 samples of 16 kHz audio -> scores (521,), embedding (1024,), log-mel patch (96, 64)."""
+        """15600 samples of 16 kHz audio -> scores (521,), embedding (1024,), log-mel patch (96, 64). Safe from
+        several threads (the fused detector's windows in the app's sessions and the API's workers)."""
+        with self.lock:
+            return self._run(wave)
+
+    def _run(self, wave) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """run() for a caller that holds self.lock: the interpreter's tensors are shared."""
         x = np.asarray(wave, dtype=np.float32).reshape(1, -1)
         if x.shape[1] != PATCH_SAMPLES:
             raise ValueError(f"TFLite YAMNet takes exactly {PATCH_SAMPLES} samples, got {x.shape[1]}")
@@ -64,7 +70,7 @@ class TfliteYamnet:
         if not hasattr(self, "_l13"):
             self._l13 = next(d["index"] for d in self.it.get_tensor_details() if d["name"].startswith(LAYER13_TENSOR))
         with self.lock:
-            self.run(wave)
+            self._run(wave)
             return self.it.get_tensor(self._l13)[0].transpose(2, 0, 1).copy()
 
     def run_waveform(self, wave) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,6 +80,6 @@ class TfliteYamnet:
         target = PATCH_SAMPLES + -(-max(0, len(w) - PATCH_SAMPLES) // PATCH_HOP_SAMPLES) * PATCH_HOP_SAMPLES
         w = np.pad(w, (0, target - len(w)))
         with self.lock:
-            out = [self.run(w[s : s + PATCH_SAMPLES]) for s in range(0, target - PATCH_SAMPLES + 1, PATCH_HOP_SAMPLES)]
+            out = [self._run(w[s : s + PATCH_SAMPLES]) for s in range(0, target - PATCH_SAMPLES + 1, PATCH_HOP_SAMPLES)]
         scores, emb, patches = (np.stack(x) for x in zip(*out))
         return scores, emb, patches.reshape(-1, N_MELS)

@@ -161,3 +161,30 @@ def test_weights_and_float_mode(models):
     with torch.no_grad():
         s = float_net.scores(torch.from_numpy(patch)[None])[0].numpy()
     assert np.abs(s - scores).max() < 0.05
+
+
+def test_the_interpreter_is_safe_from_several_threads(models):
+    """The fused detector calls run() from the app's sessions and the API's workers at once: the one shared
+    interpreter must answer each call as it would alone (unlocked, invoke() raises or mixes tensors up)."""
+    import threading
+
+    _, ref = models
+    clips = list(_generated().values())
+    alone = [ref.run(x)[1] for x in clips]
+    errors, wrong = [], []
+
+    def work(k):
+        try:
+            for i in range(60):
+                j = (k + i) % len(clips)
+                if not np.array_equal(ref.run(clips[j])[1], alone[j]):
+                    wrong.append(j)
+        except Exception as e:  # noqa: BLE001 (collected: a thread's exception would not fail the test)
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and not wrong, (errors[:1], len(wrong))
