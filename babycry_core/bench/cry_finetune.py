@@ -10,15 +10,12 @@ from babycry_core.models.detector import DETECTOR_FEATURES
 
 
 def _windows(waves, is_cry, rng=None, cap: int | None = None):
-    from babycry_core.training.cry_fusion import recording_windows
-    from babycry_core.training.detector import active
+    from babycry_core.training.cry_fusion import recording_windows, sampled_active
 
     W, y = [], []
     for w, c in zip(waves, is_cry):
         win = recording_windows(w, DETECTOR_FEATURES)
-        keep = np.flatnonzero(active(win))
-        if cap and len(keep) > cap:
-            keep = rng.choice(keep, cap, replace=False)
+        keep = sampled_active(win, rng, cap)
         W.append(win[keep])
         y += [bool(c)] * len(keep)
     return np.concatenate(W), np.array(y)
@@ -26,10 +23,9 @@ def _windows(waves, is_cry, rng=None, cap: int | None = None):
 
 def fold_top(k: int, prepared, frames, progress: bool):
     """decide(y) -> (P(cry), called a cry) of fold k's fine-tuned top."""
-    from babycry_core.augment.waveform import gain
     from babycry_core.inference.detector import choose_threshold, clip_probability
     from babycry_core.training.cry_fusion import recording_windows
-    from babycry_core.training.detector import MIN_RECALL, QUIET_DBFS
+    from babycry_core.training.detector import MIN_RECALL, with_quiet_cries
     from babycry_core.training.yamnet_top import MAX_WINDOWS_PER_RECORDING, fit_top, predict_top, window_activations
 
     lab, sr = prepared[2], DETECTOR_FEATURES.sample_rate
@@ -46,9 +42,8 @@ def fold_top(k: int, prepared, frames, progress: bool):
     def clip_p(w) -> float:
         return clip_probability(predict_top(net, window_activations(recording_windows(w, DETECTOR_FEATURES), sr)))
 
-    quiet = [gain(w, QUIET_DBFS) for w, c in zip(lab["val"], val_cry) if c]
-    p = np.array([clip_p(w) for w in list(lab["val"]) + quiet])
-    thr = choose_threshold(p, np.concatenate([val_cry, np.ones(len(quiet), bool)]), MIN_RECALL)["cry_threshold"]
+    recs, rec_cry = with_quiet_cries(lab["val"], val_cry)
+    thr = choose_threshold(np.array([clip_p(w) for w in recs]), rec_cry, MIN_RECALL)["cry_threshold"]
 
     def decide(w):
         q = clip_p(w)

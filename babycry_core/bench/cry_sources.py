@@ -6,7 +6,7 @@
     laughing          the recording
     cry (misses)      the corpus (donateacry, giulbia) and, for donateacry, the phone (file name: .3gp / .caf / .wav)
 
-`breakdown(frame, called)` -> {kind: {source: {"n", "called", "rate"}}} for one model's pooled test answers."""
+`breakdown(frame, called)` -> {kind: {source: {"n", "errors", "rate"}}} for one model's pooled test answers."""
 from __future__ import annotations
 
 import numpy as np
@@ -44,7 +44,7 @@ def source_of(row, same_app: dict) -> str:
 
 
 def breakdown(frame: pd.DataFrame, called: np.ndarray, top: int = 8) -> dict:
-    """{kind: {source: {"n", "called", "rate"}}}: for non-cry kinds the false alarms, for cries the misses; the `top`
+    """{kind: {source: {"n", "errors", "rate"}}}: for non-cry kinds the false alarms, for cries the misses; the `top`
     sources with the most errors per kind, largest first."""
     same_app = _same_app_table() if "kind" in frame and (frame["kind"] == "same_app").any() else {}
     kinds = frame["kind"].astype(str).to_numpy() if "kind" in frame else frame["label"].astype(str).to_numpy()

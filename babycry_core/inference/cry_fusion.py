@@ -70,16 +70,21 @@ class YamnetFusion:
         z = np.stack([logit(p_cnn), h, logit(np.asarray(F)[:, 0])], axis=1)  # (windows, 3)
         return sigmoid(z @ np.asarray(self.weights, np.float64) + self.bias)
 
+    def screened(self, p_cnn: np.ndarray, features_of) -> np.ndarray:
+        """P(cry) of windows (windows,) from the CNN's P(cry): 0 where the screen stops a window, else combine() with
+        features_of(mask), YAMNet's features (mask.sum(), N_FEATURES) of the windows the screen lets through."""
+        p_cnn = np.asarray(p_cnn, np.float64)
+        ask = np.ones(len(p_cnn), bool) if self.screen is None else p_cnn >= self.screen
+        out = np.zeros(len(p_cnn))
+        if ask.any():
+            out[ask] = self.combine(p_cnn[ask], features_of(ask))
+        return out
+
     def cry_proba(self, W: np.ndarray, p_cnn: np.ndarray, sr: int) -> np.ndarray:
         """P(cry) of raw windows W (windows, samples), YAMNet run only where the screen lets a window through."""
         from babycry_core.features.yamnet_windows import window_features
 
-        p_cnn = np.asarray(p_cnn, np.float64)
-        ask = np.ones(len(W), bool) if self.screen is None else p_cnn >= self.screen
-        out = np.zeros(len(W))
-        if ask.any():
-            out[ask] = self.combine(p_cnn[ask], window_features(np.asarray(W)[ask], sr, self.handle))
-        return out
+        return self.screened(p_cnn, lambda ask: window_features(np.asarray(W)[ask], sr, self.handle))
 
     def apply(self, W: np.ndarray, proba: np.ndarray, cry_index: int, sr: int) -> np.ndarray:
         """The CNN's class probabilities (windows, classes) with the fused P(cry); the rest rescaled to sum to 1."""

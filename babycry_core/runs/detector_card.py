@@ -34,10 +34,7 @@ def detector_section(run_dir: Path) -> str:
             lines.append(f"| {c} | {d['clips']} | {d['groups']} | {_fmt(rate)} |")
     bench = paths.results_dir() / "cry_detection.json"
     if bench.exists():
-        fused = Path(run_dir) / "fusion.json"
-        row = fileio.read_json(fused).get("mode", "fusion") if fused.exists() else "cry_detector"
-        row = {"head": "yamnet_windows"}.get(row, row)
-        r = fileio.read_json(bench)["models"].get(row)
+        r = fileio.read_json(bench)["models"].get(bench_row(Path(run_dir)))
         if r:
             lines += ["", f"Grouped 5-fold benchmark (`python -m babycry_core bench cry`, pooled): cry F1 "
                       f"{_fmt(r['f1'])} [{_fmt(r['f1_ci'][0])}, {_fmt(r['f1_ci'][1])}], recall {_fmt(r['recall'])}, "
@@ -51,11 +48,23 @@ def detector_section(run_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def fusion_lines(run_dir: Path) -> list[str]:
-    """A fused run's YAMNet side: what it is, its weights, and why it is the default (bench cry's figures)."""
+def _fusion(run_dir: Path) -> dict:
+    """A fused run's fusion.json ({} for a plain CNN detector)."""
     from babycry_core.runs.checkpoint import FUSION_FILES
 
-    f = fileio.read_json(run_dir / FUSION_FILES[0], default={}) if (run_dir / FUSION_FILES[0]).exists() else {}
+    return fileio.read_json(run_dir / FUSION_FILES[0], default={})
+
+
+def bench_row(run_dir: Path) -> str:
+    """The `bench cry` row (results/cry_detection.json) of this kind of detector: cry_detector for the CNN alone,
+    else the fusion mode's candidate (mode "head" is the yamnet_windows row)."""
+    mode = _fusion(run_dir).get("mode")
+    return "cry_detector" if mode is None else {"head": "yamnet_windows"}.get(mode, mode)
+
+
+def fusion_lines(run_dir: Path) -> list[str]:
+    """A fused run's YAMNet side: what it is, its weights, and why it is the default (bench cry's figures)."""
+    f = _fusion(run_dir)
     if not f:
         return []
     w = f.get("weights", [0, 0, 0])
@@ -69,9 +78,8 @@ def fusion_lines(run_dir: Path) -> list[str]:
            f"**{f['cry_threshold']:.3f}** were fitted on validation recordings neither network trained on. YAMNet: "
            f"`{f.get('yamnet_model_key')}` (Google, Apache-2.0; not in this folder: `data link` fetches it). "
            "Without it the run answers as its CNN alone, with the CNN's own threshold, and the app says so."]
-    bench = paths.results_dir() / "cry_detection.json"
-    rep = fileio.read_json(bench, default={}) if bench.exists() else {}
-    r, win = (rep.get("models") or {}).get(f["mode"]), rep.get("winner") or {}
+    rep = fileio.read_json(paths.results_dir() / "cry_detection.json", default={})
+    r, win = (rep.get("models") or {}).get(bench_row(run_dir)), rep.get("winner") or {}
     if r:
         out += ["", f"Why this one: on the grouped 5-fold benchmark (`bench cry`, grown corpus) the {f['mode']} "
                 f"candidate scores cry F1 {_fmt(r['f1'])} [{_fmt(r['f1_ci'][0])}, {_fmt(r['f1_ci'][1])}], recall "

@@ -40,6 +40,15 @@ def recording_windows(y: np.ndarray, cfg) -> np.ndarray:
     return np.stack([w for _, w in windows(y, cfg)])
 
 
+def sampled_active(W: np.ndarray, rng=None, cap: int | None = None) -> np.ndarray:
+    """Indices of the active windows of one recording's windows W (training.detector.active), at most `cap` of them
+    drawn by rng: a few training examples per recording, none from its pauses."""
+    keep = np.flatnonzero(active(W))
+    if cap and len(keep) > cap:
+        keep = rng.choice(keep, cap, replace=False)
+    return keep
+
+
 def recording_features(y: np.ndarray, cfg, handle: str | None = None) -> np.ndarray:
     """YAMNet's window features (windows, N_FEATURES) of one recording, cached on disk."""
     from babycry_core.features.yamnet import model_key
@@ -59,9 +68,7 @@ def training_table(waves, is_cry, cfg, seed: int = 0, handle: str | None = None,
     F, y = [], []
     for w, c in tqdm(list(zip(waves, is_cry)), desc="YAMNet windows", leave=False, disable=not progress):
         feats = recording_features(w, cfg, handle)
-        keep = np.flatnonzero(active(recording_windows(w, cfg)))
-        if len(keep) > MAX_WINDOWS_PER_RECORDING:
-            keep = rng.choice(keep, MAX_WINDOWS_PER_RECORDING, replace=False)
+        keep = sampled_active(recording_windows(w, cfg), rng, MAX_WINDOWS_PER_RECORDING)
         F.append(feats[keep])
         y += [bool(c)] * len(keep)
     return np.concatenate(F), np.array(y)
@@ -81,12 +88,9 @@ def fit_head(F: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 def validation_table(det: CryDetector, val_waves, val_is_cry, handle: str | None = None):
     """Per validation recording and per validation cry turned down to QUIET_DBFS: the CNN's window P(cry), YAMNet's
     window features and the active windows; and whether each is a cry. (p_cnn, feats, act, rec_cry)"""
-    from babycry_core.augment.waveform import gain
-    from babycry_core.training.detector import QUIET_DBFS
+    from babycry_core.training.detector import with_quiet_cries
 
-    val_is_cry = np.asarray(val_is_cry, bool)
-    recs = list(val_waves) + [gain(w, QUIET_DBFS) for w, c in zip(val_waves, val_is_cry) if c]
-    rec_cry = np.concatenate([val_is_cry, np.ones(len(recs) - len(val_waves), bool)])
+    recs, rec_cry = with_quiet_cries(val_waves, val_is_cry)
     p_cnn, feats, act = [], [], []
     for w in recs:
         W = recording_windows(w, det.cfg)
@@ -134,12 +138,7 @@ def calibrate(fusion: YamnetFusion, p_cnn, feats, act, rec_cry, top_fraction: fl
     if fusion.mode in ("cascade", "fusion"):
         cry_windows = [p[a] for p, a, c in zip(p_cnn, act, rec_cry) if c]
         fusion.screen = float(np.quantile(np.concatenate(cry_windows), 1 - SCREEN_RECALL)) if cry_windows else None
-    clip_p = []
-    for p, f in zip(p_cnn, feats):
-        ask = np.ones(len(p), bool) if fusion.screen is None else p >= fusion.screen
-        wp = np.zeros(len(p))
-        wp[ask] = fusion.combine(p[ask], f[ask])
-        clip_p.append(clip_probability(wp, top_fraction))
+    clip_p = [clip_probability(fusion.screened(p, lambda ask, f=f: f[ask]), top_fraction) for p, f in zip(p_cnn, feats)]
     chosen = choose_threshold(np.array(clip_p), rec_cry, MIN_RECALL)
     fusion.threshold = max(float(chosen["cry_threshold"]), MIN_THRESHOLD)  # P(cry) 0 (screened out) is never a cry
     fusion.info.setdefault("fit", {}).update({k: v for k, v in chosen.items() if k != "cry_threshold"},

@@ -158,6 +158,16 @@ def build_parts(cfg, frames, *, progress: bool = False):
     return labels, parts, waves, info
 
 
+def with_quiet_cries(waves, is_cry) -> tuple[list[np.ndarray], np.ndarray]:
+    """(recordings, is_cry): the recordings, then each cry among them turned down to QUIET_DBFS (all cries): what a
+    clip threshold is chosen on, so that a quiet cry is still heard."""
+    from babycry_core.augment.waveform import gain
+
+    is_cry = np.asarray(is_cry, bool)
+    quiet = [gain(w, QUIET_DBFS) for w, c in zip(waves, is_cry) if c]
+    return list(waves) + quiet, np.concatenate([is_cry, np.ones(len(quiet), bool)])
+
+
 def recording_scores(det: CryDetector, waves, quiet_dbfs: float | None = None) -> np.ndarray:
     """The detector's cry probability of each recording (optionally turned down to quiet_dbfs first)."""
     from babycry_core.augment.waveform import gain
@@ -194,14 +204,11 @@ def fit_detector(cfg, run_dir: Path | None = None, *, progress: bool = True, fra
 
     def finish(run_dir: Path) -> None:
         det = CryDetector(load(run_dir))
-        is_cry = (frames["val"]["label"] == CRY).to_numpy()
-        p = recording_scores(det, waves["val"])
-        quiet = recording_scores(det, [w for w, c in zip(waves["val"], is_cry) if c], QUIET_DBFS)
-        chosen = choose_threshold(np.concatenate([p, quiet]), np.concatenate([is_cry, np.ones(len(quiet), bool)]),
-                                  MIN_RECALL)
+        recs, rec_cry = with_quiet_cries(waves["val"], (frames["val"]["label"] == CRY).to_numpy())
+        chosen = choose_threshold(recording_scores(det, recs), rec_cry, MIN_RECALL)
         cal = fileio.read_json(run_dir / "calibration.json")
         cal.update(chosen, top_fraction=det.top_fraction, quiet_dbfs=QUIET_DBFS,
-                   fit_on=f"validation recordings ({len(p)}) and their cries at {QUIET_DBFS:g} dBFS")
+                   fit_on=f"validation recordings ({len(waves['val'])}) and their cries at {QUIET_DBFS:g} dBFS")
         fileio.write_json(run_dir / "calibration.json", cal)
         if len(frames["test"]):
             metrics = fileio.read_json(run_dir / "metrics.json", default={})
