@@ -56,10 +56,7 @@ class WindowScorer:
             loud[:] = True
         if loud.any():
             X = log_mel_batch(W[loud], self.cfg)[:, None]  # (windows, 1, n_mels, frames)
-            out[loud] = softmax(self.logits(X), self.det.temperature)
-            fusion = getattr(self.det, "fusion", None)
-            if fusion is not None:  # YAMNet's side of a fused run (inference/cry_fusion.py)
-                out[loud] = fusion.apply(W[loud], out[loud], self.det.cry_index, self.cfg.sample_rate)
+            out[loud] = self.det.fused(W[loud], softmax(self.logits(X), self.det.temperature))
         return out
 
 

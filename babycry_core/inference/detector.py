@@ -108,10 +108,15 @@ class CryDetector:
         """(window starts in s, class probabilities (windows, classes)) of a waveform at cfg.sample_rate."""
         wins = windows(y, self.cfg)
         starts = np.array([s for s, _ in wins])
-        proba = self.feature_proba(self.features([w for _, w in wins]))
-        if self.fusion is not None:
-            proba = self.fusion.apply(np.stack([w for _, w in wins]), proba, self.cry_index, self.cfg.sample_rate)
-        return starts, proba
+        W = [w for _, w in wins]
+        return starts, self.fused(W, self.feature_proba(self.features(W)))
+
+    def fused(self, W, proba: np.ndarray) -> np.ndarray:
+        """The CNN's class probabilities of windows W (windows, classes), with YAMNet's side of a fused run
+        (inference/cry_fusion.py) applied; as they are for a plain CNN detector."""
+        if self.fusion is None:
+            return proba
+        return self.fusion.apply(np.asarray(W), proba, self.cry_index, self.cfg.sample_rate)
 
     def detect(self, y: np.ndarray) -> CryResult:
         starts, proba = self.window_proba(y)
