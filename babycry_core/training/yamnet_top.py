@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from babycry_core.features.yamnet_errors import EMBED_DIM
 from babycry_core.features.yamnet_windows import PATCH_OFFSETS_S, PatchCache, window_patches
 
 MAX_WINDOWS_PER_RECORDING = 3
@@ -23,7 +24,7 @@ def window_activations(W: np.ndarray, sr: int, handle: str | None = None) -> np.
     from babycry_core.features.yamnet import load_yamnet
 
     model = load_yamnet(handle)
-    out = np.zeros((len(W), len(PATCH_OFFSETS_S), 1024, 3, 2), np.float16)
+    out = np.zeros((len(W), len(PATCH_OFFSETS_S), EMBED_DIM, 3, 2), np.float16)
     for i, w in enumerate(np.asarray(W, np.float32)):
         for j, p in enumerate(window_patches(w, sr)):
             out[i, j] = _ACTS.through(p, sr, lambda x: model.layer13(x).astype(np.float16))
@@ -47,7 +48,7 @@ def build_top(handle: str | None = None):
         def __init__(self):
             super().__init__()
             self.layer14 = layers[13]
-            self.head = nn.Linear(2048, 1)
+            self.head = nn.Linear(2 * EMBED_DIM, 1)  # mean and max over the patches
 
         def forward(self, A):  # (batch, patches, 1024, 3, 2)
             b, p = A.shape[:2]
