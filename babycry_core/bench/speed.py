@@ -14,12 +14,15 @@ from babycry_core.bench.timing import timeit_ms
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry", "serve", "export", "episodes", "startup"],
+    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry", "serve", "export", "episodes", "startup",
+                                     "upload"],
                    help="speed: per-clip latency; accuracy: the leaderboard; load: concurrent classify requests; "
                         "cry: the cry detector against its anchors on grouped folds; serve: the HTTP API under "
                         "1-8 clients; export: one prediction with onnxruntime against torch; episodes: crying "
                         "episodes over synthetic nights from held-out folds, and detect's speed on a long file; startup: "
-                        "whole-process time and memory of --help and predict, in fresh processes")
+                        "whole-process time and memory of --help and predict, in fresh processes; upload: the upload "
+                        "answer (crying / not sure / not a cry) of the shipped recipe and the anchors on grouped folds, "
+                        "and of the shipped run on its own test part")
     p.add_argument("--run", default=None, help="load: run id or folder (default: the app's default checkpoint)")
     p.add_argument("--models", nargs="+", default=None,
                    help="registry names (default: all torch models); episodes: the `bench cry` fold run to evaluate "
@@ -213,6 +216,14 @@ def main(a) -> int:
         rep = run(a.models or MODELS, folds=a.folds, epochs=a.epochs or 0, out=a.out, cached_only=a.cached_only,
                   only_folds=a.only_folds)
         print(format_report(rep))
+        return 0
+    if a.kind == "upload":
+        from babycry_core.bench.upload import MODELS as UPLOAD_MODELS, format_report as upload_report, run as upload_run
+
+        rep = upload_run(a.models or UPLOAD_MODELS, folds=a.folds, out=a.out)
+        text = upload_report(rep)
+        print(text)
+        fileio.atomic_write(paths.results_dir() / "upload_answer.md", lambda fh: fh.write(text + "\n"), mode="w")
         return 0
     if a.kind == "episodes":
         from babycry_core.bench.episodes import main as episodes_main

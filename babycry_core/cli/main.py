@@ -204,6 +204,13 @@ def cmd_fuse(a) -> int:
     return 0
 
 
+def cmd_verdict(a) -> int:
+    from babycry_core.training.clip_verdict import verdict_run
+
+    print(verdict_run(a.run, progress=not a.quiet))
+    return 0
+
+
 def cmd_reasons(a) -> int:
     from babycry_core.runs import registry as runs
     from babycry_core.inference.predictor import load_model
@@ -284,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fusion: both scores combined; cascade: the CNN screens, YAMNet confirms; head: YAMNet alone")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_fuse)
+
+    s = sub.add_parser("verdict", help="give a cry detector run an upload verdict (crying / not sure / not a cry, "
+                                       "over the whole recording, laughter learnt); writes a new run")
+    s.add_argument("run", help="run id or folder of a cry detector run (plain or fused)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_verdict)
 
     s = sub.add_parser("reasons", help="choose when a reason model may name a reason (held-out thresholds)")
     s.add_argument("run", help="run id or folder of a reason model")

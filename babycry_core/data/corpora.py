@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 from babycry_core.data.sources import CRY_KIND, MetaTable, SourceSpec
 
-UNKNOWN_CRY = "cry_unknown"  # a cry with no reason label: the cry/no-cry gate uses it, the reason model does not
+UNKNOWN_CRY = "cry_unknown"
+# kinds that are neither a cry nor a clean non-cry (same-app uploads where YAMNet hears a baby's voice): scored apart,
+# never trained on as negatives
+UNCERTAIN_KINDS = frozenset({"same_app_uncertain"})  # a cry with no reason label: the cry/no-cry gate uses it, the reason model does not
 # what giulbia's folders really hold (the manifest's `kind`; its noise is ESC-50 household and street sounds)
 GIULBIA_KINDS = {"laugh": "laughing", "noise": "household_street", "silence": "silence", "cry": CRY_KIND}
 
@@ -74,17 +77,23 @@ CORPORA["detect"] = CorpusSpec(
         # the optional sources below add no rows where their folder is missing (no ../shared/data)
         # Donate-a-Cry uploads the curators rejected by listening as not a cry: mostly a parent talking, a quiet
         # room, music. Label "noise" (the detector's job is cry vs not; their speech is not separated out), kind
-        # "same_app"; grouped by app uuid like donateacry's cries, so one app's cries and rejects share a side.
-        # Left out: a YAMNet "Baby cry" score above 0.3 (may still hold crying) and < 1 s (2 hold no audio at all).
-        SourceSpec(name="dac-rejected", root="corpus/dac-rejected", label="noise", kind="same_app",
+        # "same_app", or "same_app_uncertain" where YAMNet hears a baby's voice (yamnet_max_infant >= 0.2: some
+        # may hold fussing or a cry under speech; scored apart, never trained on); grouped by app uuid like
+        # donateacry's cries, so one app's cries and rejects share a side. Left out: < 1 s (2 hold no audio at all).
+        SourceSpec(name="dac-rejected", root="corpus/dac-rejected", label="noise", kind_rule="same_app",
                    cry_labels=frozenset(), grouping="uuid", table=MetaTable("labels.tsv", key="file", match="name"),
-                   max_meta={"yamnet_max_cry": 0.3}, min_duration=1.0, optional=True),
+                   min_duration=1.0, optional=True),
         SourceSpec(name="speech-more", root="corpus/speech-more", label=SPEECH, kind_rule="speaker",
                    cry_labels=frozenset(), grouping="folder", group_prefix="speaker:",
                    table=MetaTable("speakers.tsv", key="speaker", match="folder"), optional=True),
         SourceSpec(name="urbansound", root="corpus/urbansound", label="noise", kind="household_street",
                    cry_labels=frozenset(), table=MetaTable("clips.tsv", key="file", match="path"),
                    group_column="fsID", group_prefix="fsID:", optional=True),
+        # AudioSet "Baby laughter" and "Belly laugh" clips (one YouTube video each; grouped by video across both
+        # kinds). Never copied into the repository or a run folder (the audio belongs to the videos' uploaders).
+        SourceSpec(name="laughter", root="corpus/laughter", label="laugh", kind_rule="column", cry_labels=frozenset(),
+                   table=MetaTable("clips.tsv", key="file", match="path"), group_column="youtube_id",
+                   group_prefix="yt:", optional=True),
         # last: tests and tools read it as sources[-1]
         SourceSpec(name="derived", root="derived", folders={"speech": SPEECH, "roomtone": "silence"},
                    grouping="recording", cry_labels=frozenset(), derived=("speech", "roomtone"),
@@ -93,7 +102,9 @@ CORPORA["detect"] = CorpusSpec(
     description="The cry detector's corpus: every Donate-a-Cry and giulbia cry as 'cry'; giulbia laugh / noise / "
                 "silence; adult speech joined from FSDD (grouped by speaker); generated quiet rooms (silence). "
                 "Where present (../shared/data): rejected Donate-a-Cry uploads of the same apps as noise "
-                "(kind same_app, grouped by app uuid with their cries), read English speech of children, women "
+                "(kind same_app, or same_app_uncertain where YAMNet hears a baby's voice; grouped by app uuid with "
+                "their cries), AudioSet's laughing babies and belly laughs (kinds baby_laughter and belly_laugh, "
+                "by video), read English speech of children, women "
                 "and men (speechocean762, by speaker) and UrbanSound8K street and household sounds (noise, by "
                 "fsID; CC BY-NC: development and tests only).",
 )

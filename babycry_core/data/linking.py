@@ -14,7 +14,8 @@ from babycry_core import paths
 
 CLONE_URL = "https://github.com/gveres/donateacry-corpus"
 CLEANED_FOLDER = "donateacry_corpus_cleaned_and_updated_data"
-LINKED = ("donateacry", "giulbia", "uploads-sample", "fsdd", "dac-rejected", "speech-more", "urbansound", "yamnet")
+LINKED = ("donateacry", "giulbia", "uploads-sample", "fsdd", "dac-rejected", "speech-more", "urbansound", "laughter", "ios-cries",
+          "yamnet")
 CORPUS_URL_ENV = "BABYCRY_CORPUS_URL"  # another clone URL or a local git repository (mirrors, tests)
 NO_CORPUS = ("no corpus: the app offers generated demo signals; "
              "run `python -m babycry_core data link` when online")

@@ -88,7 +88,23 @@ def _kind_speaker(row: Mapping[str, str]) -> str:
     return "speech_women" if gender == "f" else "speech_men"
 
 
-KIND_RULES = {"speaker": _kind_speaker}  # metadata row -> kind
+UNCERTAIN_INFANT = 0.2  # a same-app upload whose YAMNet infant-voice score reaches this may hold a cry under speech
+
+
+def _kind_same_app(row: Mapping[str, str]) -> str:
+    """same_app_uncertain where YAMNet hears a baby's voice (yamnet_max_infant >= UNCERTAIN_INFANT), else same_app."""
+    return "same_app_uncertain" if float(row["yamnet_max_infant"]) >= UNCERTAIN_INFANT else "same_app"
+
+
+def _kind_column(row: Mapping[str, str]) -> str:
+    """The table's own `kind` column (laughter/clips.tsv: baby_laughter or belly_laugh)."""
+    kind = str(row["kind"]).strip()
+    if not kind:
+        raise ValueError("empty kind")
+    return kind
+
+
+KIND_RULES = {"speaker": _kind_speaker, "same_app": _kind_same_app, "column": _kind_column}  # metadata row -> kind
 
 
 class Skip(Exception):

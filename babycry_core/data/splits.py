@@ -259,10 +259,23 @@ def _protocol(ids, y, groups, ks: tuple[int, int, int], n_folds: int, seed: int)
     return fixed, folds
 
 
+def strata(manifest: pd.DataFrame) -> np.ndarray:
+    """What the splits stratify on: the label, and the kind where it is finer than the label (laughing babies and
+    giulbia's laugh recordings, same-app uploads and street sounds), so that every fold holds some of each kind.
+    Where every kind is its label's only kind (the reason corpora) this is the label itself."""
+    y = manifest["label"].astype(str)
+    if "kind" not in manifest:
+        return y.to_numpy()
+    kind = manifest["kind"].astype(str)
+    finer = kind.groupby(y).transform("nunique") > 1
+    return np.where(finer, y + "/" + kind, y)
+
+
 def make_splits(manifest: pd.DataFrame, *, seed: int = 0, test_size: float = 0.2, val_size: float = 0.15,
                 n_folds: int = 5) -> dict:
     """Grouped (by `group`), label-stratified splits as JSON-able lists of clip_ids.
 
+    Stratified by `strata` (the label, or label/kind where a label holds several kinds).
     fixed: train/val/test (~test_size and ~val_size of all clips); folds: n_folds grouped folds whose test parts
     partition the corpus, each with a grouped val subset of its training part (for early stopping);
     random_folds / random_fixed: the same by file, ignoring groups (leaky: leaderboard contrast only).
@@ -276,7 +289,7 @@ def make_splits(manifest: pd.DataFrame, *, seed: int = 0, test_size: float = 0.2
         raise ValueError("manifest has duplicate clip_ids")
     manifest = manifest.sort_values("clip_id", ignore_index=True)  # row order must not change the splits
     ids = manifest["clip_id"].astype(str).to_numpy()
-    y = manifest["label"].astype(str).to_numpy()
+    y = strata(manifest)
     groups = manifest["group"].astype(str).to_numpy()
     if len(set(groups)) < n_folds:
         raise ValueError(f"{len(set(groups))} groups cannot make {n_folds} grouped folds")

@@ -77,9 +77,11 @@ class CryDetector:
         self.threshold = float(cal.get("cry_threshold", DEFAULT_THRESHOLD))
         self.top_fraction = float(cal.get("top_fraction", TOP_FRACTION))
         self.fusion, self.fusion_error = None, None  # YAMNet's side of a fused run (inference/cry_fusion.py)
-        from babycry_core.inference.cry_fusion import attach
+        self.verdict, self.verdict_error = None, None  # the upload verdict (inference/clip_verdict.py)
+        from babycry_core.inference import clip_verdict, cry_fusion
 
-        attach(self)
+        cry_fusion.attach(self)
+        clip_verdict.attach(self)
 
     @property
     def run_id(self) -> str:
@@ -117,6 +119,11 @@ class CryDetector:
         if self.fusion is None:
             return proba
         return self.fusion.apply(np.asarray(W), proba, self.cry_index, self.cfg.sample_rate)
+
+    def judge(self, y: np.ndarray):
+        """The upload verdict on a whole recording at cfg.sample_rate (crying / unsure / no_cry), or None for a
+        detector without one (its windows decide)."""
+        return None if self.verdict is None else self.verdict.judge(y, self.cfg.sample_rate)
 
     def detect(self, y: np.ndarray) -> CryResult:
         starts, proba = self.window_proba(y)

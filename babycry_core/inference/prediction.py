@@ -12,7 +12,7 @@ class Prediction:
     label: str
     confidence: float
     probabilities: dict[str, float]
-    status: str  # detected / no_cry / not_sure / silence
+    status: str  # detected / reason_unclear / no_cry / unsure / not_sure / silence
     message: str
     duration: float
     level_dbfs: float

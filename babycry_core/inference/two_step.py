@@ -2,6 +2,8 @@
 
     silence     digital silence, caught by the energy check before any model runs: "Silent recording"
     no_cry      the detector found no crying: "No cry detected: it sounds like speech / laughing / ..."
+    unsure      (a detector with an upload verdict, inference/clip_verdict.py) between its two thresholds: "Not sure:
+                it may be laughing, babbling or fussing; it sounds most like ..."; no reason is given
     reason_unclear  crying, but no reason reaches its validated naming threshold (reason_naming.py)
     detected    crying, and the reason model's top reason reaches the threshold at which held-out babies
                 said it was right >= 60 % of the time, more often than its prior share
@@ -59,11 +61,26 @@ class TwoStepPredictor:
         timeline = [{"start": w["start"], "end": w["end"], "probabilities": dict(zip(self.detector.labels, map(float, p)))}
                     for w, p in zip(found.windows, proba)]
         cry = found.to_dict()
+        verdict = self.detector.judge(y)
+        if verdict is not None:  # the upload verdict answers (crying / unsure / no_cry); the windows draw the timeline
+            found.probability, found.detected = verdict.p_cry, verdict.answer == "crying"
+            if not found.detected and verdict.heard == "laugh":
+                found.heard = "laugh"
+            elif not found.detected and found.heard == CRY:
+                found.heard = max((c for c in self.detector.labels if c != CRY), key=found.heard_probabilities.get)
+            cry.update(probability=verdict.p_cry, detected=found.detected, answer=verdict.answer,
+                       verdict={"probabilities": verdict.probabilities, "heard": verdict.heard,
+                                "context": list(verdict.context), "cry_threshold": verdict.thresholds[0],
+                                "lo_threshold": verdict.thresholds[1]})
         if not found.detected:
             conf = found.heard_probabilities[found.heard]
-            msg = (f"No cry detected: it sounds like {HEARD_TEXT.get(found.heard, found.heard)} "
-                   f"(cry probability {found.probability:.0%}).")
-            return Prediction(name, found.heard, conf, found.heard_probabilities, "no_cry", msg, dur, lvl, timeline,
+            heard = HEARD_TEXT.get(found.heard, found.heard)
+            if verdict is not None and verdict.answer == "unsure":
+                status, msg = "unsure", (f"Not sure: it may be laughing, babbling or fussing; it sounds most like "
+                                         f"{heard} (cry probability {found.probability:.0%}).")
+            else:
+                status, msg = "no_cry", f"No cry detected: it sounds like {heard} (cry probability {found.probability:.0%})."
+            return Prediction(name, found.heard, conf, found.heard_probabilities, status, msg, dur, lvl, timeline,
                               self.run_id, cry=cry, heard=found.heard, reason=None)
         reason = self.why(self._cry_audio(y, starts, proba), found.seconds)
         head = f"Crying detected (cry probability {found.probability:.0%}, {found.seconds:.1f} s of {dur:.1f} s)."

@@ -8,7 +8,8 @@ calibration, and rebuilds the model with the family's loader from LOADERS (confi
     two_stage   the gate/ and reason/ torch runs, combined (models/two_stage.TwoStageModel)
 Weights are safetensors and scikit-learn models skops files: nothing in a checkpoint can execute code, and
 every recorded model file is checked against its sha256 before it is deserialised. A fused cry detector's
-folder also holds FUSION_FILES (its YAMNet side, read by inference/cry_fusion.py).
+folder also holds FUSION_FILES (its YAMNet side, read by inference/cry_fusion.py), and a detector with an upload
+verdict VERDICT_FILES (inference/clip_verdict.py).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from babycry_core.features.logmel import FeatureConfig
 from babycry_core.runs.weights import WEIGHTS, load_torch_model, verify_files, weights_problem
 
 FUSION_FILES = ("fusion.json", "yamnet_head.safetensors")
+VERDICT_FILES = ("verdict.json", "verdict.safetensors")  # a detector's upload verdict (inference/clip_verdict.py)
 
 
 @dataclass

@@ -90,5 +90,7 @@ def fusion_lines(run_dir: Path) -> list[str]:
 
 def write_detector_card(run_dir: Path) -> Path:
     card = write_model_card(run_dir)
-    card.write_text(card.read_text() + detector_section(run_dir))
+    from babycry_core.runs.verdict_card import verdict_section
+
+    card.write_text(card.read_text() + detector_section(run_dir) + verdict_section(run_dir))
     return card

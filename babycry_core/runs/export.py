@@ -85,7 +85,7 @@ def export_run(run, fmt: str = "onnx", out: str | Path | None = None) -> dict:
         manifest["top_fraction"] = float(loaded.calibration.get("top_fraction", 1 / 3))
     manifest.update(EXPORTERS[family](loaded, out))
     manifest["files"] = {rel: fileio.sha256_file(out / rel) for rel in manifest["files"]}
-    for rel in _fusion_files(run_dir):  # a fused detector's YAMNet side travels as it is (numpy + TFLite)
+    for rel in _fusion_files(run_dir):  # a fused detector's YAMNet side and verdict travel as they are (numpy + TFLite)
         fileio.write_bytes(out / rel, (run_dir / rel).read_bytes())
         manifest["files"][rel] = fileio.sha256_file(out / rel)
     if (run_dir / NAMING).exists():
@@ -95,9 +95,9 @@ def export_run(run, fmt: str = "onnx", out: str | Path | None = None) -> dict:
 
 
 def _fusion_files(run_dir: Path) -> list[str]:
-    from babycry_core.runs.checkpoint import FUSION_FILES
+    from babycry_core.runs.checkpoint import FUSION_FILES, VERDICT_FILES
 
-    return list(FUSION_FILES) if (run_dir / FUSION_FILES[0]).exists() else []
+    return [f for files in (FUSION_FILES, VERDICT_FILES) if (run_dir / files[0]).exists() for f in files]
 
 
 def _check_exportable(run_id: str, family: str, model: str, config: dict) -> None:

@@ -74,13 +74,15 @@ def step1(pred, predictor) -> tuple[str, str]:
                 else "")
         return "info", f"Crying detected (cry probability {_pct(p)}{part})."
     heard = pred.heard if pred.heard and pred.heard != "cry" else pred.label
+    if pred.status == "unsure":
+        return "warning", pred.message
     return "info", f"No cry detected: it sounds like {HEARD.get(heard, L.display(heard).lower())} (cry probability {_pct(p)})."
 
 
 def step2(pred) -> tuple[str, str] | None:
     """Step 2, "Why?", only for a cry: a named reason ("success", only when validated), else why not."""
     reason = pred.reason
-    if pred.status in ("silence", "no_cry") or not reason:
+    if pred.status in ("silence", "no_cry", "unsure") or not reason:
         return None
     label = reason.get("label")
     two_step = "order" in reason
@@ -113,7 +115,7 @@ def reasons_to_check(pred, n: int = 2) -> list[str]:
     """The reasons worth checking first, that have tips: the named one; else the first of the reason order
     (two-step), else the two most probable (an older model's "Not sure")."""
     reason = pred.reason or {}
-    if pred.status in ("silence", "no_cry") or not reason:
+    if pred.status in ("silence", "no_cry", "unsure") or not reason:
         return []
     if reason.get("label"):
         shown = [reason["label"]]

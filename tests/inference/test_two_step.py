@@ -138,3 +138,24 @@ def test_a_detector_alone_answers_step_one_only():
     p = pred.predict(synth.to_wav_bytes(synth.cry_sweep(3.0)), name="c.wav")
     assert p.cry["detected"] and p.status == "reason_unclear" and p.reason["label"] is None
     assert "Detected" not in p.message
+
+
+@pytest.mark.parametrize("p_cry,status", [(0.9, "detected"), (0.4, "unsure"), (0.05, "no_cry")])
+def test_an_upload_verdict_gives_three_answers(two_step, monkeypatch, p_cry, status):
+    """A detector with an upload verdict: its P(cry) against the two thresholds decides; a reason only for crying."""
+    from babycry_core.inference.clip_verdict import ClipVerdict, Verdict
+    from babycry_core.inference.detector import CryDetector
+
+    v = ClipVerdict(np.zeros(1), np.ones(1), np.zeros((3, 1)), np.zeros(3), cry_threshold=0.6, lo_threshold=0.2)
+    answer = v.answer_of(p_cry)
+    fake = Verdict(answer, {"cry": p_cry, "laugh": 1 - p_cry, "other": 0.0}, "laugh", (0.0, 5.0), (0.6, 0.2))
+    monkeypatch.setattr(CryDetector, "judge", lambda self, y: fake)
+    pred = _load().predict_waveform(synth.cry_sweep(5.0, 8000), "clip")
+    got = "detected" if pred.status in ("detected", "reason_unclear") else pred.status
+    assert got == status and pred.cry["answer"] == answer and pred.cry["probability"] == pytest.approx(p_cry)
+    assert (pred.reason is not None) == (answer == "crying")
+    if status == "unsure":
+        assert pred.message.startswith("Not sure: it may be laughing, babbling or fussing") and pred.heard == "laugh"
+        from babycry_core.ui.answer_view import step1, step2
+
+        assert step1(pred, _load())[0] == "warning" and step2(pred) is None

@@ -1,0 +1,58 @@
+"""The model card's section for a detector's upload verdict (inference/clip_verdict.py): its two thresholds, how
+they were chosen, the fixed split's test figures per kind, and why it ships (`bench upload`'s grouped folds)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from babycry_core import fileio, paths
+from babycry_core.runs.checkpoint import VERDICT_FILES
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{v:.1%}"
+
+
+def kind_table(by_kind: dict) -> list[str]:
+    lines = ["| kind | recordings | crying | not sure | not a cry |", "|---|---|---|---|---|"]
+    for k in sorted(by_kind, key=lambda k: (k not in ("cry", "quiet_cry"), k)):
+        d = by_kind[k]
+        if d.get("n"):
+            lines.append(f"| {k} | {d['n']} | {_pct(d['crying'])} | {_pct(d['unsure'])} | {_pct(d['no_cry'])} |")
+    return lines
+
+
+def verdict_section(run_dir: Path) -> str:
+    """Markdown for a run with an upload verdict ("" for one without)."""
+    v = fileio.read_json(Path(run_dir) / VERDICT_FILES[0], default={})
+    if not v:
+        return ""
+    fit = v.get("fit", {})
+    lines = ["", "## The upload answer: crying, not sure, or not a cry", "",
+             "Classify, `predict` and the API answer a whole recording with the upload verdict: YAMNet's patch "
+             "sequence over up to 10 s (level-normalised, 4 kHz band), pooled (the embeddings' mean, max and spread, "
+             "and YAMNet's crying, laughing, babbling and speech scores weighed against each other), then a "
+             f"multinomial logistic regression: P(cry), P(laugh), P(other). It answers **crying** at P(cry) >= "
+             f"**{v['cry_threshold']:.3f}**, **not sure** (it may be laughing, babbling or fussing) down to "
+             f"**{v['lo_threshold']:.3f}**, else **not a cry**; a reason is given only for crying. Thresholds from "
+             f"validation recordings ({fit.get('validation_recordings')} and {fit.get('quiet_cries')} cries at "
+             f"{fit.get('quiet_dbfs')} dBFS; rule: {fit.get('rule')}). Trained on {fit.get('train_rows')} contexts "
+             f"({fit.get('train_rows_per_class')}), AudioSet's laughing babies and belly laughs included (the audio "
+             "is not in this folder). The 2 s windows (above) still draw the timeline and serve Listen and `detect`."]
+    m = fileio.read_json(Path(run_dir) / "metrics.json", default={}).get("upload")
+    if m:
+        ci = m["crying_f1_ci"]
+        lines += ["", f"Test part of the fixed split (`split.json`; {m['n']} recordings, {m['n_uncertain']} uncertain "
+                  f"same-app uploads apart): F1 of 'crying' {m['crying_f1']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}], "
+                  f"recall {m['recall']:.3f}, precision {m['precision']:.3f}.", ""] + kind_table(m["by_kind"])
+    rep = fileio.read_json(paths.results_dir() / "upload_answer.json", default={})
+    r = (rep.get("models") or {}).get("verdict")
+    if r:
+        lines += ["", f"Why this one: on the grouped 5-fold benchmark (`python -m babycry_core bench upload`, every "
+                  f"recording tested once) the same recipe scores F1 of 'crying' {r['crying_f1']:.3f} "
+                  f"[{r['crying_f1_ci'][0]:.3f}, {r['crying_f1_ci'][1]:.3f}]"]
+        for a, d in (rep.get("lead_over_anchors") or {}).items():
+            lines[-1] += (f"; {d['point']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] over {a}")
+        lines[-1] += (f"; cries answered crying {_pct(r['by_kind']['cry']['crying'])}, not a cry "
+                      f"{_pct(r['by_kind']['cry']['no_cry'])}; laughing babies answered crying "
+                      f"{_pct(r['by_kind'].get('baby_laughter', {}).get('crying'))}. See docs and README.")
+    return "\n".join(lines) + "\n"
