@@ -92,6 +92,21 @@ def _sha256(path: str, _stamp: tuple) -> str:
     return fileio.sha256_file(path)
 
 
+def for_run(recorded_handle: str | None, recorded_key: str = "") -> str:
+    """The YAMNet handle a run fitted with (recorded_handle, recorded_key) uses here, loaded. Raises
+    YamnetUnavailable without the weights, and YamnetMismatch when the weights here are other ones."""
+    h = handle_for_run(recorded_handle)
+    load_yamnet(h)
+    key = model_key(h)
+    if recorded_key and key.split("/")[0] != recorded_key.split("/")[0]:
+        raise YamnetMismatch(f"YAMNet's weights here ({key}) are not the ones it was fitted with ({recorded_key})")
+    return h
+
+
+class YamnetMismatch(ValueError):
+    """YAMNet's weights here differ from those a run was fitted with."""
+
+
 def model_key(handle: str | None = None) -> str:
     """Identity of the YAMNet model behind a handle (URL; or local file / folder + content digest): the cache key."""
     h = resolve_handle(handle)

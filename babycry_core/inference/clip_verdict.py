@@ -160,23 +160,17 @@ class ClipVerdict:
 
 
 def attach(det) -> None:
-    """Give a loaded detector its upload verdict when its folder has one (det.verdict); without YAMNet's weights,
-    det.verdict_error says why and uploads get the window detector's two answers."""
-    from babycry_core.features.yamnet import YamnetUnavailable, handle_for_run, load_yamnet, model_key
+    """Give a loaded detector its upload verdict when its folder has one (det.verdict); without YAMNet's weights (or
+    with other ones), det.verdict_error says why and uploads get the window detector's two answers."""
+    from babycry_core.features.yamnet import YamnetMismatch, YamnetUnavailable, for_run
 
     folder = Path(det.loaded.run_dir)
     if not (folder / FILE).exists():
         return
     verdict = ClipVerdict.load(folder)
     try:
-        verdict.handle = handle_for_run(verdict.handle)
-        load_yamnet(verdict.handle)
-        key = model_key(verdict.handle)
-    except YamnetUnavailable as e:
-        det.verdict_error = f"YAMNet is not available, so uploads get the window detector's answer: {e}"
-        return
-    if verdict.model_key and key.split("/")[0] != verdict.model_key.split("/")[0]:
-        det.verdict_error = (f"YAMNet's weights here ({key}) are not the ones the upload verdict was fitted with "
-                             f"({verdict.model_key}); uploads get the window detector's answer")
+        verdict.handle = for_run(verdict.handle, verdict.model_key)
+    except (YamnetUnavailable, YamnetMismatch) as e:
+        det.verdict_error = f"uploads get the window detector's answer: {e}"
         return
     det.verdict = verdict

@@ -133,22 +133,17 @@ class YamnetFusion:
 
 def attach(det) -> None:
     """Give a loaded detector its YAMNet side when its folder has one: det.fusion and the fused threshold; without
-    YAMNet's weights, det.fusion_error says why and the detector stays its plain CNN."""
-    from babycry_core.features.yamnet import YamnetUnavailable, handle_for_run, load_yamnet, model_key
+    YAMNet's weights (or with other ones), det.fusion_error says why and the detector stays its plain CNN."""
+    from babycry_core.features.yamnet import YamnetMismatch, YamnetUnavailable, for_run
 
     folder = Path(det.loaded.run_dir)
     if not (folder / FILE).exists():
         return
     fusion = YamnetFusion.load(folder)
     try:
-        fusion.handle = handle_for_run(fusion.handle)
-        load_yamnet(fusion.handle)
-        key = model_key(fusion.handle)
-    except YamnetUnavailable as e:
-        det.fusion_error = f"YAMNet is not available, so this detector runs as its CNN alone: {e}"
-        return
-    if fusion.model_key and key.split("/")[0] != fusion.model_key.split("/")[0]:
-        det.fusion_error = (f"YAMNet's weights here ({key}) are not the ones this detector was fitted with "
-                            f"({fusion.model_key}); it runs as its CNN alone")
+        fusion.handle = for_run(fusion.handle, fusion.model_key)
+    except (YamnetUnavailable, YamnetMismatch) as e:
+        det.fusion_error = f"YAMNet is not available, so this detector runs as its CNN alone: {e}" \
+            if isinstance(e, YamnetUnavailable) else f"{e}; it runs as its CNN alone"
         return
     det.fusion, det.threshold = fusion, fusion.threshold

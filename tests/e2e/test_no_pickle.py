@@ -235,7 +235,9 @@ def test_joblib_run_with_trust_loads_and_warns(joblib_run, shipped, monkeypatch)
     want = Predictor(shipped).predict(wav, name="a.wav").probabilities
     with pytest.warns(PickleWarning, match="svm.joblib"):
         loaded = load(joblib_run, trust_pickle=True)
-    assert Predictor(loaded).predict(wav, name="a.wav").probabilities == want
+    got = Predictor(loaded).predict(wav, name="a.wav").probabilities
+    assert got.keys() == want.keys()  # two code paths (skops and joblib): equal within float error, not bit for bit
+    assert all(got[c] == pytest.approx(want[c], abs=TOL) for c in want)
     with pytest.raises(ValueError, match="pickle"):  # the trust was for that one call only
         load(joblib_run)
     monkeypatch.setenv("BABYCRY_TRUST_PICKLE", "1")  # what the app reads
