@@ -64,10 +64,9 @@ class TwoStepPredictor:
         verdict = self.detector.judge(y)
         if verdict is not None:  # the upload verdict answers (crying / unsure / no_cry); the windows draw the timeline
             found.probability, found.detected = verdict.p_cry, verdict.answer == "crying"
-            if not found.detected and verdict.heard == "laugh":
-                found.heard = "laugh"
-            elif not found.detected and found.heard == CRY:
-                found.heard = max((c for c in self.detector.labels if c != CRY), key=found.heard_probabilities.get)
+            found.heard_probabilities = self._verdict_probabilities(verdict, found.heard_probabilities)
+            if not found.detected:
+                found.heard = max((c for c in found.heard_probabilities if c != CRY), key=found.heard_probabilities.get)
             cry.update(probability=verdict.p_cry, detected=found.detected, answer=verdict.answer,
                        verdict={"probabilities": verdict.probabilities, "heard": verdict.heard,
                                 "context": list(verdict.context), "cry_threshold": verdict.thresholds[0],
@@ -95,6 +94,17 @@ class TwoStepPredictor:
                 if reason["order"] else ".")
         return Prediction(name, label, conf, reason["probabilities"], status, msg, dur, lvl, timeline, self.run_id,
                           cry=cry, heard=CRY, reason=reason)
+
+    @staticmethod
+    def _verdict_probabilities(verdict, windows: dict[str, float]) -> dict[str, float]:
+        """The verdict's P(cry), P(laugh) and P(other), its "other" shared among speech / noise / silence as the
+        windows heard them: one distribution for the answer, its confidence and the page's bars."""
+        rest = {c: p for c, p in windows.items() if c not in (CRY, "laugh")}
+        total = sum(rest.values())
+        other = verdict.probabilities.get("other", 0.0)
+        out = {CRY: verdict.p_cry, "laugh": verdict.probabilities.get("laugh", 0.0)}
+        out.update({c: other * (p / total if total > 0 else 1 / len(rest)) for c, p in rest.items()})
+        return out
 
     def _cry_audio(self, y: np.ndarray, starts: np.ndarray, proba: np.ndarray) -> np.ndarray:
         """The crying part of the recording: the detector's cry segments joined (the whole when too little)."""

@@ -154,6 +154,9 @@ def test_an_upload_verdict_gives_three_answers(two_step, monkeypatch, p_cry, sta
     got = "detected" if pred.status in ("detected", "reason_unclear") else pred.status
     assert got == status and pred.cry["answer"] == answer and pred.cry["probability"] == pytest.approx(p_cry)
     assert (pred.reason is not None) == (answer == "crying")
+    if status != "detected":  # the verdict's distribution: P(cry), P(laugh), its "other" shared as the windows heard
+        assert sum(pred.probabilities.values()) == pytest.approx(1.0) and pred.probabilities["cry"] == pytest.approx(p_cry)
+        assert pred.confidence == pytest.approx(pred.probabilities[pred.heard])
     if status == "unsure":
         assert pred.message.startswith("Not sure: it may be laughing, babbling or fussing") and pred.heard == "laugh"
         from babycry_core.ui.answer_view import step1, step2
