@@ -265,7 +265,7 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
 def summarise(scores: dict, frame) -> dict:
     """Pooled figures per model, with group-bootstrap intervals, and the detector-vs-anchor difference."""
     from babycry_core.bench.cry_sources import breakdown
-    from babycry_core.eval.cry_metrics import cry_detection, group_bootstrap
+    from babycry_core.eval.cry_metrics import cry_detection, f1_lead
 
     true = frame["label"].to_numpy() == CRY
     groups = frame["group"].astype(str).to_numpy()
@@ -295,14 +295,8 @@ def summarise(scores: dict, frame) -> dict:
         out["models"][m]["targets_met"] = targets_met(out["models"][m])
         if {"clip_id", "source"} <= set(frame.columns):
             out["models"][m]["errors_by_source"] = breakdown(frame, pred)
-    def f1(p, i):
-        tp, fp, fn = np.sum(true[i] & p[i]), np.sum(~true[i] & p[i]), np.sum(true[i] & ~p[i])
-        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-
     def lead(a, b) -> dict:
-        ci = group_bootstrap(lambda i: f1(preds[a], i) - f1(preds[b], i), groups)
-        whole = np.arange(len(true))
-        return {"point": f1(preds[a], whole) - f1(preds[b], whole), "ci": ci, "ahead_outside_interval": bool(ci[0] > 0)}
+        return f1_lead(true, preds[a], preds[b], groups)
 
     if "cry_detector" in preds and "svm_anchor" in preds:
         out["detector_minus_anchor_f1"] = lead("cry_detector", "svm_anchor")

@@ -26,6 +26,7 @@ import numpy as np
 
 from babycry_core import fileio, paths
 from babycry_core.data.corpora import CRY
+from babycry_core.eval.upload_answer import UNCERTAIN
 
 MODELS = ("verdict", "yamnet_head", "yamnet_zero_shot", "svm_anchor")
 ANCHORS = ("svm_anchor", "yamnet_zero_shot")
@@ -39,14 +40,14 @@ def _fold_answerer(m: str, frames, wave_of):
     """answer(list of waveforms) -> list of answers, for model m fitted on this fold."""
     from babycry_core.bench.cry import _fold_svm
     from babycry_core.bench.cry_yamnet import fold_head, fold_zero_shot
-    from babycry_core.training.clip_verdict import fit_verdict, sequences, trainable
+    from babycry_core.training.clip_verdict import answers_of, fit_verdict, trainable
 
     train, val = trainable(frames["train"]), trainable(frames["val"])
     tw, vw = [wave_of(c) for c in train["clip_id"]], [wave_of(c) for c in val["clip_id"]]
     t_cry, v_cry = (train["label"] == CRY).to_numpy(), (val["label"] == CRY).to_numpy()
     if m == "verdict":
         v = fit_verdict(tw, train, vw, val)
-        return lambda ws: [v.judge_sequence(s, e).answer for s, e in sequences(ws)]
+        return lambda ws: answers_of(v, ws)
     if m == "yamnet_head":
         return _two_way(fold_head(tw, t_cry, vw, v_cry))
     if m == "yamnet_zero_shot":
@@ -57,15 +58,13 @@ def _fold_answerer(m: str, frames, wave_of):
 
 
 def _score(answer, test, wave_of, uploads) -> dict:
-    from babycry_core.augment.waveform import gain
-    from babycry_core.training.detector import QUIET_DBFS
+    """answer's parts on a test part, with the uploads whose cleaned twin is in it."""
+    from babycry_core.training.clip_verdict import answer_parts
 
-    waves = [wave_of(c) for c in test["clip_id"]]
     stems = {Path(p).stem for p in test["path"]}
     mine = sorted(n for n in uploads if Path(n).stem in stems)
-    return {"answers": answer(waves), "kinds": test["kind"].tolist(), "groups": test["group"].astype(str).tolist(),
-            "quiet": answer([gain(w, QUIET_DBFS) for w, lab in zip(waves, test["label"]) if lab == CRY]),
-            "uploads": answer([uploads[n] for n in mine]), "upload_files": mine}
+    return {**answer_parts(answer, [wave_of(c) for c in test["clip_id"]], test, [uploads[n] for n in mine]),
+            "upload_files": mine}
 
 
 def _figures(parts: list[dict]) -> dict:
@@ -123,7 +122,7 @@ def shipped_figures(wave_of, uploads) -> dict | None:
     """The shipped detector's verdict on the test part of its own split.json (None when it has no verdict)."""
     from babycry_core.inference.clip_verdict import FILE, ClipVerdict
     from babycry_core.runs.registry import default_pair
-    from babycry_core.training.clip_verdict import sequences
+    from babycry_core.training.clip_verdict import answers_of
     from babycry_core.data import splits as data
 
     run_dir = default_pair()[0]
@@ -132,37 +131,24 @@ def shipped_figures(wave_of, uploads) -> dict | None:
     v = ClipVerdict.load(run_dir)
     ids = fileio.read_json(run_dir / "split.json")["test"]
     test = data.load_manifest("detect").set_index("clip_id", drop=False).loc[ids]
-    fig = _figures([_score(lambda ws: [v.judge_sequence(s, e).answer for s, e in sequences(ws)], test, wave_of, uploads)])
+    fig = _figures([_score(lambda ws: answers_of(v, ws), test, wave_of, uploads)])
     fig["run"] = run_dir.name
     return fig
 
 
 def leads(per_model: dict, report: dict) -> dict:
-    """The verdict's F1 of "crying" minus each anchor's, with a 95 % interval over whole sources."""
-    from babycry_core.eval.cry_metrics import group_bootstrap
+    """The verdict's F1 of "crying" minus each anchor's, with a 95 % interval over whole sources (the uncertain
+    same-app uploads left out, as in upload_figures)."""
+    from babycry_core.eval.cry_metrics import f1_lead
 
     if "verdict" not in per_model:
         return {}
     cat = lambda m, k: np.array([x for p in per_model[m] for x in p[k]], dtype=object)  # noqa: E731
-    kinds, groups = cat("verdict", "kinds"), cat("verdict", "groups").astype(str)
-    clean = kinds != "same_app_uncertain"
-    true = kinds == "cry"
-
-    def f1(pred, i):
-        i = i[clean[i]]
-        tp, fp, fn = np.sum(true[i] & pred[i]), np.sum(~true[i] & pred[i]), np.sum(true[i] & ~pred[i])
-        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-
-    out = {}
-    mine = cat("verdict", "answers") == "crying"
-    whole = np.arange(len(true))
-    for a in ANCHORS:
-        if a not in per_model:
-            continue
-        other = cat(a, "answers") == "crying"
-        ci = group_bootstrap(lambda i: f1(mine, i) - f1(other, i), groups)
-        out[a] = {"point": float(f1(mine, whole) - f1(other, whole)), "ci": ci, "ahead_outside_interval": bool(ci[0] > 0)}
-    return out
+    kinds = cat("verdict", "kinds")
+    clean = ~np.isin(kinds, UNCERTAIN)
+    crying = lambda m: (cat(m, "answers") == "crying")[clean]  # noqa: E731
+    return {a: f1_lead(kinds[clean] == "cry", crying("verdict"), crying(a), cat("verdict", "groups")[clean].astype(str))
+            for a in ANCHORS if a in per_model}
 
 
 def format_report(rep: dict) -> str:

@@ -152,6 +152,20 @@ def cry_detection(true_is_cry: Sequence[bool], pred_is_cry: Sequence[bool], grou
     return out
 
 
+def f1_lead(true_is_cry: Sequence[bool], pred_a: Sequence[bool], pred_b: Sequence[bool], groups: Sequence) -> dict:
+    """Cry F1 of answers a minus that of answers b on the same recordings: the point, a 95 % interval over whole
+    groups (group_bootstrap), and whether a is ahead outside it."""
+    t, a, b = (np.asarray(list(x), dtype=bool) for x in (true_is_cry, pred_a, pred_b))
+
+    def f1(p, i):
+        tp, fp, fn = np.sum(t[i] & p[i]), np.sum(~t[i] & p[i]), np.sum(t[i] & ~p[i])
+        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+
+    ci = group_bootstrap(lambda i: f1(a, i) - f1(b, i), groups)
+    whole = np.arange(len(t))
+    return {"point": float(f1(a, whole) - f1(b, whole)), "ci": ci, "ahead_outside_interval": bool(ci[0] > 0)}
+
+
 def reason_scores(true: Sequence[str], pred: Sequence[str], reason_classes: Sequence[str],
                   groups: Sequence | None = None, *, n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """macro-F1 and balanced accuracy over `reason_classes` on the clips whose true label is one of them."""

@@ -162,15 +162,8 @@ class ClipVerdict:
 def attach(det) -> None:
     """Give a loaded detector its upload verdict when its folder has one (det.verdict); without YAMNet's weights (or
     with other ones), det.verdict_error says why and uploads get the window detector's two answers."""
-    from babycry_core.features.yamnet import YamnetMismatch, YamnetUnavailable, for_run
+    from babycry_core.inference.cry_fusion import yamnet_side
 
-    folder = Path(det.loaded.run_dir)
-    if not (folder / FILE).exists():
-        return
-    verdict = ClipVerdict.load(folder)
-    try:
-        verdict.handle = for_run(verdict.handle, verdict.model_key)
-    except (YamnetUnavailable, YamnetMismatch) as e:
+    det.verdict, e = yamnet_side(Path(det.loaded.run_dir), FILE, ClipVerdict.load)
+    if e is not None:
         det.verdict_error = f"uploads get the window detector's answer: {e}"
-        return
-    det.verdict = verdict

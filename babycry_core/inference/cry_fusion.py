@@ -131,19 +131,30 @@ class YamnetFusion:
                    d.get("yamnet_handle"), {k: v for k, v in d.items() if k not in known})
 
 
+def yamnet_side(folder: Path, file: str, load):
+    """A run folder's YAMNet side (a fusion or an upload verdict: anything with .handle and .model_key), bound to
+    YAMNet's weights here: (side, None); (None, why) without the weights or with other ones; (None, None) when the
+    folder has no such file."""
+    from babycry_core.features.yamnet import YamnetMismatch, YamnetUnavailable, for_run
+
+    if not (Path(folder) / file).exists():
+        return None, None
+    side = load(folder)
+    try:
+        side.handle = for_run(side.handle, side.model_key)
+    except (YamnetUnavailable, YamnetMismatch) as e:
+        return None, e
+    return side, None
+
+
 def attach(det) -> None:
     """Give a loaded detector its YAMNet side when its folder has one: det.fusion and the fused threshold; without
     YAMNet's weights (or with other ones), det.fusion_error says why and the detector stays its plain CNN."""
-    from babycry_core.features.yamnet import YamnetMismatch, YamnetUnavailable, for_run
+    from babycry_core.features.yamnet import YamnetUnavailable
 
-    folder = Path(det.loaded.run_dir)
-    if not (folder / FILE).exists():
-        return
-    fusion = YamnetFusion.load(folder)
-    try:
-        fusion.handle = for_run(fusion.handle, fusion.model_key)
-    except (YamnetUnavailable, YamnetMismatch) as e:
-        det.fusion_error = f"YAMNet is not available, so this detector runs as its CNN alone: {e}" \
-            if isinstance(e, YamnetUnavailable) else f"{e}; it runs as its CNN alone"
-        return
-    det.fusion, det.threshold = fusion, fusion.threshold
+    fusion, e = yamnet_side(Path(det.loaded.run_dir), FILE, YamnetFusion.load)
+    if e is not None:
+        det.fusion_error = (f"YAMNet is not available, so this detector runs as its CNN alone: {e}"
+                            if isinstance(e, YamnetUnavailable) else f"{e}; it runs as its CNN alone")
+    elif fusion is not None:
+        det.fusion, det.threshold = fusion, fusion.threshold

@@ -33,9 +33,14 @@ def verdict_class(label: str, kind: str) -> str:
     return "cry" if label == CRY else "laugh" if kind in LAUGH_KINDS or label == "laugh" else "other"
 
 
+def clean_mask(frame: pd.DataFrame) -> np.ndarray:
+    """(rows,) True where a row may be learnt from or calibrated on: all but the uncertain kinds."""
+    return ~frame["kind"].isin(UNCERTAIN_KINDS).to_numpy() if "kind" in frame else np.ones(len(frame), bool)
+
+
 def trainable(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows a detector may learn from: all but the uncertain kinds."""
-    return frame[~frame["kind"].isin(UNCERTAIN_KINDS)] if "kind" in frame else frame
+    return frame[clean_mask(frame)]
 
 
 def sequences(waves, handle: str | None = None, progress: bool = False, desc: str = "YAMNet sequences"):
@@ -86,13 +91,13 @@ def fit_verdict(train_waves, train_frame: pd.DataFrame, val_waves, val_frame: pd
     from babycry_core.features.yamnet import model_key
     from babycry_core.training.detector import QUIET_DBFS, with_quiet_cries
 
-    keep = ~train_frame["kind"].isin(UNCERTAIN_KINDS).to_numpy() if "kind" in train_frame else np.ones(len(train_frame), bool)
+    keep = clean_mask(train_frame)
     targets = [verdict_class(lab, k) for lab, k in zip(train_frame["label"], train_frame.get("kind", train_frame["label"]))]
     seqs = sequences([w for w, k in zip(train_waves, keep) if k], handle, progress, "YAMNet sequences (train)")
     X, t = feature_rows(seqs, [c for c, k in zip(targets, keep) if k])
     verdict = ClipVerdict(*fit_head(X, t), cry_threshold=0.5, lo_threshold=0.2, model_key=model_key(handle),
                           handle=handle)
-    val_keep = ~val_frame["kind"].isin(UNCERTAIN_KINDS).to_numpy() if "kind" in val_frame else np.ones(len(val_frame), bool)
+    val_keep = clean_mask(val_frame)
     val_cry = (val_frame["label"] == CRY).to_numpy()
     recs, rec_cry = with_quiet_cries([w for w, k in zip(val_waves, val_keep) if k], val_cry[val_keep])
     p = np.array([verdict.judge_sequence(s, e).p_cry for s, e in sequences(recs, handle, progress, "YAMNet (val)")])
@@ -109,19 +114,29 @@ def fit_verdict(train_waves, train_frame: pd.DataFrame, val_waves, val_frame: pd
     return verdict
 
 
+def answers_of(verdict: ClipVerdict, waves, progress: bool = False, desc: str = "YAMNet") -> list[str]:
+    """The verdict's answer (crying / unsure / no_cry) for each waveform at SR, YAMNet's sequences cached."""
+    return [verdict.judge_sequence(s, e).answer for s, e in sequences(waves, verdict.handle, progress, desc)]
+
+
+def answer_parts(answer, waves, frame: pd.DataFrame, upload_waves=()) -> dict:
+    """answer(waveforms) -> answers, on test recordings (their kinds and groups), their cries turned down to
+    QUIET_DBFS and raw phone uploads: what eval/upload_answer.upload_figures scores."""
+    from babycry_core.augment.waveform import gain
+    from babycry_core.training.detector import QUIET_DBFS
+
+    quiet = [gain(w, QUIET_DBFS) for w, lab in zip(waves, frame["label"]) if lab == CRY]
+    return {"answers": answer(waves), "kinds": frame["kind"].tolist(), "groups": frame["group"].astype(str).tolist(),
+            "quiet": answer(quiet), "uploads": answer(list(upload_waves))}
+
+
 def score_frame(verdict: ClipVerdict, waves, frame: pd.DataFrame, upload_waves=(), progress: bool = False) -> dict:
     """The verdict's upload figures (eval/upload_answer.py) on test recordings, their cries turned down to QUIET_DBFS
     and raw phone uploads."""
-    from babycry_core.augment.waveform import gain
     from babycry_core.eval.upload_answer import upload_figures
-    from babycry_core.training.detector import QUIET_DBFS
 
-    def answers(ws, desc):
-        return [verdict.judge_sequence(s, e).answer for s, e in sequences(ws, verdict.handle, progress, desc)]
-
-    quiet = [gain(w, QUIET_DBFS) for w, lab in zip(waves, frame["label"]) if lab == CRY]
-    return upload_figures(answers(waves, "YAMNet (test)"), frame["kind"], frame["group"].astype(str),
-                          quiet_answers=answers(quiet, "YAMNet (quiet)"), upload_answers=answers(upload_waves, "uploads"))
+    r = answer_parts(lambda ws: answers_of(verdict, ws, progress), waves, frame, upload_waves)
+    return upload_figures(r["answers"], r["kinds"], r["groups"], quiet_answers=r["quiet"], upload_answers=r["uploads"])
 
 
 def verdict_run(detector_run, out_dir: Path | None = None, progress: bool = True) -> Path:
