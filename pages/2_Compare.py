@@ -56,5 +56,6 @@ st.plotly_chart(rp.training_curves({rp.run_label(r): runs.read_events(r.path) fo
 
 cv.calibration(scored)
 cv.disagreements(scored)
+cv.upload_answer(paths.results_dir())
 cv.cry_benchmark(paths.results_dir())
 cv.leaderboard(paths.results_dir())

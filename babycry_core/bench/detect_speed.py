@@ -13,7 +13,7 @@ import numpy as np
 
 from babycry_core import paths
 from babycry_core.detection.episodes import Episode
-from babycry_core.bench.nights import SR, material, background, backgrounds, cry_night, matches as _matches
+from babycry_core.augment.nights import SR, material, background, backgrounds, cry_night, matches as _matches
 
 
 def write_long_night(path: Path, hours: float, mat: dict, seed: int = 0, block_minutes: float = 30.0) -> list[dict]:

@@ -6,7 +6,7 @@ plain or fused; default cry_detector). A fold whose run has not finished falls b
 which is NOT held out there (it trained on the fixed split, which shares recordings with every fold's test part);
 the report says so per fold, and names the model.
 
-Nights (8 kHz, bench/nights.py): a quiet-room floor (held-out room tone, -55 to -45 dBFS) under one background
+Nights (8 kHz, augment/nights.py): a quiet-room floor (held-out room tone, -55 to -45 dBFS) under one background
 per kind of the manifest: `room` alone, speech_men / speech_women / speech_children (-40 to -25 dBFS, pauses
 between utterances), same_app (non-cry uploads from the cry app, played like speech), household_street
 (UrbanSound8K and older noise, -40 to -20 dBFS), laughing (like speech), or `silence` (a phone's noise gate:
@@ -37,8 +37,9 @@ import numpy as np
 from babycry_core import fileio, paths
 from babycry_core.bench.episodes_report import format_report, plot_night  # noqa: F401 (re-exported)
 from babycry_core.bench.detect_speed import speed
-from babycry_core.bench.nights import SR, background, backgrounds, cry_night, label_of, material, minutes, ordered
-from babycry_core.bench.nights import matches as _matches
+from babycry_core.eval.events import event_f1
+from babycry_core.augment.nights import SR, background, backgrounds, cry_night, label_of, material, minutes, ordered
+from babycry_core.augment.nights import matches as _matches
 
 MODEL = "cry_detector"  # the fold run evaluated unless --models names another
 THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0, 0.05), 2))
@@ -77,14 +78,29 @@ def fold_detector(k: int, model: str = MODEL):
             "the fixed split, which shares recordings with this fold's test part")
 
 
-def score_night(det, y) -> tuple[np.ndarray, np.ndarray]:
-    from babycry_core.detection.episodes import EpisodeEngine
+def fold_monitor(k: int, det, frames, progress: bool = True) -> None:
+    """Give fold k's held-out detector the shipped recipe's upload verdict, fitted on the fold's training part, and
+    its monitor rule, chosen on nights from the fold's validation part (detection/monitor_rule.py); both cached in
+    results/cry_bench/fold<k>/monitor/."""
+    from babycry_core.detection.monitor_rule import choose, make_nights
+    from babycry_core.inference.clip_verdict import ClipVerdict
+    from babycry_core.training.clip_verdict import SR as VSR, fit_verdict, trainable
+    from babycry_core.training.detector import load_waves
 
-    eng = EpisodeEngine(det, reasons=False)
-    for i in range(0, len(y), 30 * SR):
-        eng.feed(y[i: i + 30 * SR])
-    eng.finish()
-    return eng.series()
+    folder = paths.results_dir() / "cry_bench" / f"fold{k}" / "monitor"
+    if not (folder / "verdict.json").is_file() or "monitor" not in fileio.read_json(folder / "verdict.json"):
+        train, val = trainable(frames["train"]), trainable(frames["val"])
+        v = fit_verdict(load_waves(train, VSR, progress), train, load_waves(val, VSR, progress), val, progress=progress)
+        v.info["monitor"] = choose(det, v, make_nights(frames["val"], seed=k), progress)
+        folder.mkdir(parents=True, exist_ok=True)
+        v.save(folder)
+    det.verdict = ClipVerdict.load(folder)
+
+
+def score_night(det, y) -> tuple[np.ndarray, np.ndarray]:
+    from babycry_core.detection.monitor_rule import window_series
+
+    return window_series(det, y)
 
 
 # ---------------------------------------------------------------- metrics
@@ -122,23 +138,6 @@ def _patch_psds() -> None:
     PSDSEval._effective_fp_rate = effective_fp_rate
 
 
-def event_f1(nights, found_key: str = "found", offsets: bool = False) -> dict:
-    import dcase_util
-    import sed_eval
-
-    m = sed_eval.sound_event.EventBasedMetrics(event_label_list=["cry"], t_collar=1.0, percentage_of_length=0.5,
-                                               evaluate_onset=True, evaluate_offset=offsets)
-    for n in nights:
-        ref = dcase_util.containers.MetaDataContainer(
-            [{"filename": n["name"], "onset": e["onset"], "offset": e["offset"], "event_label": "cry"} for e in n["events"]])
-        est = dcase_util.containers.MetaDataContainer(
-            [{"filename": n["name"], "onset": e.start, "offset": e.end, "event_label": "cry"} for e in n[found_key]])
-        m.evaluate(reference_event_list=ref, estimated_event_list=est)
-    o = m.results_overall_metrics()
-    return {"f1": float(o["f_measure"]["f_measure"]), "precision": float(o["f_measure"]["precision"]),
-            "recall": float(o["f_measure"]["recall"])}
-
-
 def psds(nights, rule_of) -> dict:
     import pandas as pd
     from psds_eval import PSDSEval
@@ -154,7 +153,8 @@ def psds(nights, rule_of) -> dict:
         ev = PSDSEval(dtc_threshold=tc, gtc_threshold=tc, cttc_threshold=0.3, ground_truth=gt, metadata=meta)
         for thr in THRESHOLDS:
             det = pd.DataFrame([{"filename": n["name"], "onset": e.start, "offset": e.end, "event_label": "cry"}
-                                for n in nights for e in find_episodes(n["starts"], n["p"], rule_of(n).with_threshold(thr))],
+                                for n in nights for e in find_episodes(n["starts"], n["p"], rule_of(n).with_threshold(thr),
+                                                                          confirm=n.get("confirm"))],
                                columns=["filename", "onset", "offset", "event_label"])
             ev.add_operating_point(det, info={"threshold": float(thr)})
         out[name] = float(ev.psds(alpha_ct=0.0, alpha_st=0.0, max_efpr=100).value)
@@ -168,25 +168,39 @@ def _rate(rows, key) -> dict:
 
 # ---------------------------------------------------------------- the sweep
 
+def _confirm(p_at, rule):
+    return lambda heard: p_at(heard) >= rule.confirm_threshold
+
+
 def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = None, seed: int = 0,
-        speed_hours=(1.0, 8.0), out: Path | None = None, progress: bool = True, model: str = MODEL) -> dict:
+        speed_hours=(1.0, 8.0), out: Path | None = None, progress: bool = True, model: str = MODEL,
+        monitor: bool = True) -> dict:
     """bg_minutes: background-only minutes per background and fold (default: nights.minutes; any given override
-    those)."""
+    those). monitor: alerts confirmed by each fold's upload verdict at its monitor rule (fold_monitor); False: the
+    windows alone, as before issue 30."""
     from babycry_core.data import splits as data
     from babycry_core.detection.episodes import EpisodeRule, find_episodes
+
+    from babycry_core.detection.monitor_rule import VerdictAt
 
     started = time.time()
     nights, fold_info, rules, base = [], [], {}, {}
     for k in range(folds):
         det, run_name, held_out, note = fold_detector(k, model)
+        frames = dict(zip(("train", "val", "test"), data.split_frames("detect", "fold", k)))
+        if held_out and monitor:
+            fold_monitor(k, det, frames, progress)
+        elif not monitor:
+            det.verdict = None
         rule = EpisodeRule.for_detector(det)
         rules[k], base[k] = rule, det.threshold
-        mat = material(data.split_frames("detect", "fold", k)[2])
+        mat = material(frames["test"])
         rng = np.random.default_rng(seed + k)
         kinds = backgrounds(mat)
         bg = {**minutes(kinds), **(bg_minutes or {})}
         fold_info.append({"fold": k, "detector": run_name, "held_out": held_out, "note": note,
-                          "threshold": round(det.threshold, 4), "backgrounds": kinds,
+                          "threshold": round(det.threshold, 4), "confirm_threshold": rule.confirm_threshold,
+                          "backgrounds": kinds,
                           "material_s": {m: round(sum(len(y) for _, y in v) / SR, 1) for m, v in mat.items()},
                           "cry_babies": len({g for g, _ in mat["cry"]})})
         if not mat.get("cry") or not mat.get("room"):
@@ -202,7 +216,10 @@ def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = Non
                 starts, p = score_night(det, y)
                 n = {"name": f"fold{k}_{kind}_{what}", "fold": k, "background": kind, "kind": what,
                      "seconds": len(y) / SR, "events": events, "starts": starts, "p": p, "score_s": time.time() - t}
-                n["found"] = find_episodes(starts, p, rule)
+                n["confirm"] = _confirm(VerdictAt(det.verdict, y, SR, rule.confirm_seconds), rule) \
+                    if det.verdict is not None and rule.confirm_threshold is not None else None
+                n["windows_alone"] = find_episodes(starts, p, rule)
+                n["found"] = find_episodes(starts, p, rule, confirm=n["confirm"])
                 nights.append(n)
                 if progress:
                     print(f"fold {k} {kind:>16} {what:>4}: {mins:.0f} min, {len(events)} cries, "
@@ -241,7 +258,8 @@ def report(nights, fold_info, rules, base=None, model: str = MODEL) -> dict:
 
         from babycry_core.detection.episodes import find_episodes
 
-        fv = {id(n): find_episodes(n["starts"], n["p"], replace(rules[n["fold"]], **kw)) for n in nights}
+        fv = {id(n): find_episodes(n["starts"], n["p"], replace(rules[n["fold"]], **kw), confirm=n.get("confirm"))
+              for n in nights}
         vr = [r for n in cry_n for r in _matches(n["events"], fv[id(n)])]
         variants[name] = {"rule": kw, "event_f1_onset": event_f1([{**n, "found": fv[id(n)]} for n in cry_n])["f1"],
                           "median_delay_s": _q([r["delay"] for r in vr if r["found"]], 50),
@@ -269,6 +287,13 @@ def report(nights, fold_info, rules, base=None, model: str = MODEL) -> dict:
         "rule_left_out": rule_left_out(cry_n, rules, only, base) if cry_n else None,
         "found_any_overlap": round(float(np.mean([r["found"] for r in rows])), 3) if rows else None,
     }
+    if any(n.get("confirm") for n in nights):  # what the verdict's confirmation changed
+        wa = [r for n in cry_n for r in _matches(n["events"], n.get("windows_alone", n["found"]))]
+        rep["windows_alone"] = {
+            "event_f1_onset": event_f1(cry_n, "windows_alone")["f1"],
+            "median_delay_s": _q([r["delay"] for r in wa if r["found"]], 50),
+            "false_alerts_per_hour": {b: round(sum(len(n["windows_alone"]) for n in only if n["background"] == b)
+                                               / (fa[b]["hours"] or 1), 3) for b in fa}}
     if held and len(held) < len(fold_info):
         hn = [n for n in cry_n if n["fold"] in held]
         rep["held_out_only"] = {"folds": held, "event_f1_onset": event_f1(hn),
@@ -296,7 +321,8 @@ def rule_left_out(cry_n, rules, only=(), base=None) -> dict:
     def rule(n, c):
         return replace(rules[n["fold"]], onset_fraction=c[0], threshold=lifted(base[n["fold"]], c[1]))
 
-    found = {c: [{**n, "found": find_episodes(n["starts"], n["p"], rule(n, c))} for n in cry_n] for c in grid}
+    found = {c: [{**n, "found": find_episodes(n["starts"], n["p"], rule(n, c), confirm=n.get("confirm"))}
+                 for n in cry_n] for c in grid}
 
     def f1(c, keep=lambda n: True):
         return event_f1([n for n in found[c] if keep(n)])["f1"]
@@ -308,7 +334,8 @@ def rule_left_out(cry_n, rules, only=(), base=None) -> dict:
     fa = {}
     for b in ordered({n["background"] for n in only}):
         ns = [n for n in only if n["background"] == b and n["fold"] in choice]
-        count = sum(len(find_episodes(n["starts"], n["p"], rule(n, choice[n["fold"]]))) for n in ns)
+        count = sum(len(find_episodes(n["starts"], n["p"], rule(n, choice[n["fold"]]), confirm=n.get("confirm")))
+                    for n in ns)
         fa[b] = round(count / max(1e-9, sum(n["seconds"] for n in ns) / 3600), 3)
     every = {c: round(f1(c), 4) for c in grid}
     best = max(grid, key=every.get)

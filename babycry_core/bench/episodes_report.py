@@ -74,6 +74,12 @@ def format_report(rep: dict) -> str:
              f"alert delay (live): median {d['median']} s, 90th percentile {d['p90']} s over {d['n']} cries",
              "recall by length: " + ", ".join(f"{k} s {v:.2f}" for k, v in rep["recall_by_length_s"].items()),
              "recall by level: " + ", ".join(f"{k} dBFS {v:.2f}" for k, v in rep["recall_by_level_dbfs"].items())]
+    wa = rep.get("windows_alone")
+    if wa:
+        conf = [f.get("confirm_threshold") for f in rep["folds"]]
+        lines.append(f"alerts confirmed by each fold's upload verdict (confirm at {conf}); the windows alone would give "
+                     f"event F1 {wa['event_f1_onset']:.3f}, median delay {wa['median_delay_s']} s, false alerts/h "
+                     + ", ".join(f"{b} {x:.2f}" for b, x in wa["false_alerts_per_hour"].items()))
     lo = rep.get("rule_left_out")
     if lo:
         top = sorted(lo["all_folds"]["f1"].items(), key=lambda kv: -kv[1])[:4]

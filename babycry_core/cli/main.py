@@ -207,7 +207,27 @@ def cmd_fuse(a) -> int:
 def cmd_verdict(a) -> int:
     from babycry_core.training.clip_verdict import verdict_run
 
-    print(verdict_run(a.run, progress=not a.quiet))
+    out = verdict_run(a.run, progress=not a.quiet)
+    if not a.no_monitor:
+        _print_monitor(out, a.quiet)
+    print(out)
+    return 0
+
+
+def _print_monitor(run_dir, quiet: bool) -> None:
+    from babycry_core.detection.monitor_rule import monitor_run
+
+    m = monitor_run(run_dir, progress=not quiet)
+    v = m["validation"][m["kept"]]
+    print(f"monitor rule: confirm at P(cry) >= {m['confirm_threshold']} over {m['confirm_seconds']:g} s "
+          f"(validation nights: event F1 {v['event_f1']}, median delay {v['median_delay_s']} s, worst false alerts "
+          f"{v['worst_false_alerts_per_hour']}/h)", file=sys.stderr)
+
+
+def cmd_monitor(a) -> int:
+    from babycry_core.runs import registry as runs
+
+    _print_monitor(runs.find_run(a.run), a.quiet)
     return 0
 
 
@@ -295,8 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("verdict", help="give a cry detector run an upload verdict (crying / not sure / not a cry, "
                                        "over the whole recording, laughter learnt); writes a new run")
     s.add_argument("run", help="run id or folder of a cry detector run (plain or fused)")
+    s.add_argument("--no-monitor", action="store_true", help="skip choosing the monitor's alert rule (`monitor`)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_verdict)
+
+    s = sub.add_parser("monitor", help="choose when Listen and detect may alert: how sure the upload verdict must be, "
+                                       "on validation nights; stored in the run's verdict.json")
+    s.add_argument("run", help="run id or folder of a run with an upload verdict")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_monitor)
 
     s = sub.add_parser("reasons", help="choose when a reason model may name a reason (held-out thresholds)")
     s.add_argument("run", help="run id or folder of a reason model")

@@ -14,6 +14,12 @@ window in is dated from its start, not from the first window that was sure (a do
 detection; `bench episodes` chooses the fraction with each fold left out and reports the gain). A live listener hears a window when it ends, so the alert
 comes at `Episode.alert_at` (the end of the window that completed the rule).
 
+The monitor's confirmation (issue 30): 2 s windows of a laughing baby sound like crying, so where the detector has
+an upload verdict (inference/clip_verdict.py) and its verdict.json a "monitor" rule (chosen on validation nights,
+training/monitor_rule.py), the alert goes up only once the verdict, hearing the last `confirm_seconds`, gives
+P(cry) >= `confirm_threshold`; a spell it turns down is heard again every `recheck_seconds` while it lasts. The
+episode still starts where the windows say; only the alert waits.
+
 Three ways in, one rule:
   EpisodeTracker   window probabilities in, one at a time, `Alert("on"/"off")` out (live; the Listen page)
   find_episodes    a whole recording's window probabilities at once (numpy; the benchmark's threshold sweeps)
@@ -56,6 +62,9 @@ class EpisodeRule:
     win_seconds: float = 2.0  # the detector's window length
     onset_fraction: float = 0.1  # the onset moves back over windows at >= this fraction of the threshold ...
     onset_back_seconds: float = 6.0  # ... by at most this much (chosen by bench episodes, folds left out)
+    confirm_threshold: float | None = None  # the alert needs the upload verdict's P(cry) over the last ...
+    confirm_seconds: float = 8.0  # ... this much audio to reach it (None: no check); chosen on validation nights
+    recheck_seconds: float = 2.0  # a spell the verdict turned down is heard again this often while it lasts
 
     @property
     def onset_threshold(self) -> float:
@@ -68,10 +77,14 @@ class EpisodeRule:
 
     @classmethod
     def for_detector(cls, det, lift: float = ALERT_LIFT, **kw) -> "EpisodeRule":
-        """The rule over det's windows (its hop and window length), at its validated threshold lifted by `lift`."""
+        """The rule over det's windows (its hop and window length), at its validated threshold lifted by `lift`,
+        with the monitor's confirmation stored beside its upload verdict (verdict.json "monitor"), when it has one."""
         cfg = det.cfg
+        verdict = getattr(det, "verdict", None)
+        monitor = {k: v for k, v in (verdict.info.get("monitor", {}) if verdict is not None else {}).items()
+                   if k in ("confirm_threshold", "confirm_seconds", "recheck_seconds")}
         return cls(lifted(det.threshold, lift), hop_seconds=cfg.window_hop_samples / cfg.sample_rate,
-                   win_seconds=cfg.clip_samples / cfg.sample_rate, **kw)
+                   win_seconds=cfg.clip_samples / cfg.sample_rate, **{**monitor, **kw})
 
     def with_threshold(self, threshold: float) -> "EpisodeRule":
         from dataclasses import replace
@@ -105,10 +118,17 @@ class Alert:
 
 class EpisodeTracker:
     """The rule, live: `feed(window_start, p_cry)` per window in time order; returns the Alerts it raised
-    (none, usually; "off" then "on" when a spell ends and, with need 1, the next starts at once)."""
+    (none, usually; "off" then "on" when a spell ends and, with need 1, the next starts at once).
 
-    def __init__(self, rule: EpisodeRule):
+    confirm(heard) -> bool: does the upload verdict call the audio up to `heard` s crying? Asked (when the rule has
+    a confirm_threshold) once the windows would raise the alert, then every recheck_seconds on the spell's crying
+    windows; a spell it never confirms gives no episode."""
+
+    def __init__(self, rule: EpisodeRule, confirm=None):
         self.rule = rule
+        self.confirm = confirm if rule.confirm_threshold is not None else None
+        self.pending: Episode | None = None  # the rule is met, the verdict has not confirmed it yet
+        self.next_check = -math.inf
         self.recent: deque[tuple[float, float]] = deque()  # crying windows of this spell in the lookback
         back = math.ceil((rule.window_seconds + rule.onset_back_seconds) / rule.hop_seconds) + 2
         self.history: deque[tuple[float, float]] = deque(maxlen=back)  # every window lately: where an onset may move
@@ -124,19 +144,27 @@ class EpisodeTracker:
         if self.last_cry is not None and t - self.last_cry >= r.off_seconds - EPS:  # the spell is over
             alerts += [a for a in [self._close(self.heard)] if a]
             self.recent.clear()
-            self.last_cry = None
+            self.last_cry, self.pending = None, None
         if p >= r.threshold:
             self.recent.append((t, float(p)))
             self.last_cry = t
-            if self.active is not None:
-                self.active.end, self.active.peak = t, max(self.active.peak, float(p))
+            ep = self.active or self.pending
+            if ep is not None:
+                ep.end, ep.peak = t, max(ep.peak, float(p))
         while self.recent and self.recent[0][0] <= t - r.window_seconds + EPS:
             self.recent.popleft()
         self.history.append((t, float(p)))
-        if self.active is None and p >= r.threshold and len(self.recent) >= r.need:
-            first = self.recent[0][0]
-            self.active = Episode(self._onset(first), t, max(q for _, q in self.recent), alert_at=self.heard)
-            alerts.append(Alert("on", self.heard, self.active))
+        if self.active is None and p >= r.threshold:
+            if self.pending is None and len(self.recent) >= r.need:
+                first = self.recent[0][0]
+                self.pending, self.next_check = Episode(self._onset(first), t, max(q for _, q in self.recent)), -math.inf
+            if self.pending is not None and self.heard >= self.next_check - EPS:
+                if self.confirm is None or self.confirm(self.heard):
+                    self.active, self.pending = self.pending, None
+                    self.active.alert_at = self.heard
+                    alerts.append(Alert("on", self.heard, self.active))
+                else:
+                    self.next_check = self.heard + r.recheck_seconds
         return alerts
 
     def _onset(self, first: float) -> float:
@@ -160,8 +188,21 @@ class EpisodeTracker:
         return Alert("off", at, ep)
 
 
-def find_episodes(starts, p, rule: EpisodeRule) -> list[Episode]:
-    """The episodes of a whole recording's windows (starts in s, P(cry)): the tracker's answer, vectorised."""
+def _confirmed_at(heard: np.ndarray, rule: EpisodeRule, confirm) -> float | None:
+    """The first of a spell's crying-window ends (from the one that met the rule) at which the verdict confirms,
+    asking at most every recheck_seconds (the tracker's order); None: never."""
+    next_check = -math.inf
+    for h in heard:
+        if h >= next_check - EPS:
+            if confirm(float(h)):
+                return float(h)
+            next_check = h + rule.recheck_seconds
+    return None
+
+
+def find_episodes(starts, p, rule: EpisodeRule, confirm=None) -> list[Episode]:
+    """The episodes of a whole recording's windows (starts in s, P(cry)): the tracker's answer, vectorised.
+    confirm: as EpisodeTracker's (asked only when the rule has a confirm_threshold)."""
     starts, p = np.asarray(starts, dtype=np.float64), np.asarray(p, dtype=np.float64)
     t = starts + rule.win_seconds / 2
     idx = np.flatnonzero(p >= rule.threshold)
@@ -179,8 +220,12 @@ def find_episodes(starts, p, rule: EpisodeRule) -> list[Episode]:
         j = idx[lo[k]]  # the first crying window that counted, then back over the windows that reach onset_threshold
         while j > 0 and p[j - 1] >= rule.onset_threshold and t[idx[lo[k]]] - t[j - 1] <= rule.onset_back_seconds + EPS:
             j -= 1
-        out.append(Episode(float(t[j]), float(tp[last]), float(p[idx[lo[k]: last + 1]].max()),
-                           alert_at=float(starts[idx[k]] + rule.win_seconds)))
+        alert = float(starts[idx[k]] + rule.win_seconds)
+        if confirm is not None and rule.confirm_threshold is not None:
+            alert = _confirmed_at(starts[idx[k: last + 1]] + rule.win_seconds, rule, confirm)
+            if alert is None:
+                continue
+        out.append(Episode(float(t[j]), float(tp[last]), float(p[idx[lo[k]: last + 1]].max()), alert_at=alert))
     return out
 
 
@@ -207,10 +252,13 @@ class EpisodeEngine:
         self.sr, self.n, self.hop = cfg.sample_rate, cfg.clip_samples, cfg.window_hop_samples
         self.rule = rule or EpisodeRule.for_detector(det)
         self.scorer, self.cry = WindowScorer(det, fast), det.cry_index
-        self.tracker = EpisodeTracker(self.rule)
+        self.verdict = getattr(det, "verdict", None)
+        self.tracker = EpisodeTracker(self.rule, self._confirm if self.verdict is not None else None)
+        self.confirmations: list[tuple[float, float]] = []  # (heard s, the verdict's P(cry)) of each check
         self.batch = max(1, int(batch_windows))
         self.max_reason = int(max_reason_seconds * self.sr)
-        self.retain = int((self.rule.window_seconds + 2 * self.rule.win_seconds + 1) * self.sr)
+        self.retain = int((max(self.rule.window_seconds + 2 * self.rule.win_seconds, self.rule.confirm_seconds) + 1)
+                          * self.sr)
         self._buf, self._buf0, self._total, self._next = np.zeros(0, np.float32), 0, 0, 0
         self._pending: list[int] = []
         self._starts: list[np.ndarray] = []
@@ -287,6 +335,14 @@ class EpisodeEngine:
                     self._closed(a.episode)
                 alerts.append(a)
         return alerts
+
+    def _confirm(self, heard: float) -> bool:
+        """The tracker's confirm: the upload verdict on the last confirm_seconds heard."""
+        end = int(round(heard * self.sr))
+        start = max(self._buf0, end - int(self.rule.confirm_seconds * self.sr))
+        p = self.verdict.judge(self._buf[start - self._buf0: end - self._buf0], self.sr).p_cry
+        self.confirmations.append((heard, p))
+        return p >= self.rule.confirm_threshold
 
     def _episode_audio(self, ep: Episode | None = None) -> np.ndarray:
         start = self._cap_from

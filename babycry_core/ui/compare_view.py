@@ -143,6 +143,30 @@ def cry_benchmark(results: Path) -> None:
                 "results/cry_detection.json).")
 
 
+def upload_answer(results: Path) -> None:
+    """results/upload_answer.json (`bench upload`): the three-way answer users get, against its anchors."""
+    from babycry_core.ui import upload_plots as up
+
+    st.subheader("The answer you get: crying, not sure, or not a cry")
+    f = results / "upload_answer.json"
+    try:
+        rep = json.loads(f.read_text()) if f.is_file() else None
+    except (OSError, ValueError) as e:
+        rep = None
+        st.warning(f"{f} is unreadable ({type(e).__name__}); run `python -m babycry_core bench upload` again.")
+    if not rep or not rep.get("models"):
+        st.info("No upload benchmark yet. Produce it with `python -m babycry_core bench upload` (the shipped recipe "
+                "and its anchors on grouped folds; it writes results/upload_answer.json).")
+        return
+    table = up.upload_table(rep).set_index("model").T  # models side by side
+    st.dataframe(table, **_all_rows(table))
+    st.plotly_chart(up.upload_figure(rep), key="upload_answer")
+    st.caption(f"What Classify, `predict` and the API answer a whole recording, every recording tested once over "
+               f"{rep.get('folds', '?')} grouped folds (the shipped run: on its own test part). 'Crying' on any kind "
+               "but the cries is a false alarm; 'not sure' is neither. Uncertain same-app uploads may hold a baby's "
+               f"voice and have no target. Written {rep.get('date', '?')} by `{rep.get('command', 'bench upload')}`.")
+
+
 GAP_NOTE = ("**Honest vs leaky.** A random split puts recordings of the same baby in training and test, so the "
             "model recognises the baby rather than the reason; the grouped split keeps each baby on one side, "
             "and the gap between the two is how much a random split flatters a model.")

@@ -95,3 +95,22 @@ def test_metrics_table_shows_a_detectors_answer_per_recording(two_runs):
                         "cry": {"f1": 0.8869, "recall": 0.9027, "false_alarm_rate": 0.0444, "n": 451}}
     table = rp.metrics_table([plain, detector]).set_index("run")[rp.CRY_ROW]
     assert table.tolist() == [rp.DASH, "F1 0.887 · recall 0.903 · false alarms 4.4% · 451 recordings"]
+
+
+def test_compare_shows_the_upload_answer_per_kind(trained_run):
+    """`bench upload`'s report (the committed one) becomes a table of models side by side and a bar per kind; without
+    it, a hint names the command."""
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert any("bench upload" in i.value for i in at.info)
+    rep = json.loads((paths.ROOT / "results" / "upload_answer.json").read_text())
+    fileio.write_json(paths.results_dir() / "upload_answer.json", rep)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    frames = [d.value for d in at.dataframe if "F1 of 'crying' [95 % CI]" in d.value.index]
+    assert len(frames) == 1
+    table = frames[0]
+    recipe = table["shipped recipe (upload verdict), grouped folds"]
+    assert recipe["laughing babies · crying"] == f"{rep['models']['verdict']['by_kind']['baby_laughter']['crying']:.1%}"
+    bars = [t for s in plotly_specs(at) for t in s["data"] if t.get("type") == "bar" and "cries" in t.get("x", [])]
+    assert len(bars) == len(rep["models"])
+    assert bars[0]["y"][0] == pytest.approx(rep["models"]["verdict"]["by_kind"]["cry"]["crying"])

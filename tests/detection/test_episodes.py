@@ -174,3 +174,38 @@ def test_short_recording_is_one_window_and_silence_no_model(shipped):
     assert list(r.starts) == [0.0] and r.episodes == []
     quiet = episodes_of(np.zeros(8000 * 30, np.float32), shipped)
     assert quiet.episodes == [] and np.all(quiet.p == 0.0)
+
+
+def test_confirmation_delays_or_drops_the_alert_the_same_way_live_and_whole():
+    """A verdict that says no until 20 s delays the first spell's alert (checked every recheck_seconds) and keeps
+    its start; a spell it never confirms gives no episode. The tracker and find_episodes agree."""
+    from dataclasses import replace
+
+    rule = replace(RULE, confirm_threshold=0.5, recheck_seconds=2.0)
+    starts, p = seq((10, 0.1), (40, 0.9), (40, 0.1), (20, 0.9), (20, 0.1))  # spells at 5-25 s and 45-55 s
+    asked = []
+
+    def confirm(heard):
+        asked.append(heard)
+        return 20.0 <= heard < 40.0
+
+    whole = find_episodes(starts, p, rule, confirm=confirm)
+    asked_whole, asked[:] = list(asked), []
+    tr = EpisodeTracker(rule, confirm)
+    for s, q in zip(starts, p):
+        tr.feed(float(s), float(q))
+    tr.close()
+    assert [e.to_dict() for e in tr.episodes] == [e.to_dict() for e in whole]
+    assert asked == asked_whole
+    assert len(whole) == 1
+    plain = find_episodes(starts, p, RULE)[0]
+    assert whole[0].start == pytest.approx(plain.start)  # the windows date the start ...
+    assert whole[0].alert_at >= 20.0 > plain.alert_at  # ... the verdict delays the alert
+    assert np.all(np.diff(asked_whole[:-1]) >= 2.0 - 1e-9)  # rechecks no more often than recheck_seconds
+
+
+def test_rule_without_threshold_never_asks():
+    called = []
+    starts, p = seq((10, 0.1), (40, 0.9), (10, 0.1))
+    eps = find_episodes(starts, p, RULE, confirm=lambda h: called.append(h) or False)
+    assert len(eps) == 1 and called == []
