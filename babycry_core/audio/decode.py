@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from babycry_core.audio import pyav
 # load() raises these: callers catch them as decode.AudioError, decode.TooLongError, ...
@@ -34,6 +33,7 @@ from babycry_core.audio.errors import (AudioError, DecodeError, EmptyFileError, 
                                        NotAudioError, TooLongError)
 from babycry_core.audio.errors import decode_failed as _decode_failed, empty as _empty, too_large as _too_large
 from babycry_core.audio.errors import too_long as _too_long, zero_length as _zero_length
+from babycry_core.audio.resample import StreamResampler
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_SECONDS = 600.0
@@ -131,11 +131,11 @@ def sniff(data: bytes) -> str | None:
 # ---------------------------------------------------------------- decoding
 
 class _MonoSink:
-    """Collects mono float32 blocks, cleans and resamples them with soxr, enforces max_seconds."""
+    """Collects mono float32 blocks, cleans and resamples them (resample.StreamResampler), enforces max_seconds."""
 
     def __init__(self, sr: int, max_seconds: float, name):
         self.sr, self.max_seconds, self.name = sr, max_seconds, name
-        self.seconds, self.rate, self.stream, self.out = 0.0, None, None, []
+        self.seconds, self.resampler, self.out = 0.0, StreamResampler(sr), []
 
     def feed(self, x: np.ndarray, rate: int) -> None:
         if not len(x):
@@ -143,20 +143,12 @@ class _MonoSink:
         self.seconds += len(x) / rate
         if self.seconds > self.max_seconds:
             raise _too_long(None, self.max_seconds, self.name)
-        if rate != self.rate:
-            self._flush()
-            self.rate = rate
-            self.stream = None if rate == self.sr else soxr.ResampleStream(rate, self.sr, 1, dtype="float32")
-        x = clean(x)
-        self.out.append(x if self.stream is None else self.stream.resample_chunk(x))
-
-    def _flush(self):
-        if self.stream is not None:
-            self.out.append(self.stream.resample_chunk(np.zeros(0, np.float32), last=True))
-            self.stream = None
+        self.out.append(self.resampler.feed(clean(x), rate))
 
     def result(self) -> np.ndarray:
-        self._flush()
+        tail = self.resampler.flush()
+        if len(tail):
+            self.out.append(tail)
         y = self.out[0] if len(self.out) == 1 else np.concatenate(self.out or [np.zeros(0, np.float32)])
         return clean(np.ascontiguousarray(y, dtype=np.float32))
 

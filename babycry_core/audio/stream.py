@@ -3,7 +3,7 @@
 `decode.load()` reads the whole upload into memory (uploads are at most 25 MB / 10 min). A night by the cot is
 hours long: 8 h at 8 kHz is nearly 1 GB as float32, so `stream()` never holds it whole. A path is read from
 disk block by block; soundfile (wav, flac, ogg, mp3) first, then PyAV (m4a, aac, 3gp/AMR, caf, webm, ...).
-Channels are averaged and soxr's streaming resampler (the same quality as `decode.load`) converts the rate, so
+Channels are averaged and soxr's streaming resampler (resample.py, as in `decode.load`) converts the rate, so
 the chunks joined equal `decode.load()` of the same file within float rounding.
 
     for chunk in stream("night.m4a", 8000):        # chunks of `chunk_seconds` (the last one shorter)
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from babycry_core.audio import errors as E
 from babycry_core.audio import pyav
 from babycry_core.audio.decode import clean, sniff  # the same clean-up and signature check as decode.load
+from babycry_core.audio.resample import StreamResampler
 
 DEFAULT_MAX_MINUTES = 12 * 60.0
 CHUNK_SECONDS = 30.0
@@ -153,21 +153,14 @@ class AudioStream:
             self.truncated = yield from pyav.mono_blocks(c, st, self.name)
 
     def _resampled(self) -> Iterator[np.ndarray]:
-        rate, rs, fed = None, None, 0.0
+        rs, fed = StreamResampler(self.sr), 0.0
         blocks = self._blocks_sf() if self._sf is not None else self._blocks_av()
         for x, r in blocks:
             fed += len(x) / r
             if fed > self.max_seconds:
                 raise E.too_long(None, self.max_seconds, self.name)
-            if r != rate:
-                if rs is not None:
-                    yield rs.resample_chunk(np.zeros(0, np.float32), last=True)
-                rate = r
-                rs = None if r == self.sr else soxr.ResampleStream(r, self.sr, 1, dtype="float32")
-            x = clean(x)
-            yield x if rs is None else rs.resample_chunk(x)
-        if rs is not None:
-            yield rs.resample_chunk(np.zeros(0, np.float32), last=True)
+            yield rs.feed(clean(x), r)
+        yield rs.flush()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Mono float32 chunks at `sr`, each exactly `chunk_samples` long except the last; finite, in [-1, 1]."""

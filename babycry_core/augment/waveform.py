@@ -17,7 +17,7 @@ import io
 
 import numpy as np
 
-from babycry_core.audio.signal import resample, rms_dbfs  # noqa: F401  (rms_dbfs: part of this module's gain API)
+from babycry_core.audio.signal import resample, rms_dbfs, scaled_to_level  # noqa: F401  (rms_dbfs: gain API)
 from babycry_core.augment.noise import mix_at_snr
 
 CODECS = ("amr_nb", "ima4")
@@ -33,13 +33,10 @@ def quantize16(y: np.ndarray) -> np.ndarray:
 
 
 def gain(y: np.ndarray, dbfs: float) -> np.ndarray:
-    """Scale to an RMS of `dbfs` (peak-limited to 1), then quantise to 16 bits."""
-    now = rms_dbfs(y)
-    if not np.isfinite(now):
-        return y.astype(np.float32)
-    z = y * 10 ** ((dbfs - now) / 20)
-    peak = float(np.abs(z).max())
-    return quantize16(z / peak if peak > 1 else z)
+    """Scale to an RMS of `dbfs` (peak-limited to 1; audio.signal.scaled_to_level), then quantise to 16 bits.
+    A silent signal comes back unchanged (float32)."""
+    z = scaled_to_level(y, dbfs, peak_limit=True)
+    return y.astype(np.float32) if z is None else quantize16(z)
 
 
 def _encode(y: np.ndarray, sr: int, codec: str, fmt: str, bit_rate: int | None) -> bytes:

@@ -169,7 +169,7 @@ def _rate(rows, key) -> dict:
 # ---------------------------------------------------------------- the sweep
 
 def _confirm(p_at, rule):
-    return lambda heard: p_at(heard) >= rule.confirm_threshold
+    return lambda heard, since: p_at(heard, since) >= rule.confirm_threshold
 
 
 def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = None, seed: int = 0,

@@ -54,8 +54,7 @@ def listen(device=None, run=None, minutes: float | None = None, out=None, sd=Non
     except ListenUnavailable as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    import soxr
-
+    from babycry_core.audio.resample import StreamResampler
     from babycry_core.detection.episodes import EpisodeEngine
     from babycry_core.detection.whole_recording import clock
     from babycry_core.inference.predictor import load_predictor
@@ -67,7 +66,7 @@ def listen(device=None, run=None, minutes: float | None = None, out=None, sd=Non
     sr = predictor.detector.cfg.sample_rate
     rate = int(info.get("default_samplerate") or sr)
     engine = EpisodeEngine(predictor, batch_windows=1)
-    rs = None if rate == sr else soxr.ResampleStream(rate, sr, 1, dtype="float32")
+    rs = StreamResampler(sr)  # passes the blocks through when the device runs at the detector's rate
     blocks: queue.Queue = queue.Queue()
     tty = getattr(out, "isatty", lambda: False)()
 
@@ -86,7 +85,7 @@ def listen(device=None, run=None, minutes: float | None = None, out=None, sd=Non
                 except queue.Empty:
                     continue
                 y = x.mean(axis=1) if x.ndim == 2 else x.reshape(-1)
-                _show(engine.feed(y if rs is None else rs.resample_chunk(y)), engine, out, tty, clock)
+                _show(engine.feed(rs.feed(y, rate)), engine, out, tty, clock)
     except KeyboardInterrupt:
         pass
     except Exception as e:  # the device went away, PortAudio refused the stream, ...

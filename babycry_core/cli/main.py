@@ -216,8 +216,10 @@ def cmd_verdict(a) -> int:
 
 def _print_monitor(run_dir, quiet: bool) -> None:
     from babycry_core.detection.monitor_rule import monitor_run
+    from babycry_core.runs.detector_card import write_detector_card
 
     m = monitor_run(run_dir, progress=not quiet)
+    write_detector_card(run_dir)  # the card shows the rule and its validation nights
     v = m["validation"][m["kept"]]
     print(f"monitor rule: confirm at P(cry) >= {m['confirm_threshold']} over {m['confirm_seconds']:g} s "
           f"(validation nights: event F1 {v['event_f1']}, median delay {v['median_delay_s']} s, worst false alerts "

@@ -16,8 +16,8 @@ comes at `Episode.alert_at` (the end of the window that completed the rule).
 
 The monitor's confirmation (issue 30): 2 s windows of a laughing baby sound like crying, so where the detector has
 an upload verdict (inference/clip_verdict.py) and its verdict.json a "monitor" rule (chosen on validation nights,
-training/monitor_rule.py), the alert goes up only once the verdict, hearing the last `confirm_seconds`, gives
-P(cry) >= `confirm_threshold`; a spell it turns down is heard again every `recheck_seconds` while it lasts. The
+detection/monitor_rule.py), the alert goes up only once the verdict, hearing the spell so far (from the first
+crying window that met the rule, at most the last `confirm_seconds`), gives P(cry) >= `confirm_threshold`; a spell it turns down is heard again every `recheck_seconds` while it lasts. The
 episode still starts where the windows say; only the alert waits.
 
 Three ways in, one rule:
@@ -120,14 +120,17 @@ class EpisodeTracker:
     """The rule, live: `feed(window_start, p_cry)` per window in time order; returns the Alerts it raised
     (none, usually; "off" then "on" when a spell ends and, with need 1, the next starts at once).
 
-    confirm(heard) -> bool: does the upload verdict call the audio up to `heard` s crying? Asked (when the rule has
-    a confirm_threshold) once the windows would raise the alert, then every recheck_seconds on the spell's crying
+    confirm(heard, since) -> bool: does the upload verdict call the spell's audio crying, from `since` (the start of
+    the first crying window that counted towards the rule: not the onset moved back over quieter windows) to `heard`
+    s, at most confirm_seconds of it? Asked (when the rule has a
+    confirm_threshold) once the windows would raise the alert, then every recheck_seconds on the spell's crying
     windows; a spell it never confirms gives no episode."""
 
     def __init__(self, rule: EpisodeRule, confirm=None):
         self.rule = rule
         self.confirm = confirm if rule.confirm_threshold is not None else None
         self.pending: Episode | None = None  # the rule is met, the verdict has not confirmed it yet
+        self.since = 0.0  # where the pending spell's first counted crying window starts (s)
         self.next_check = -math.inf
         self.recent: deque[tuple[float, float]] = deque()  # crying windows of this spell in the lookback
         back = math.ceil((rule.window_seconds + rule.onset_back_seconds) / rule.hop_seconds) + 2
@@ -158,8 +161,9 @@ class EpisodeTracker:
             if self.pending is None and len(self.recent) >= r.need:
                 first = self.recent[0][0]
                 self.pending, self.next_check = Episode(self._onset(first), t, max(q for _, q in self.recent)), -math.inf
+                self.since = first - r.win_seconds / 2
             if self.pending is not None and self.heard >= self.next_check - EPS:
-                if self.confirm is None or self.confirm(self.heard):
+                if self.confirm is None or self.confirm(self.heard, self.since):
                     self.active, self.pending = self.pending, None
                     self.active.alert_at = self.heard
                     alerts.append(Alert("on", self.heard, self.active))
@@ -188,13 +192,13 @@ class EpisodeTracker:
         return Alert("off", at, ep)
 
 
-def _confirmed_at(heard: np.ndarray, rule: EpisodeRule, confirm) -> float | None:
+def _confirmed_at(heard: np.ndarray, since: float, rule: EpisodeRule, confirm) -> float | None:
     """The first of a spell's crying-window ends (from the one that met the rule) at which the verdict confirms,
     asking at most every recheck_seconds (the tracker's order); None: never."""
     next_check = -math.inf
     for h in heard:
         if h >= next_check - EPS:
-            if confirm(float(h)):
+            if confirm(float(h), since):
                 return float(h)
             next_check = h + rule.recheck_seconds
     return None
@@ -222,7 +226,8 @@ def find_episodes(starts, p, rule: EpisodeRule, confirm=None) -> list[Episode]:
             j -= 1
         alert = float(starts[idx[k]] + rule.win_seconds)
         if confirm is not None and rule.confirm_threshold is not None:
-            alert = _confirmed_at(starts[idx[k: last + 1]] + rule.win_seconds, rule, confirm)
+            alert = _confirmed_at(starts[idx[k: last + 1]] + rule.win_seconds, float(starts[idx[lo[k]]]), rule,
+                                  confirm)
             if alert is None:
                 continue
         out.append(Episode(float(t[j]), float(tp[last]), float(p[idx[lo[k]: last + 1]].max()), alert_at=alert))
@@ -336,10 +341,10 @@ class EpisodeEngine:
                 alerts.append(a)
         return alerts
 
-    def _confirm(self, heard: float) -> bool:
-        """The tracker's confirm: the upload verdict on the last confirm_seconds heard."""
+    def _confirm(self, heard: float, since: float) -> bool:
+        """The tracker's confirm: the upload verdict on the spell heard so far (its last confirm_seconds)."""
         end = int(round(heard * self.sr))
-        start = max(self._buf0, end - int(self.rule.confirm_seconds * self.sr))
+        start = max(self._buf0, int(round(since * self.sr)), end - int(self.rule.confirm_seconds * self.sr))
         p = self.verdict.judge(self._buf[start - self._buf0: end - self._buf0], self.sr).p_cry
         self.confirmations.append((heard, p))
         return p >= self.rule.confirm_threshold

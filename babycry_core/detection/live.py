@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from babycry_core.detection.episodes import Alert, Episode, EpisodeEngine, EpisodeRule
+from babycry_core.audio.resample import StreamResampler
 from babycry_core.audio.signal import rms_dbfs as level_dbfs
 
 DEFAULT_BUFFER_SECONDS = 60.0
@@ -76,7 +77,7 @@ class FrameResampler:
     def __init__(self, sr: int = 8000):
         self.sr = int(sr)
         self._av = self._av_key = None
-        self._soxr = self._soxr_rate = None
+        self._stream = StreamResampler(self.sr)  # numpy blocks (array); a new rate starts a new stream
 
     def frame(self, frame) -> np.ndarray:
         """An av.AudioFrame (any format / layout / rate) -> float32 mono at sr: resampled per channel (planar
@@ -95,18 +96,12 @@ class FrameResampler:
         return np.concatenate([f.to_ndarray().mean(axis=0) for f in out]).astype(np.float32, copy=False)
 
     def array(self, y: np.ndarray, sr: int) -> np.ndarray:
-        """A numpy block (samples,) or (samples, channels) at `sr` -> float32 mono at self.sr (soxr, streaming:
-        consecutive blocks join without a seam)."""
+        """A numpy block (samples,) or (samples, channels) at `sr` -> float32 mono at self.sr (audio.resample:
+        consecutive blocks join without a seam; a block at another rate first returns the old stream's tail)."""
         y = np.asarray(y, dtype=np.float32)
         if y.ndim == 2:
             y = y.mean(axis=1)
-        if sr == self.sr:
-            return y
-        if self._soxr is None or self._soxr_rate != sr:
-            import soxr
-
-            self._soxr, self._soxr_rate = soxr.ResampleStream(sr, self.sr, 1, dtype="float32"), sr
-        return self._soxr.resample_chunk(np.ascontiguousarray(y)).astype(np.float32, copy=False)
+        return self._stream.feed(y, sr)
 
 
 @dataclass

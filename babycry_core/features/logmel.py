@@ -19,6 +19,7 @@ import scipy.fft
 
 from babycry_core import fileio, paths
 from babycry_core.audio.signal import fix_length
+from babycry_core.features import mel_scale
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,7 @@ def mel_centres(cfg: FeatureConfig) -> np.ndarray:
     """Centre frequency (Hz) of each of the cfg.n_mels bands the model sees (YAMNet's: HTK mel, 125-7500 Hz)."""
     lo, hi = cfg.band_hz
     if cfg.frontend == "yamnet":
-        mel = np.linspace(*(1127.0 * np.log1p(np.array([cfg.fmin, cfg.fmax]) / 700.0)), cfg.n_mels + 2)
-        return (700.0 * np.expm1(mel / 1127.0))[1:-1]
+        return mel_scale.mel_to_hz(mel_scale.mel_edges(cfg.n_mels, cfg.fmin, cfg.fmax))[1:-1]
     return mel_frequencies(cfg.n_mels + 2, lo, hi)[1:-1]
 
 

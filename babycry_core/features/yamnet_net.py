@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from babycry_core.features.mel_scale import hz_to_mel, mel_edges
 from babycry_core.features.yamnet_errors import (  # noqa: F401  (the sizes, read from here by the torch side)
     EMBED_DIM, FFT, HOP, N_MELS, PATCH_FRAMES, PATCH_HOP_FRAMES, PATCH_HOP_SAMPLES, PATCH_SAMPLES, SAMPLE_RATE, WINDOW)
 
@@ -89,11 +90,8 @@ def mel_matrix(n_mels: int = N_MELS, n_bins: int = N_BINS, sample_rate: int = SA
                lo_hz: float = MEL_MIN_HZ, hi_hz: float = MEL_MAX_HZ) -> np.ndarray:
     """(n_bins, n_mels) HTK-mel triangles, DC bin zeroed: tf.signal.linear_to_mel_weight_matrix /
     vggish mel_features.spectrogram_to_mel_matrix."""
-    def hz_to_mel(f):
-        return 1127.0 * np.log1p(np.asarray(f, np.float64) / 700.0)
-
     bins_mel = hz_to_mel(np.linspace(0.0, sample_rate / 2, n_bins)[1:])[:, None]  # (n_bins-1, 1)
-    edges = np.linspace(hz_to_mel(lo_hz), hz_to_mel(hi_hz), n_mels + 2)
+    edges = mel_edges(n_mels, lo_hz, hi_hz)
     lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
     w = np.maximum(0.0, np.minimum((bins_mel - lower) / (centre - lower), (upper - bins_mel) / (upper - centre)))
     return np.concatenate([np.zeros((1, n_mels)), w]).astype(np.float32)

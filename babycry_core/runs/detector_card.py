@@ -40,7 +40,7 @@ def detector_section(run_dir: Path) -> str:
                       f"{_fmt(r['f1'])} [{_fmt(r['f1_ci'][0])}, {_fmt(r['f1_ci'][1])}], recall {_fmt(r['recall'])}, "
                       f"false alarms " + ", ".join(f"{k} {_fmt(v)}" for k, v in r["false_alarms"].items())
                       + f"; quiet recall {_fmt(r['quiet_recall'])}; phone uploads called a cry "
-                      f"{r['uploads_called_cry']} of {r['uploads_scored']}. See README."]
+                      f"{r['uploads_called_cry']} of {r['uploads_scored']}. See docs/benchmarks.md."]
     lines += ["", "Limits: laughing rests on two home recordings and silence on a few recordings plus generated rooms; "
               "speech is FSDD's six men and speechocean762's women, men and children reading English; household and "
               "street sounds are ESC-50 and UrbanSound8K clips; the same-app non-cry uploads were labelled by "
@@ -84,7 +84,7 @@ def fusion_lines(run_dir: Path) -> list[str]:
         out += ["", f"Why this one: on the grouped 5-fold benchmark (`bench cry`, grown corpus) the {f['mode']} "
                 f"candidate scores cry F1 {_fmt(r['f1'])} [{_fmt(r['f1_ci'][0])}, {_fmt(r['f1_ci'][1])}], recall "
                 f"{_fmt(r['recall'])}, quiet recall {_fmt(r['quiet_recall'])}"
-                + (f"; the best candidate is {win.get('model')}" if win.get("model") else "") + ". See README."]
+                + (f"; the best candidate is {win.get('model')}" if win.get("model") else "") + ". See docs/benchmarks.md."]
     return out
 
 

@@ -54,7 +54,7 @@ def verdict_section(run_dir: Path) -> str:
             lines[-1] += (f"; {d['point']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] over {a}")
         lines[-1] += (f"; cries answered crying {_pct(r['by_kind']['cry']['crying'])}, not a cry "
                       f"{_pct(r['by_kind']['cry']['no_cry'])}; laughing babies answered crying "
-                      f"{_pct(r['by_kind'].get('baby_laughter', {}).get('crying'))}. See docs and README.")
+                      f"{_pct(r['by_kind'].get('baby_laughter', {}).get('crying'))}. See docs/benchmarks.md.")
     return "\n".join(lines + monitor_lines(v.get("monitor"))) + "\n"
 
 
@@ -65,17 +65,18 @@ def monitor_lines(m: dict | None) -> list[str]:
     t = m["confirm_threshold"]
     lines = ["", "## The monitor's alert: Listen and `detect`", "",
              ("The windows find a crying spell and date its start; the alert goes up only once the upload verdict, "
-              f"hearing the last {m['confirm_seconds']:g} s, gives P(cry) >= **{t:.2f}** (asked again every "
-              f"{m['recheck_seconds']:g} s while the spell lasts)." if t is not None else
+              f"hearing the spell so far (at most its last {m['confirm_seconds']:g} s), gives P(cry) >= **{t:.2f}** "
+              f"(asked again every {m['recheck_seconds']:g} s while the spell lasts)." if t is not None else
               "The windows alone raise the alert: no confirmation threshold did better on the validation nights."),
              f"Chosen on validation nights ({m['nights']['cry_hours']} h with {m['nights']['cries']} cries, "
              f"{m['nights']['background_hours']} h of backgrounds alone, from {m.get('validation_recordings')} "
-             f"validation recordings; rule: {m['rule']}):", "",
-             "| confirm at | event F1 | median delay (s) | worst false alerts / h | on |", "|---|---|---|---|---|"]
+             f"validation recordings; rule: {m['rule']}){'. ' + m['note'] if m.get('note') else ''}:", "",
+             "| confirm at | event F1 | cries found | median delay (s) | worst false alerts / h | on |",
+             "|---|---|---|---|---|---|"]
     for k, r in m["validation"].items():
         fa = r["false_alerts_per_hour"]
         worst = max(fa, key=fa.get) if fa else "–"
         mark = " (kept)" if k == m["kept"] else ""
-        lines.append(f"| {k}{mark} | {r['event_f1']} | {r['median_delay_s']} | {r['worst_false_alerts_per_hour']} | "
-                     f"{worst} |")
+        lines.append(f"| {k}{mark} | {r['event_f1']} | {_pct(r.get('cries_found'))} | {r['median_delay_s']} | "
+                     f"{r['worst_false_alerts_per_hour']} | {worst} |")
     return lines

@@ -145,20 +145,6 @@ def calibrate(fusion: YamnetFusion, p_cnn, feats, act, rec_cry, top_fraction: fl
                                              screen_recall=SCREEN_RECALL if fusion.screen is not None else None)
 
 
-def recalibrate(run_dir: Path, val_waves, val_is_cry) -> YamnetFusion:
-    """calibrate() a fused run folder again on validation recordings (its head and weights kept), and save it."""
-    from babycry_core.runs.checkpoint import load
-
-    det = CryDetector(load(run_dir))
-    if det.fusion is None:
-        raise ValueError(f"{run_dir}: no YAMNet side to recalibrate ({det.fusion_error or 'not a fused run'})")
-    p_cnn, feats, act, rec_cry = validation_table(det, val_waves, val_is_cry, det.fusion.handle)
-    calibrate(det.fusion, p_cnn, feats, act, rec_cry, det.top_fraction)
-    det.fusion.handle = fileio.read_json(Path(run_dir) / "fusion.json").get("yamnet_handle")  # as recorded, not resolved
-    det.fusion.save(Path(run_dir))
-    return det.fusion
-
-
 def fuse_run(cnn_run: Path, out_dir: Path, fusion: YamnetFusion, note: dict | None = None) -> Path:
     """A fused run folder: a copy of the CNN run plus fusion.json and the head (the CNN run is left as it was)."""
     cnn_run, out_dir = Path(cnn_run), Path(out_dir)

@@ -120,15 +120,20 @@ def _bench_caption(cry_bench: dict) -> str:
                else ""))
 
 
+def _report(path: Path, kind: str) -> dict | None:
+    """A benchmark's JSON report, or None (missing, or unreadable: then a warning naming the command to rerun)."""
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError) as e:
+        st.warning(f"{path} is unreadable ({type(e).__name__}); run `python -m babycry_core bench {kind}` again.")
+        return None
+
+
 def cry_benchmark(results: Path) -> None:
     """results/cry_detection.json (`bench cry`): the detector against its anchors, or how to make it."""
     st.subheader("Is it a cry?")
     cry_json = results / "cry_detection.json"
-    try:
-        cry_bench = json.loads(cry_json.read_text()) if cry_json.is_file() else None
-    except (OSError, ValueError) as e:
-        cry_bench = None
-        st.warning(f"{cry_json} is unreadable ({type(e).__name__}); run `python -m babycry_core bench cry` again.")
+    cry_bench = _report(cry_json, "cry")
     if cry_bench and cry_bench.get("models"):
         bench_table = cp.cry_bench_table(cry_bench).set_index("model").T  # models side by side
         st.dataframe(bench_table, **_all_rows(bench_table))
@@ -148,12 +153,7 @@ def upload_answer(results: Path) -> None:
     from babycry_core.ui import upload_plots as up
 
     st.subheader("The answer you get: crying, not sure, or not a cry")
-    f = results / "upload_answer.json"
-    try:
-        rep = json.loads(f.read_text()) if f.is_file() else None
-    except (OSError, ValueError) as e:
-        rep = None
-        st.warning(f"{f} is unreadable ({type(e).__name__}); run `python -m babycry_core bench upload` again.")
+    rep = _report(results / "upload_answer.json", "upload")
     if not rep or not rep.get("models"):
         st.info("No upload benchmark yet. Produce it with `python -m babycry_core bench upload` (the shipped recipe "
                 "and its anchors on grouped folds; it writes results/upload_answer.json).")

@@ -17,6 +17,7 @@ from babycry_core.inference import wording as L
 from babycry_core.audio import synth
 from babycry_core.ui import listen_view as V
 from tests.detection.test_live import browser_frames
+from tests.conftest import real_cry
 
 PAGE = str(paths.ROOT / "pages" / "4_Listen.py")
 
@@ -76,7 +77,7 @@ def test_a_cry_raises_the_banner_and_fills_the_table(fake_webrtc):
 
     assert not at.get("audio")  # the alert sound is off by default
     at.toggle[0].set_value(True)
-    fake_webrtc.playing, fake_webrtc.audio = True, np.concatenate([synth.silence(1.0), synth.cry_sweep(9.0)])
+    fake_webrtc.playing, fake_webrtc.audio = True, np.concatenate([synth.silence(1.0), real_cry(9.0)])
     at.run()
     assert not at.exception
     assert len(at.get("audio")) == 1  # the beep, switched on

@@ -185,8 +185,8 @@ def test_confirmation_delays_or_drops_the_alert_the_same_way_live_and_whole():
     starts, p = seq((10, 0.1), (40, 0.9), (40, 0.1), (20, 0.9), (20, 0.1))  # spells at 5-25 s and 45-55 s
     asked = []
 
-    def confirm(heard):
-        asked.append(heard)
+    def confirm(heard, since):
+        asked.append((heard, since))
         return 20.0 <= heard < 40.0
 
     whole = find_episodes(starts, p, rule, confirm=confirm)
@@ -201,11 +201,12 @@ def test_confirmation_delays_or_drops_the_alert_the_same_way_live_and_whole():
     plain = find_episodes(starts, p, RULE)[0]
     assert whole[0].start == pytest.approx(plain.start)  # the windows date the start ...
     assert whole[0].alert_at >= 20.0 > plain.alert_at  # ... the verdict delays the alert
-    assert np.all(np.diff(asked_whole[:-1]) >= 2.0 - 1e-9)  # rechecks no more often than recheck_seconds
+    assert np.all(np.diff([h for h, _ in asked_whole[:-1]]) >= 2.0 - 1e-9)  # rechecks at most every recheck_seconds
+    assert {s for h, s in asked_whole if h < 30} == {5.0}  # about the spell, from its first crying window
 
 
 def test_rule_without_threshold_never_asks():
     called = []
     starts, p = seq((10, 0.1), (40, 0.9), (10, 0.1))
-    eps = find_episodes(starts, p, RULE, confirm=lambda h: called.append(h) or False)
+    eps = find_episodes(starts, p, RULE, confirm=lambda h, since: called.append(h) or False)
     assert len(eps) == 1 and called == []

@@ -15,6 +15,7 @@ import soxr
 from babycry_core import paths
 from babycry_core.audio import synth
 from babycry_core.detection.live import FrameResampler, LiveListener, RingBuffer
+from tests.conftest import real_cry
 
 SHIPPED = paths.ROOT / "checkpoints"
 
@@ -84,9 +85,9 @@ def test_numpy_blocks_resample_without_a_seam():
 
 # ---------------------------------------------------------------- scoring and alerts
 
-def test_a_cry_like_signal_raises_one_alert_with_a_reason(shipped):
+def test_a_cry_raises_one_alert_with_a_reason(shipped):
     lis = LiveListener(shipped)
-    y = np.concatenate([synth.white_noise(4.0, 8000, level=0.003), synth.cry_sweep(12.0, 8000),
+    y = np.concatenate([synth.white_noise(4.0, 8000, level=0.003), real_cry(12.0),
                         synth.white_noise(14.0, 8000, level=0.003)])  # quiet for longer than the off time
     alerts = listen(lis, y)
     assert [a.kind for a in alerts] == ["on", "off"]  # one spell, one alert (hysteresis)
@@ -103,7 +104,7 @@ def test_a_cry_like_signal_raises_one_alert_with_a_reason(shipped):
 
 def test_the_alert_is_on_while_it_cries(shipped):
     lis = LiveListener(shipped)
-    listen(lis, np.concatenate([synth.silence(1.0), synth.cry_sweep(8.0, 8000)]))
+    listen(lis, np.concatenate([synth.silence(1.0), real_cry(8.0)]))
     v = lis.snapshot()
     assert v.active is not None and v.active.peak > 0.9 and v.alerts_on == 1
     assert v.active_reason is not None  # the reason step on the crying heard so far
@@ -126,7 +127,7 @@ def test_noise_and_silence_raise_none(shipped, make):
 
 def test_a_rule_change_and_a_new_stream_keep_the_episodes(shipped):
     lis = LiveListener(shipped, on_seconds=2.0, window_seconds=4.0)
-    listen(lis, synth.cry_sweep(6.0, 8000))
+    listen(lis, real_cry(6.0))
     assert lis.snapshot().active is not None
     n = len(lis.snapshot().p)
     lis.set_rule(3.0, 5.0)  # the open episode closes; listening goes on under the new rule
@@ -134,7 +135,7 @@ def test_a_rule_change_and_a_new_stream_keep_the_episodes(shipped):
     assert v.active is None and len(v.episodes) == 1 and (v.rule.on_seconds, v.rule.window_seconds) == (3.0, 5.0)
     assert len(v.p) >= n  # the strip goes on across the change (closing scores the last, end-aligned window)
     lis.stop()
-    listen(lis, synth.cry_sweep(6.0, 8000))  # START again: a new stream, same session
+    listen(lis, real_cry(6.0))  # START again: a new stream, same session
     v = lis.snapshot()
     assert v.active is not None and len(v.episodes) == 1 and v.alerts_on == 2
     assert v.active.start >= v.episodes[0].end

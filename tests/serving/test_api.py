@@ -20,6 +20,7 @@ from babycry_core.serving import api as serve
 from babycry_core.audio import synth
 from babycry_core.cli.main import main
 from babycry_core.inference.prediction import Prediction
+from tests.conftest import real_cry
 
 SHIPPED = paths.ROOT / "checkpoints"
 WAV = synth.to_wav_bytes(synth.cry_sweep(7.0, 8000), 8000)
@@ -258,7 +259,7 @@ def test_models_lists_the_registry_and_the_shipped_runs(client, monkeypatch):
 
 
 def test_detect(client):
-    r = client.post("/v1/detect", files={"file": ("night.wav", synth.to_wav_bytes(synth.cry_sweep(20.0, 8000)), "audio/wav")})
+    r = client.post("/v1/detect", files={"file": ("night.wav", synth.to_wav_bytes(real_cry(20.0)), "audio/wav")})
     if importlib.util.find_spec("babycry_core.detection.whole_recording") is None:
         assert r.status_code == 501 and "not built yet" in r.json()["error"]
     else:
