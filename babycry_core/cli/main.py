@@ -133,7 +133,12 @@ def cmd_predict(a) -> int:
     from babycry_core.inference.predictor import predict
 
     try:
-        if a.engine == "onnx":  # onnxruntime on export folders (export.py); torch is never imported
+        engine = a.engine
+        if engine == "auto":  # the runs' own exports when they match the runs' files: no torch to import
+            from babycry_core.inference.onnx_engine import default_engine
+
+            engine = "torch" if a.trust_pickle else default_engine(a.run)
+        if engine == "onnx":  # onnxruntime on export folders (export.py); torch is never imported
             from babycry_core.inference.onnx_engine import predict as onnx_predict
 
             results = onnx_predict(a.files, run=a.run)
@@ -298,8 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trust-pickle", action="store_true",
                    help="also load an old run's pickle file (svm.joblib; it can run code), with a warning; "
                         "env BABYCRY_TRUST_PICKLE=1 does the same for the app")
-    s.add_argument("--engine", choices=["torch", "onnx"], default="torch",
-                   help="onnx: onnxruntime on the runs' exports (`export`), without torch")
+    s.add_argument("--engine", choices=["auto", "torch", "onnx"], default="auto",
+                   help="auto (default): onnxruntime where every run it needs has an export made from its current "
+                        "files (the shipped defaults do), else torch; onnx: onnxruntime on the runs' exports "
+                        "(`export`), without torch; torch: the run folders themselves")
     s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("card", help="write (or overwrite) a run's MODEL_CARD.md; prints its path")

@@ -203,34 +203,68 @@ def _key(folder: Path | None) -> tuple:
     return (str(f.resolve()), f.stat().st_mtime_ns)
 
 
-def load_onnx_predictor(run=None, threads: int | None = None):
-    """What answers a recording with onnxruntime, chosen as inference.load_predictor chooses it (the two-step
-    pair of checkpoints/default.json by default; a detector + the default reason; a reason model + the default
-    detector; any other run alone). threads: onnxruntime intra-op threads per session (0: its default;
-    default: env BABYCRY_ORT_THREADS or 0)."""
+def current_export(run) -> Path | None:
+    """The run's own export folder (export_dir_for) when it was made from the run's files as they are now (its
+    source_sha256 matches), else None: what `predict` answers with by default, without torch."""
+    from babycry_core.runs import registry as runs
+    from babycry_core.runs.export import export_dir_for
+
+    run_dir = runs.find_run(run)
+    m = fileio.read_json(export_dir_for(run_dir) / MANIFEST, default={})
+    return export_dir_for(run_dir) if m.get("source_sha256") == runs.source_sha256(run_dir) else None
+
+
+def _export_folders(run=None, find=None) -> tuple:
+    """(detector, reason, single) export folders, chosen as inference.load_predictor chooses runs (the two-step pair
+    of checkpoints/default.json by default; a detector + the default reason; a reason model + the default detector;
+    any other run alone). find(run) -> folder, raising FileNotFoundError when there is none."""
     from babycry_core.runs import registry as runs
 
-    threads = int(os.environ.get("BABYCRY_ORT_THREADS", 0)) if threads is None else int(threads)
-    _one_blas_thread()
+    find = find or find_export
     det_run, reason_run = runs.default_pair()
     det = reason = single = None
     if run is not None:
-        folder = find_export(run)
+        folder = find(run)
         role = fileio.read_json(folder / MANIFEST).get("role", "")
         if role == "detector":
             det = folder
-            reason = find_export(reason_run) if reason_run is not None else None
+            reason = find(reason_run) if reason_run is not None else None
         elif role == "reason" and det_run is not None:
-            det, reason = find_export(det_run), folder
+            det, reason = find(det_run), folder
         else:
             single = folder
     elif det_run is not None and reason_run is not None:
-        det, reason = find_export(det_run), find_export(reason_run)
+        det, reason = find(det_run), find(reason_run)
     else:
         default = runs.default_run()
         if default is None:
             raise FileNotFoundError("no trained checkpoint found; train one (`python -m babycry_core train`)")
-        single = find_export(default)
+        single = find(default)
+    return det, reason, single
+
+
+def _current_or_raise(run) -> Path:
+    folder = current_export(run)
+    if folder is None:
+        raise FileNotFoundError(f"{run}: no export made from its files as they are now")
+    return folder
+
+
+def default_engine(run=None) -> str:
+    """"onnx" when every run the answer needs has a current export (current_export), else "torch"."""
+    try:
+        _export_folders(run, _current_or_raise)
+    except (FileNotFoundError, ValueError):
+        return "torch"
+    return "onnx"
+
+
+def load_onnx_predictor(run=None, threads: int | None = None):
+    """What answers a recording with onnxruntime, chosen by _export_folders. threads: onnxruntime intra-op threads
+    per session (0: its default; default: env BABYCRY_ORT_THREADS or 0)."""
+    threads = int(os.environ.get("BABYCRY_ORT_THREADS", 0)) if threads is None else int(threads)
+    _one_blas_thread()
+    det, reason, single = _export_folders(run)
     key = (_key(det), _key(reason), _key(single), threads)
     with _LOCK:
         cached = _CACHE.get(key)

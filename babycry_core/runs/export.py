@@ -79,7 +79,8 @@ def export_run(run, fmt: str = "onnx", out: str | Path | None = None) -> dict:
     manifest = {"format": FORMAT, "version": VERSION, "run_id": run_dir.name, "model": model, "family": family,
                 "role": _role(config, loaded.labels), "labels": list(loaded.labels),
                 "feature_config": loaded.feature_config.to_dict(), "calibration": dict(loaded.calibration),
-                "temperature": loaded.temperature, "threshold": loaded.threshold}
+                "temperature": loaded.temperature, "threshold": loaded.threshold,
+                "source_sha256": runs.source_sha256(run_dir)}  # predict's default engine checks it
     if "cry_threshold" in loaded.calibration:
         manifest["cry_threshold"] = float(loaded.calibration["cry_threshold"])
         manifest["top_fraction"] = float(loaded.calibration.get("top_fraction", 1 / 3))

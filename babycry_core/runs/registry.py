@@ -205,3 +205,20 @@ def default_pair(root: Path | None = None) -> tuple[Path | None, Path | None]:
         d = root / str(pinned.get(key, ""))
         out.append(d if pinned.get(key) and d.is_dir() and run_info(d).usable else None)
     return out[0], out[1]
+
+
+# files a run folder keeps about itself, which no answer reads: an export made before they changed is still current
+BOOKKEEPING = {"MODEL_CARD.md", "history.jsonl", "status.json", "metrics.json", "split.json", "log.txt",
+               "progress.json"}
+
+
+def source_sha256(run_dir: Path) -> str:
+    """One sha256 over the files of a run folder that its answers come from (weights, configs, calibration, the
+    YAMNet side, the verdict): an export records it, and is current while it still matches."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(Path(run_dir).iterdir()):
+        if f.is_file() and f.name not in BOOKKEEPING and f.suffix != ".pid":
+            h.update(f"{f.name}\0{fileio.sha256_file(f)}\n".encode())
+    return h.hexdigest()
