@@ -94,7 +94,7 @@ def wav_file(tmp_path) -> Path:
 
 def tiny_train_config(**kw):
     from babycry_core.training.loop import TrainConfig
-    from babycry_core.features.logmel import FeatureConfig
+    from babycry_core.features.config import FeatureConfig
 
     base = dict(model="cnn", epochs=3, batch_size=8, patience=5, threads=1,
                 features=FeatureConfig(**TINY_FEATURES).to_dict())

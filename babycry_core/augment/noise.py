@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from babycry_core.audio import synth
-from babycry_core.features.logmel import FeatureConfig, fix_length, log_mel
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import fix_length, log_mel
 
 DEFAULT_SNRS_DB = (20.0, 10.0, 0.0)
 DOMINANT_SNRS_DB = (-10.0,)  # interference-dominated copies, only for classes whose label survives it

@@ -105,7 +105,8 @@ def anchor_features(y: np.ndarray) -> np.ndarray:
     """Log-mel (64 bands) and MFCC (20) means and standard deviations over the recording, 50-4000 Hz."""
     from scipy.fft import dct
 
-    from babycry_core.features.logmel import FeatureConfig, log_mel
+    from babycry_core.features.config import FeatureConfig
+    from babycry_core.features.logmel import log_mel
 
     S = log_mel(y, FeatureConfig())  # (n_mels, frames)
     mfcc = dct(S, type=2, norm="ortho", axis=0)[:20]

@@ -92,7 +92,8 @@ def _speed_one(name: str, repeats: int, train_epoch: bool) -> dict:
 
     from babycry_core.audio import decode as audio
     from babycry_core.audio import synth
-    from babycry_core.features.logmel import FeatureConfig, fix_length, log_mel
+    from babycry_core.features.config import FeatureConfig
+    from babycry_core.features.logmel import fix_length, log_mel
     from babycry_core.models import build_model, get_spec
 
     cfg = FeatureConfig.from_dict(get_spec(name).params.get("features") or {})  # yamnet_ft: YAMNet's front end
@@ -146,7 +147,7 @@ def _train_epoch_seconds(name: str, n_clips: int = 457, batch_size: int = 32) ->
     import torch
     import torch.nn.functional as F
 
-    from babycry_core.features.logmel import FeatureConfig
+    from babycry_core.features.config import FeatureConfig
     from babycry_core.models import build_model, get_spec
 
     cfg = FeatureConfig.from_dict(get_spec(name).params.get("features") or {})

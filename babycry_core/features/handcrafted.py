@@ -7,7 +7,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from babycry_core.features.logmel import FeatureConfig, log_mel, mel_centres
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import log_mel, mel_centres
 
 N_MFCC = 20
 N_BANDS = 8

@@ -32,8 +32,8 @@ from babycry_core.audio.signal import fix_length, resample
 from babycry_core.features.yamnet_errors import (  # noqa: F401  (the YAMNet vocabulary, read from here)
     DEFAULT_HANDLE, EMBED_DIM, SAMPLE_RATE, WEIGHTS_ENV, YamnetUnavailable, is_url, reason_of, unavailable)
 
-# `cfg` below is always a features.logmel.FeatureConfig, not imported here: logmel imports this module for
-# YAMNet's front end (FeatureConfig frontend "yamnet")
+# `cfg` below is always a features.config.FeatureConfig, not imported here: only its fields are read (logmel
+# imports this module for YAMNet's front end, FeatureConfig frontend "yamnet")
 HANDLE_ENV = "BABYCRY_YAMNET_HANDLE"  # the older name of the same setting, still read
 TFLITE_NAME, CLASS_MAP_NAME = "yamnet.tflite", "yamnet_class_map.csv"
 # Google's YAMNet as TFLite (MediaPipe's audio classifier): what setup downloads when online and nothing is linked

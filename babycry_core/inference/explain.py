@@ -27,7 +27,8 @@ import math
 
 import numpy as np
 
-from babycry_core.features.logmel import FeatureConfig, log_mel, windows
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import log_mel, windows
 
 METHODS = ("occlusion", "gradcam")
 # occlusion tiles per window (mel bands, time): 4 x 16 = 64 forward passes; for the small CNN on a 7 s clip

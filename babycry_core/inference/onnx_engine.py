@@ -26,7 +26,8 @@ from babycry_core.eval.calibration import softmax
 from babycry_core.runs.checkpoint import LoadedModel
 from babycry_core.inference.detector import CryDetector
 from babycry_core.runs.embedding_models import EmbeddingModel
-from babycry_core.features.logmel import FeatureConfig, log_mel
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import log_mel
 from babycry_core.inference.predictor import Predictor, predict_each
 from babycry_core.models.two_stage import TwoStageModel
 

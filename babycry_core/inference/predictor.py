@@ -16,7 +16,8 @@ import numpy as np
 from babycry_core.audio import decode as audio
 from babycry_core.inference import wording as L
 from babycry_core.runs.checkpoint import LoadedModel, load
-from babycry_core.features.logmel import FeatureConfig, log_mel, windows
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import log_mel, windows
 
 from babycry_core.audio.signal import SILENCE_DBFS, rms_dbfs as level_dbfs
 from babycry_core.inference.prediction import Prediction

@@ -2,7 +2,7 @@
 (cry, laugh, noise, silence, speech). Its data, training and threshold are in training/detector.py (training.fit picks it)."""
 from __future__ import annotations
 
-from babycry_core.features.logmel import FeatureConfig
+from babycry_core.features.config import FeatureConfig
 from babycry_core.models.spec import ModelSpec
 
 DETECTOR_FEATURES = FeatureConfig(clip_seconds=2.0, hop_seconds=0.5, normalize=True, hop_length=256)  # (64, 63) per window

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from babycry_core.features.logmel import FeatureConfig, log_mel
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import log_mel
 from babycry_core.models.spec import ModelSpec
 
 FAMILY = "two_stage"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from babycry_core.features.logmel import FeatureConfig
+from babycry_core.features.config import FeatureConfig
 from babycry_core.features.yamnet import EMBED_DIM, LICENCE
 from babycry_core.models.spec import ModelSpec
 

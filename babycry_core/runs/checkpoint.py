@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from babycry_core import fileio
-from babycry_core.features.logmel import FeatureConfig
+from babycry_core.features.config import FeatureConfig
 from babycry_core.runs.weights import WEIGHTS, load_torch_model, verify_files, weights_problem
 
 FUSION_FILES = ("fusion.json", "yamnet_head.safetensors")

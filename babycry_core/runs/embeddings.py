@@ -23,7 +23,8 @@ import numpy as np
 
 from babycry_core import fileio, paths
 from babycry_core.features.handcrafted import handcrafted, handcrafted_names
-from babycry_core.features.logmel import FeatureConfig, fix_length, log_mel
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import fix_length, log_mel
 
 HANDCRAFTED = "handcrafted"
 YAMNET = "yamnet"

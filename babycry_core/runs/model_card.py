@@ -15,7 +15,7 @@ from pathlib import Path
 from babycry_core import fileio
 from babycry_core.data import splits as data
 from babycry_core.data.corpora import CORPORA
-from babycry_core.features.logmel import FeatureConfig
+from babycry_core.features.config import FeatureConfig
 from babycry_core.runs.card_format import NAN, f as _f, mci as _mci
 from babycry_core.runs.card_two_stage import two_stage_section
 from babycry_core.runs.train_config import train_command

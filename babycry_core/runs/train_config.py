@@ -6,7 +6,7 @@ import dataclasses
 import shlex
 from dataclasses import dataclass, field
 
-from babycry_core.features.logmel import FeatureConfig
+from babycry_core.features.config import FeatureConfig
 
 
 @dataclass

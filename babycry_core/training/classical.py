@@ -31,7 +31,7 @@ from babycry_core.data.splits import split_clips
 from babycry_core.runs import embeddings
 from babycry_core.runs.embedding_models import EMBEDDER, SvmModel, XgbModel
 from babycry_core.runs.embeddings import Source
-from babycry_core.features.logmel import FeatureConfig
+from babycry_core.features.config import FeatureConfig
 from babycry_core.models.classical import FAMILY, SVM_GRID, XGB_GRID, build_svm, build_xgboost
 from babycry_core.runs.writer import RunWriter
 from babycry_core.runs.sklearn_io import SKOPS_FILE, save_sklearn

@@ -21,7 +21,8 @@ from babycry_core.data.corpora import CRY, DETECTOR_CLASSES, SPEECH
 from babycry_core.inference.detector import CryDetector, choose_threshold
 from babycry_core.models.detector import DETECTOR_FEATURES
 from babycry_core.audio.signal import rms_dbfs
-from babycry_core.features.logmel import FeatureConfig, fix_length, log_mel
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import fix_length, log_mel
 
 CORPUS = "detect"
 N_AUGMENTED = {"cry": 1, "speech": 1, "laugh": 4, "noise": 4, "silence": 2}  # augmented copies per recording:

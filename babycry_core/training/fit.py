@@ -52,7 +52,7 @@ def with_model_defaults(cfg):
     (params["features"], e.g. yamnet_ft's YAMNet front end) and pretrained weights (params["pretrained"])."""
     import dataclasses
 
-    from babycry_core.features.logmel import FeatureConfig
+    from babycry_core.features.config import FeatureConfig
     from babycry_core.models import get_spec
 
     params = get_spec(cfg.model).params

@@ -6,7 +6,7 @@ and the file's content, so the training that follows never decodes a file again.
 """
 from __future__ import annotations
 
-from babycry_core.features.logmel import FeatureConfig
+from babycry_core.features.config import FeatureConfig
 
 
 def _cache_chunk(job: dict) -> dict:

@@ -187,7 +187,7 @@ def decode(data: bytes, name: str, sr: int) -> np.ndarray:
 def spectrogram(data: bytes, name: str, cfg_json: str) -> np.ndarray:
     """The log-mel the model receives (explain.model_input: the padded window, or the whole long clip)."""
     from babycry_core.inference.explain import model_input
-    from babycry_core.features.logmel import FeatureConfig
+    from babycry_core.features.config import FeatureConfig
 
     cfg = FeatureConfig.from_dict(json.loads(cfg_json))
     return model_input(decode(data, name, cfg.sample_rate), cfg)

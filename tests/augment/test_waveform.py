@@ -4,7 +4,8 @@ import pytest
 
 from babycry_core.augment import waveform as A
 from babycry_core.audio import synth
-from babycry_core.features.logmel import FeatureConfig, log_mel
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import log_mel
 
 SR = 8000
 

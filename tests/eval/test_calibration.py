@@ -9,7 +9,7 @@ import pytest
 from babycry_core.eval import calibration
 from babycry_core.audio import synth
 from babycry_core.runs.checkpoint import LoadedModel
-from babycry_core.features.logmel import FeatureConfig
+from babycry_core.features.config import FeatureConfig
 from babycry_core.inference.predictor import Predictor, answer
 from babycry_core.models.two_stage import usable_temperature
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from babycry_core.audio import synth
-from babycry_core.features.logmel import FeatureConfig, clip_features, fix_length, log_mel, log_mel_batch, windows
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import clip_features, fix_length, log_mel, log_mel_batch, windows
 
 
 def test_config_is_frozen_and_round_trips():

@@ -108,7 +108,7 @@ def test_yamnet_ft_without_weights_trains_from_scratch_and_says_why(nowhere):
 
 
 def test_yamnet_ft_trains_with_the_one_loop_and_answers(tflite, tiny_data, wav_file):
-    from babycry_core.features.logmel import FeatureConfig
+    from babycry_core.features.config import FeatureConfig
     from babycry_core.inference.predictor import load_predictor
     from babycry_core.runs.checkpoint import load
     from babycry_core.training.fit import fit

@@ -12,7 +12,8 @@ from torch import nn
 
 from babycry_core.inference import explain
 from babycry_core.audio import synth
-from babycry_core.features.logmel import FeatureConfig, log_mel, windows
+from babycry_core.features.config import FeatureConfig
+from babycry_core.features.logmel import log_mel, windows
 from babycry_core.inference.predictor import load_predictor
 from tests.conftest import TINY_FEATURES, tiny_train_config
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from babycry_core.features.logmel import FeatureConfig
+from babycry_core.features.config import FeatureConfig
 from babycry_core.models import UnknownModelError, build_model, get_spec, model_names
 
 TORCH_MODELS = model_names("torch")

@@ -48,7 +48,7 @@ def test_ray_matches_local(monkeypatch):
 
 
 def test_feature_caching_as_jobs(tiny_data, monkeypatch, tmp_path):
-    from babycry_core.features.logmel import FeatureConfig
+    from babycry_core.features.config import FeatureConfig
     from babycry_core.training.precompute import cache_corpus_features
 
     monkeypatch.setenv("BABYCRY_CACHE", str(tmp_path / "cache"))

@@ -104,7 +104,7 @@ def test_flat_model_on_the_combined_corpus_learns_nine_classes(tmp_path, monkeyp
     from tests.conftest import shared_or_skip
 
     from babycry_core.data import linking, splits as data
-    from babycry_core.features.logmel import FeatureConfig
+    from babycry_core.features.config import FeatureConfig
     from babycry_core.training.loop import TrainConfig, load_split_features
 
     shared_or_skip("giulbia")

@@ -22,7 +22,7 @@ from babycry_core.runs import registry as runs
 from babycry_core.audio import synth
 from babycry_core.data.corpora import UNKNOWN_CRY, CorpusSpec
 from babycry_core.data.sources import SourceSpec
-from babycry_core.features.logmel import FeatureConfig
+from babycry_core.features.config import FeatureConfig
 from babycry_core.audio.signal import SILENCE_DBFS
 from babycry_core.inference.predictor import Predictor
 from babycry_core.models import two_stage
