@@ -78,7 +78,7 @@ def tiny_corpus(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny_data(tiny_corpus, monkeypatch, tmp_path):
     """data/ built from the tiny corpus (manifest + grouped splits and folds) in this test's own data dir."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
 
     monkeypatch.setenv("BABYCRY_DATA", str(tmp_path / "data"))
     manifest, splits = data.prepare("donateacry", source=tiny_corpus, seed=0, n_folds=3)
@@ -112,7 +112,7 @@ def trained_run(tiny_data):
 
 def train_template(tiny_corpus: Path, base: Path, epochs: int = 1) -> Path:
     """A finished small-CNN run trained once (for a module) in its own data/ and checkpoints/ under base."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.training.loop import fit
 
     with pytest.MonkeyPatch.context() as mp:

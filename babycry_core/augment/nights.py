@@ -53,7 +53,7 @@ def material(test) -> dict:
     """The fold's held-out recordings at 8 kHz: {background: [(group, waveform)]}, plus "cry" and "room" (the
     room tone under every background). By `kind` when the frame has that column, else by label."""
     from babycry_core.audio import decode as audio
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.data.corpora import UNCERTAIN_KINDS
 
     if "kind" in test.columns:  # uploads that may hold a baby's voice are no one's background

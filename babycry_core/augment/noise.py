@@ -85,7 +85,7 @@ def augment_training(frame: pd.DataFrame, fcfg: FeatureConfig, *, classes, match
     from tqdm import tqdm
 
     from babycry_core.audio import decode as audio
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
 
     if part != "train":
         raise ValueError(f"noise augmentation is for the training part only, not {part!r}")

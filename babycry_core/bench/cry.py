@@ -131,7 +131,7 @@ def _fold_svm(train_waves, train_is_cry):
 
 def _two_stage_corpus(k: int, frames) -> str:
     """A corpus folder holding the combined-corpus rows of fold k's parts (speech and room tone left out)."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
 
     combined = data.load_manifest("combined")
     ids = set(combined["clip_id"])
@@ -177,7 +177,7 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
     """The sweep (see the module doc). cached_only: train nothing; report the folds every model has finished.
     only_folds: work on these folds only (a second process can take some folds of the same sweep)."""
     from babycry_core.audio import decode as audio
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.augment.waveform import gain
     from babycry_core.training.detector import build_parts, default_config
 

@@ -90,7 +90,7 @@ def speed(hours_list, progress: bool = True, engines=("torch", "onnx"), on_night
     before it is deleted."""
     import tempfile
 
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
 
     if "onnx" in engines and (why := _onnx_ready()):
         print(f"bench episodes: onnx engine skipped: {why}", file=sys.stderr)

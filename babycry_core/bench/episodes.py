@@ -178,7 +178,7 @@ def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = Non
     """bg_minutes: background-only minutes per background and fold (default: nights.minutes; any given override
     those). monitor: alerts confirmed by each fold's upload verdict at its monitor rule (fold_monitor); False: the
     windows alone, as before issue 30."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.detection.episodes import EpisodeRule, find_episodes
 
     from babycry_core.detection.monitor_rule import VerdictAt

@@ -136,7 +136,7 @@ def run_fold(cfg, fold_dir: Path, parts_cache: dict) -> dict:
         labels, p = parts
         logits = {k: predict_logits(loaded.model, p[k][0]) for k in ("val", "test")}
     else:
-        from babycry_core.data.splits import split_clips
+        from babycry_core.data.manifest import split_clips
 
         labels, p = split_clips(cfg, labels=loaded.labels)
         logits = {k: loaded.model.clip_logits(p[k][0]) for k in ("val", "test")}
@@ -175,7 +175,7 @@ def _n_params(config: dict, model) -> int | None:
 
 def fold_baseline(corpus: str, protocol: str, fold: int, classes: list[str]) -> dict:
     """Majority class of the fold's training part (train + val), scored on the fold's test part."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.eval.metrics import majority_baseline
 
     train, val, test = data.split_frames(corpus, "fold", fold, protocol)
@@ -224,7 +224,7 @@ def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int =
     import torch
     from tqdm import tqdm
 
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.training.backends import run_jobs
     from babycry_core.training.loop import TrainConfig
 

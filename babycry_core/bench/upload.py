@@ -82,7 +82,7 @@ def run(models=MODELS, folds: int = 5, shipped: bool = True, out: Path | None = 
 
     from babycry_core.audio import decode as audio
     from babycry_core.bench.cry import _uploads
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
 
     started = time.time()
     manifest = data.load_manifest("detect").set_index("clip_id", drop=False)
@@ -123,7 +123,7 @@ def shipped_figures(wave_of, uploads) -> dict | None:
     from babycry_core.inference.clip_verdict import FILE, ClipVerdict
     from babycry_core.runs.registry import default_pair
     from babycry_core.training.clip_verdict import answers_of
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
 
     run_dir = default_pair()[0]
     if run_dir is None or not (run_dir / FILE).exists() or not (run_dir / "split.json").exists():

@@ -54,7 +54,7 @@ def _train_config(a):
 
 
 def cmd_data(a) -> int:
-    from babycry_core.data import linking, splits as data
+    from babycry_core.data import linking, manifest as data
 
     if a.action == "link":
         done = linking.link_corpus()

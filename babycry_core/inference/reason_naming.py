@@ -54,7 +54,7 @@ def naming_thresholds(proba: np.ndarray, true: list[str], labels: list[str], pri
 
 def corpus_prior(labels: list[str], corpus: str = "donateacry") -> dict[str, float]:
     """Each reason's share among the corpus's cries (uniform when the corpus is not available)."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
 
     try:
         counts = data.load_manifest(corpus)["label"].value_counts()
@@ -69,7 +69,7 @@ def fit_naming(run_dir: Path, pred, progress: bool = False) -> dict:
     reason's naming threshold, write reason_naming.json into the run folder and return it."""
     from tqdm import tqdm
 
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
 
     run_dir = Path(run_dir)
     config = fileio.read_json(run_dir / "config.json")

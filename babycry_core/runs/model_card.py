@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from babycry_core import fileio
-from babycry_core.data import splits as data
+from babycry_core.data import manifest as data
 from babycry_core.data.corpora import CORPORA
 from babycry_core.features.config import FeatureConfig
 from babycry_core.runs.card_format import NAN, f as _f, mci as _mci

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio
-from babycry_core.data.splits import split_clips
+from babycry_core.data.manifest import split_clips
 from babycry_core.runs import embeddings
 from babycry_core.runs.embedding_models import EMBEDDER, SvmModel, XgbModel
 from babycry_core.runs.embeddings import Source
@@ -151,7 +151,7 @@ def _record_source(src: Source, out: RunWriter, fcfg: FeatureConfig, parts: dict
 
 def _embedder_overlap(cnn_cfg: dict, parts: dict):
     """How many of this run's test clips the embedding CNN trained on (None when its split is unavailable)."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
 
     try:
         fold = cnn_cfg.get("fold") if cnn_cfg.get("split") == "fold" else None

@@ -143,7 +143,7 @@ def verdict_run(detector_run, out_dir: Path | None = None, progress: bool = True
     """`python -m babycry_core verdict RUN`: a copy of the detector run RUN (its windows still serve Listen and
     `detect`) with an upload verdict fitted on the fixed split of data/detect: training part to learn, validation
     part for the thresholds; the clip ids of each part go to split.json and the test figures to metrics.json."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.runs import registry as runs
     from babycry_core.training.detector import CORPUS, load_waves
 

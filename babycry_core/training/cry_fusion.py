@@ -162,7 +162,7 @@ def fuse_detector_run(cnn_run, mode: str = "fusion", out_dir: Path | None = None
     """`python -m babycry_core fuse RUN`: YAMNet's side fitted on the CNN run's own split of data/detect (its
     training part and augmented copies for the head, its validation part for the fusion and the threshold), written
     as a new run folder (checkpoints/<time>-cry_fusion-<hex>/); its test figures are scored as for any detector."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.runs import registry as runs
     from babycry_core.runs.checkpoint import load
     from babycry_core.training.detector import CORPUS, build_parts, default_config, score_run

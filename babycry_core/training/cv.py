@@ -18,7 +18,7 @@ def cross_validate(cfg, n_folds: int | None = None, out_root: Path | None = None
     With `out_root` a run folder (the Train page's k-fold option), the folds go to out_root/folds/ and
     out_root itself becomes a finished "cv" run whose metrics.json holds the pooled metrics.
     """
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.eval.metrics import evaluate
     from babycry_core.training.fit import fit
 

@@ -61,7 +61,7 @@ def load_waves(frame: pd.DataFrame, sr: int, progress: bool = False) -> list[np.
     from tqdm import tqdm
 
     from babycry_core.audio import decode as audio
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
 
     return [audio.load(data.resolve_path(p), sr) for p in tqdm(frame["path"], desc="decoding", leave=False,
                                                                  disable=not progress)]
@@ -194,7 +194,7 @@ def fit_detector(cfg, run_dir: Path | None = None, *, progress: bool = True, fra
     """Train a cry detector run (see the module doc). `frames` = {"train", "val", "test"} manifest rows
     (default: the config's split of data/detect); `prepared`: build_parts() of those frames, when the caller
     has it already."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.training import loop as train
     from babycry_core.runs.checkpoint import load
 
@@ -223,7 +223,7 @@ def fit_detector(cfg, run_dir: Path | None = None, *, progress: bool = True, fra
 
 def score_run(run_dir: Path) -> dict:
     """(Re)compute a detector run's recording-level test figures into its metrics.json["cry"]."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.runs.checkpoint import load
 
     config = fileio.read_json(Path(run_dir) / "config.json")

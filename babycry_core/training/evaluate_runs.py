@@ -32,7 +32,7 @@ def _evaluate_torch(run_dir: Path) -> dict:
 
 def _evaluate_embedding(run_dir: Path) -> dict:
     """classical and yamnet runs: the test part of their own split, embeddings cached per clip."""
-    from babycry_core.data.splits import split_clips
+    from babycry_core.data.manifest import split_clips
     from babycry_core.runs.checkpoint import load
     from babycry_core.training.loop import TrainConfig
 

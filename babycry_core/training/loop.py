@@ -58,7 +58,7 @@ def load_split_features(cfg: TrainConfig, labels: list[str] | None = None, progr
     """(labels, {"train"|"val"|"test": (X, y, frame)}) for the configured split; X: (n, 1, n_mels, frames)."""
     from tqdm import tqdm
 
-    from babycry_core.data.splits import split_clips
+    from babycry_core.data.manifest import split_clips
     from babycry_core.features.logmel import clip_features
 
     labels, clips = split_clips(cfg, labels)

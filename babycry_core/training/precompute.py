@@ -10,7 +10,7 @@ from babycry_core.features.config import FeatureConfig
 
 
 def _cache_chunk(job: dict) -> dict:
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.audio.decode import AudioError
     from babycry_core.features.logmel import clip_features
 
@@ -30,7 +30,7 @@ def cache_corpus_features(corpus: str = "donateacry", cfg: FeatureConfig = Featu
     """Compute (or find) the cached log-mel of every manifest clip. Returns counts and failures."""
     from tqdm import tqdm
 
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.training.backends import run_jobs
 
     paths = data.load_manifest(corpus)["path"].tolist()

@@ -148,7 +148,7 @@ def fit_two_stage(cfg, run_dir: Path | None = None, *, progress: bool = True, au
     SIGTERM during a stage ends that stage as training.loop.fit does ("stopped", best weights kept); the run then
     stops too (without a model if the gate was stopped).
     """
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.runs.checkpoint import load
     from babycry_core.training.loop import fit
     from babycry_core.runs.train_config import train_command

@@ -72,7 +72,7 @@ def length_check(model: TwoStageModel, frame, seconds: float = 5.0) -> dict:
     zero-padded), non-cry test clips shorter than the window again looped to fill it. A model that keyed on the
     padding would lose cries when cut and raise false alarms when looped."""
     from babycry_core.audio import decode as audio
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.eval.cry_metrics import gate_decision
     from babycry_core.features.logmel import fix_length
 
@@ -120,7 +120,7 @@ def generated_signal_check(model: TwoStageModel, seconds: float = 7.0) -> dict:
 
 def evaluate_metrics(run_dir: Path) -> dict:
     """A saved run's metrics.json recomputed on the test part of its split (evaluate_runs.evaluate_run writes it)."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.runs.checkpoint import load
     from babycry_core.training.loop import TrainConfig, load_split_features
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from babycry_core import fileio
-from babycry_core.data.splits import split_clips
+from babycry_core.data.manifest import split_clips
 from babycry_core.runs.writer import RunWriter, stop_on_sigterm
 
 

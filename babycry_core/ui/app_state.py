@@ -214,7 +214,7 @@ def cached_saliency(run_path: str | Path, data: bytes, name: str, method: str,
 def sample_clips(data_dir: str, per_class: int = 3, corpus: str = "donateacry") -> dict[str, str]:
     """{title: file path} of a few corpus clips per class, test-split clips first (the models never trained
     on them). Empty when the corpus or its manifest is missing. `data_dir` only keys the cache."""
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.inference import wording as L
 
     try:

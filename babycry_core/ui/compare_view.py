@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from babycry_core.data import splits as data
+from babycry_core.data import manifest as data
 from babycry_core.ui import cry_plots as cp, run_plots as rp
 
 

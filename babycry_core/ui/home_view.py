@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from babycry_core import paths
-from babycry_core.data import linking, splits as data
+from babycry_core.data import linking, manifest as data
 from babycry_core.inference import wording as L
 from babycry_core.ui import app_state as S
 

@@ -202,7 +202,7 @@ def test_yamnet_evidence_says_what_failed_when_unavailable(run_dir, monkeypatch,
 
 
 def test_xgboost_run_shows_its_feature_drivers(tiny_corpus, tmp_path, monkeypatch):
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.training.fit import fit
 
     data.prepare("donateacry", source=tiny_corpus, seed=0, n_folds=3, progress=False)

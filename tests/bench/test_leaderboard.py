@@ -57,7 +57,7 @@ def test_tiny_sweep_writes_board_and_resumes(tiny_data, counted_fit):
             assert set(s["macro_f1"]) == {"mean", "std"} and len(s["pooled"]["macro_f1_ci"]) == 2
             assert s["train_seconds"] > 0 and s["n_params"] and s["checkpoint_mb"] > 0
     # baseline: the majority class of each fold's training part, scored on that fold's test part
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.eval.metrics import majority_baseline
 
     for protocol in ("grouped", "random"):

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from babycry_core import paths
-from babycry_core.data import corpora, sources, splits as data
+from babycry_core.data import corpora, sources, manifest as data
 from babycry_core.data.corpora import CorpusSpec
 
 NEW = ("dac-rejected", "speech-more", "urbansound", "laughter")

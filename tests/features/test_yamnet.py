@@ -195,7 +195,7 @@ def test_train_and_predict_end_to_end(tiny_data, use_standin, wav_file):
     p = pred.predict(wav_file)
     assert p.label in loaded.labels and sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
     manifest_by_id = manifest.set_index("clip_id")
-    from babycry_core.data.splits import resolve_path
+    from babycry_core.data.manifest import resolve_path
 
     for cid, conf, lab in list(zip(m["test_clip_ids"], m["test_confidence"], m["test_predictions"]))[:4]:
         q = pred.predict(resolve_path(manifest_by_id.loc[cid, "path"]))

@@ -39,7 +39,7 @@ def test_threshold_without_both_kinds_falls_back():
 
 
 def test_derived_speech_is_grouped_by_speaker(tmp_path):
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.data import derived
 
     src = shared_or_skip("fsdd", "recordings")
@@ -56,7 +56,7 @@ def test_derived_speech_is_grouped_by_speaker(tmp_path):
 
 
 def test_detect_corpus_folds_never_split_a_group():
-    from babycry_core.data import linking, splits as data
+    from babycry_core.data import linking, manifest as data
 
     shared_or_skip("fsdd")
     shared_or_skip("donateacry")

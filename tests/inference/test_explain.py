@@ -20,7 +20,7 @@ from tests.conftest import TINY_FEATURES, tiny_train_config
 
 @pytest.fixture(scope="module")
 def predictor(tiny_corpus, tmp_path_factory):
-    from babycry_core.data import splits as data
+    from babycry_core.data import manifest as data
     from babycry_core.training.loop import fit
 
     base = tmp_path_factory.mktemp("explain_run")

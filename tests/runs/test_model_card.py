@@ -5,7 +5,7 @@ import pytest
 import shutil
 
 from babycry_core import fileio
-from babycry_core.data import splits as data
+from babycry_core.data import manifest as data
 from babycry_core.cli.main import main
 from babycry_core.runs.model_card import card_text, train_command, write_model_card
 

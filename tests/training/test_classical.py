@@ -12,7 +12,7 @@ from babycry_core.runs import embeddings
 from babycry_core.runs import registry as runs
 from babycry_core.audio import synth
 from babycry_core.runs.checkpoint import LOADERS, load
-from babycry_core.data.splits import resolve_path
+from babycry_core.data.manifest import resolve_path
 from babycry_core.features.config import FeatureConfig
 from babycry_core.inference.predictor import Predictor
 from babycry_core.models import get_spec, model_names

@@ -103,7 +103,7 @@ def test_flat_model_on_the_combined_corpus_learns_nine_classes(tmp_path, monkeyp
     """Any registry model trained on the combined corpus: every class but cry_unknown (gate-only)."""
     from tests.conftest import shared_or_skip
 
-    from babycry_core.data import linking, splits as data
+    from babycry_core.data import linking, manifest as data
     from babycry_core.features.config import FeatureConfig
     from babycry_core.training.loop import TrainConfig, load_split_features
 

@@ -17,7 +17,7 @@ import soundfile as sf
 from babycry_core import fileio
 from babycry_core.data import corpora
 from babycry_core.eval import cry_metrics
-from babycry_core.data import splits as data
+from babycry_core.data import manifest as data
 from babycry_core.runs import registry as runs
 from babycry_core.audio import synth
 from babycry_core.data.corpora import UNKNOWN_CRY, CorpusSpec

@@ -1,4 +1,4 @@
-"""Corpus specs, manifest building and grouped splits (babycry_core.data.splits / corpora)."""
+"""Corpus specs, manifest building and grouped splits (babycry_core.data.manifest / corpora)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ import soundfile as sf
 
 from babycry_core import paths
 from babycry_core.data import corpora
-from babycry_core.data import linking, splits as data
+from babycry_core.data import linking, manifest as data
 from babycry_core.data.sources import parse_donateacry_name
 from babycry_core.audio import synth
 
