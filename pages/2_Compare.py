@@ -4,7 +4,7 @@ on, the cry-detection benchmark (is it a cry?) and the benchmark leaderboard. Ev
 import streamlit as st
 
 from babycry_core import paths
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.ui import app_state, compare_view as cv, cry_plots as cp, run_plots as rp
 
 st.set_page_config(page_title="Compare · babycry", layout="wide")

@@ -2,7 +2,7 @@
 so runs survive reloads, other tabs and restarts of the app."""
 import streamlit as st
 
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 
 from babycry_core.runs import launcher
 from babycry_core.ui import train_view as tv

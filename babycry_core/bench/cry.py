@@ -1,6 +1,6 @@
 """`bench cry`: is it a cry? Every candidate against two anchors, on the same grouped folds, in one run.
 
-    cry_detector  this project's CNN detector (training/detector.py), retrained on each fold's training part
+    cry_detector  this project's CNN detector (training/detector_fit.py), retrained on each fold's training part
     svm_anchor    log-mel and MFCC mean/std statistics (50-4000 Hz) with an RBF SVM, class-balanced, on the
                   same training recordings and augmented copies (an anchor)
     yamnet_zero_shot, yamnet_head
@@ -79,7 +79,7 @@ def _score_all(decide, waves, quiet_waves, upload_waves) -> dict:
 
 def _fold_cnn(k: int, prepared, frames, epochs: int, progress: bool) -> Path:
     """Fold k's retrained CNN detector run (trained once, then reused by the fused candidates)."""
-    from babycry_core.training.detector import default_config, fit_detector
+    from babycry_core.training.detector_fit import default_config, fit_detector
 
     run_dir = _work_dir() / f"fold{k}" / "cry_detector"
     if not (run_dir / "status.json").exists() or fileio.read_json(run_dir / "status.json").get("status") != "finished":
@@ -90,7 +90,7 @@ def _fold_cnn(k: int, prepared, frames, epochs: int, progress: bool) -> Path:
 
 def _fold_detector(k: int, prepared, frames, epochs: int, progress: bool):
     from babycry_core.runs.checkpoint import load
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
 
     det = CryDetector(load(_fold_cnn(k, prepared, frames, epochs, progress)))
 
@@ -152,7 +152,7 @@ def _two_stage_corpus(k: int, frames) -> str:
 def _fold_two_stage(k: int, frames, epochs: int, progress: bool):
     from babycry_core.runs.checkpoint import load
     from babycry_core.inference.predictor import Predictor
-    from babycry_core.training.two_stage import fit_two_stage
+    from babycry_core.training.two_stage_fit import fit_two_stage
     from babycry_core.training.loop import TrainConfig
 
     run_dir = _work_dir() / f"fold{k}" / "two_stage"
@@ -179,7 +179,7 @@ def run(models=MODELS, folds: int = 5, epochs: int = 0, progress: bool = True, o
     from babycry_core.audio import decode as audio
     from babycry_core.data import manifest as data
     from babycry_core.augment.waveform import gain
-    from babycry_core.training.detector import build_parts, default_config
+    from babycry_core.training.detector_fit import build_parts, default_config
 
     started = time.time()
     if not (paths.data_dir() / "detect" / "splits.json").exists():

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from babycry_core.data.corpora import CRY
-from babycry_core.models.detector import DETECTOR_FEATURES
+from babycry_core.models.detector_net import DETECTOR_FEATURES
 
 
 def _windows(waves, is_cry, rng=None, cap: int | None = None):
-    from babycry_core.training.cry_fusion import recording_windows, sampled_active
+    from babycry_core.training.cry_fusion_fit import recording_windows, sampled_active
 
     W, y = [], []
     for w, c in zip(waves, is_cry):
@@ -23,9 +23,9 @@ def _windows(waves, is_cry, rng=None, cap: int | None = None):
 
 def fold_top(k: int, prepared, frames, progress: bool):
     """decide(y) -> (P(cry), called a cry) of fold k's fine-tuned top."""
-    from babycry_core.inference.detector import choose_threshold, clip_probability
-    from babycry_core.training.cry_fusion import recording_windows
-    from babycry_core.training.detector import MIN_RECALL, with_quiet_cries
+    from babycry_core.inference.cry_detector import choose_threshold, clip_probability
+    from babycry_core.training.cry_fusion_fit import recording_windows
+    from babycry_core.training.detector_fit import MIN_RECALL, with_quiet_cries
     from babycry_core.training.yamnet_top import MAX_WINDOWS_PER_RECORDING, fit_top, predict_top, window_activations
 
     lab, sr = prepared[2], DETECTOR_FEATURES.sample_rate

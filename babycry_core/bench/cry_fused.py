@@ -20,7 +20,7 @@ DISTIL_TEACHER = "fusion"
 
 
 def _decide(run_dir):
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
     from babycry_core.runs.checkpoint import load
 
     det = CryDetector(load(run_dir))
@@ -34,9 +34,9 @@ def _decide(run_dir):
 
 def fused_run(k: int, model: str, cnn_run, prepared, frames, progress: bool):
     """Fold k's fused run folder, fitted (once) on the fold's parts."""
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
     from babycry_core.runs.checkpoint import load
-    from babycry_core.training.cry_fusion import fit_fusion, fuse_run
+    from babycry_core.training.cry_fusion_fit import fit_fusion, fuse_run
 
     run_dir = paths.results_dir() / "cry_bench" / f"fold{k}" / model
     if not (run_dir / "fusion.json").exists():
@@ -59,7 +59,7 @@ def fold_fused(k: int, model: str, cnn_run, prepared, frames, progress: bool):
 def fold_distilled(k: int, cnn_run, prepared, frames, epochs: int, progress: bool):
     """decide(y) of fold k's student, distilled from the fold's DISTIL_TEACHER run (both made once)."""
     from babycry_core import fileio
-    from babycry_core.training.detector import default_config
+    from babycry_core.training.detector_fit import default_config
     from babycry_core.training.distill import fit_distilled
 
     teacher = fused_run(k, DISTIL_TEACHER, cnn_run, prepared, frames, progress)

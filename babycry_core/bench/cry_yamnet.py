@@ -5,7 +5,7 @@
     yamnet_head       a class-balanced logistic regression on frozen YAMNet clip embeddings (mean and max of the
                       1024-d window embeddings), trained on the fold's training part, its threshold chosen the same way
 
-Both thresholds follow the detector's rule (training/detector.py): the best balanced accuracy among thresholds that
+Both thresholds follow the detector's rule (training/detector_fit.py): the best balanced accuracy among thresholds that
 keep validation recall >= MIN_RECALL, over the validation recordings and their cries turned down to QUIET_DBFS.
 YAMNet runs from its TFLite file in torch (features/yamnet.py); each recording's window scores and embeddings are
 cached on disk by the recording's content, so the five folds compute each recording once.
@@ -34,8 +34,8 @@ def clip_yamnet(y: np.ndarray, sr: int = 8000) -> np.ndarray:
 
 
 def _threshold(p_val: np.ndarray, p_quiet: np.ndarray, val_is_cry: np.ndarray) -> float:
-    from babycry_core.inference.detector import choose_threshold
-    from babycry_core.training.detector import MIN_RECALL
+    from babycry_core.inference.cry_detector import choose_threshold
+    from babycry_core.training.detector_fit import MIN_RECALL
 
     p = np.concatenate([p_val, p_quiet])
     t = np.concatenate([np.asarray(val_is_cry, bool), np.ones(len(p_quiet), bool)])
@@ -44,7 +44,7 @@ def _threshold(p_val: np.ndarray, p_quiet: np.ndarray, val_is_cry: np.ndarray) -
 
 def _quiet(waves, is_cry) -> list[np.ndarray]:
     from babycry_core.augment.waveform import gain
-    from babycry_core.training.detector import QUIET_DBFS
+    from babycry_core.training.detector_fit import QUIET_DBFS
 
     return [gain(w, QUIET_DBFS) for w, c in zip(waves, is_cry) if c]
 

@@ -227,7 +227,7 @@ def main(a) -> int:
         fileio.atomic_write(paths.results_dir() / "upload_answer.md", lambda fh: fh.write(text + "\n"), mode="w")
         return 0
     if a.kind == "episodes":
-        from babycry_core.bench.episodes import main as episodes_main
+        from babycry_core.bench.episodes_bench import main as episodes_main
         return episodes_main(a)
     from babycry_core.bench.leaderboard import run_accuracy  # the accuracy benchmark (model x fold sweep)
 

@@ -3,7 +3,7 @@
 Rows, all on the 5 grouped folds of data/detect (by baby / app install, recording, ESC-50 id, UrbanSound fsID,
 speaker, YouTube video; stratified by kind), every recording tested once:
 
-    verdict           the shipped recipe (training/clip_verdict.py): trained on each fold's training part, its two
+    verdict           the shipped recipe (training/clip_verdict_fit.py): trained on each fold's training part, its two
                       thresholds chosen on the fold's validation part by the shipped rule
     yamnet_head       the issue's baseline: a logistic head on frozen YAMNet clip embeddings (mean and max), trained
                       with the laughter, one threshold (bench/cry_yamnet.py)
@@ -40,7 +40,7 @@ def _fold_answerer(m: str, frames, wave_of):
     """answer(list of waveforms) -> list of answers, for model m fitted on this fold."""
     from babycry_core.bench.cry import _fold_svm
     from babycry_core.bench.cry_yamnet import fold_head, fold_zero_shot
-    from babycry_core.training.clip_verdict import answers_of, fit_verdict, trainable
+    from babycry_core.training.clip_verdict_fit import answers_of, fit_verdict, trainable
 
     train, val = trainable(frames["train"]), trainable(frames["val"])
     tw, vw = [wave_of(c) for c in train["clip_id"]], [wave_of(c) for c in val["clip_id"]]
@@ -59,7 +59,7 @@ def _fold_answerer(m: str, frames, wave_of):
 
 def _score(answer, test, wave_of, uploads) -> dict:
     """answer's parts on a test part, with the uploads whose cleaned twin is in it."""
-    from babycry_core.training.clip_verdict import answer_parts
+    from babycry_core.training.clip_verdict_fit import answer_parts
 
     stems = {Path(p).stem for p in test["path"]}
     mine = sorted(n for n in uploads if Path(n).stem in stems)
@@ -121,8 +121,8 @@ def run(models=MODELS, folds: int = 5, shipped: bool = True, out: Path | None = 
 def shipped_figures(wave_of, uploads) -> dict | None:
     """The shipped detector's verdict on the test part of its own split.json (None when it has no verdict)."""
     from babycry_core.inference.clip_verdict import FILE, ClipVerdict
-    from babycry_core.runs.registry import default_pair
-    from babycry_core.training.clip_verdict import answers_of
+    from babycry_core.runs.run_registry import default_pair
+    from babycry_core.training.clip_verdict_fit import answers_of
     from babycry_core.data import manifest as data
 
     run_dir = default_pair()[0]

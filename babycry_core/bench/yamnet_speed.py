@@ -34,7 +34,7 @@ def yamnet_rows(repeats: int = 10) -> list[dict]:
     from babycry_core.features.yamnet_net import PATCH_HOP_SAMPLES, PATCH_SAMPLES, pad_waveform
     from babycry_core.features.yamnet_litert import TfliteYamnet
     from babycry_core.models import build_model
-    from babycry_core.models.yamnet import YAMNET_FEATURES
+    from babycry_core.models.yamnet_transfer import YAMNET_FEATURES
 
     h = resolve_handle()
     if not is_tflite(h):

@@ -114,7 +114,7 @@ def _print_metrics(run_dir: Path) -> None:
 
 def cmd_evaluate(a) -> int:
     from babycry_core import fileio
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
     from babycry_core.training.cv import cross_validate
     from babycry_core.training.evaluate_runs import evaluate_run
     from babycry_core.training.loop import TrainConfig
@@ -162,7 +162,7 @@ def cmd_predict(a) -> int:
 
 
 def cmd_runs(a) -> int:
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
 
     for r in runs.list_runs():
         f1 = f"{r.macro_f1:.3f}" if r.macro_f1 is not None else "  -  "
@@ -181,7 +181,7 @@ def cmd_models(a) -> int:
 
 def cmd_card(a) -> int:
     from babycry_core import fileio
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
     from babycry_core.runs.model_card import write_model_card
 
     try:
@@ -191,7 +191,7 @@ def cmd_card(a) -> int:
         return 2
     if fileio.read_json(run_dir / "config.json", default={}).get("role") == "detector":
         from babycry_core.runs.detector_card import write_detector_card
-        from babycry_core.training.detector import score_run
+        from babycry_core.training.detector_fit import score_run
 
         if "cry" not in fileio.read_json(run_dir / "metrics.json", default={}):
             score_run(run_dir)
@@ -202,7 +202,7 @@ def cmd_card(a) -> int:
 
 
 def cmd_fuse(a) -> int:
-    from babycry_core.training.cry_fusion import fuse_detector_run
+    from babycry_core.training.cry_fusion_fit import fuse_detector_run
 
     out = fuse_detector_run(a.run, a.mode, progress=not a.quiet)
     print(out)
@@ -210,7 +210,7 @@ def cmd_fuse(a) -> int:
 
 
 def cmd_verdict(a) -> int:
-    from babycry_core.training.clip_verdict import verdict_run
+    from babycry_core.training.clip_verdict_fit import verdict_run
 
     out = verdict_run(a.run, progress=not a.quiet)
     if not a.no_monitor:
@@ -232,14 +232,14 @@ def _print_monitor(run_dir, quiet: bool) -> None:
 
 
 def cmd_monitor(a) -> int:
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
 
     _print_monitor(runs.find_run(a.run), a.quiet)
     return 0
 
 
 def cmd_reasons(a) -> int:
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
     from babycry_core.inference.predictor import load_model
     from babycry_core.inference.reason_naming import FILE, fit_naming
 

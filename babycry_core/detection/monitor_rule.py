@@ -153,7 +153,7 @@ def monitor_run(run_dir, seed: int = 0, progress: bool = True) -> dict:
     from babycry_core import fileio
     from babycry_core.data import manifest as data
     from babycry_core.inference.clip_verdict import FILE
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
     from babycry_core.runs.checkpoint import load
 
     run_dir = Path(run_dir)

@@ -14,7 +14,7 @@
 - `audioset_evidence`: YAMNet's own "Baby cry, infant cry" score, its top classes, and its scores window by window.
 - `frontend_log_mel`: YAMNet's front end as a feature (FeatureConfig frontend "yamnet") for `yamnet_ft`.
 
-The `yamnet` and `yamnet_ft` registry models are in models/yamnet.py.
+The `yamnet` and `yamnet_ft` registry models are in models/yamnet_transfer.py.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ normalised (features/yamnet_sequence.py), summed up as
     how often and by how much the crying scores beat the laughing ones
 
 and a multinomial logistic regression says P(cry), P(laugh), P(other). Two thresholds on P(cry), both chosen on
-validation recordings (training/clip_verdict.py) and stored in the run folder's verdict.json, give the answer:
+validation recordings (training/clip_verdict_fit.py) and stored in the run folder's verdict.json, give the answer:
 
     crying    P(cry) >= cry_threshold
     unsure    lo_threshold <= P(cry) < cry_threshold: "Not sure: it may be laughing, babbling or fussing"

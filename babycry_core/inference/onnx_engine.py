@@ -24,7 +24,7 @@ import numpy as np
 from babycry_core import fileio
 from babycry_core.eval.calibration import softmax
 from babycry_core.runs.checkpoint import LoadedModel
-from babycry_core.inference.detector import CryDetector
+from babycry_core.inference.cry_detector import CryDetector
 from babycry_core.runs.embedding_models import EmbeddingModel
 from babycry_core.features.config import FeatureConfig
 from babycry_core.features.logmel import log_mel
@@ -144,7 +144,7 @@ def find_export(run) -> Path:
     p = Path(str(run))
     if (p / MANIFEST).is_file():
         return p
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
     from babycry_core.runs.export import export_dir_for
 
     run_dir = runs.find_run(run)
@@ -207,7 +207,7 @@ def _key(folder: Path | None) -> tuple:
 def current_export(run) -> Path | None:
     """The run's own export folder (export_dir_for) when it was made from the run's files as they are now (its
     source_sha256 matches), else None: what `predict` answers with by default, without torch."""
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
     from babycry_core.runs.export import export_dir_for
 
     run_dir = runs.find_run(run)
@@ -219,7 +219,7 @@ def _export_folders(run=None, find=None) -> tuple:
     """(detector, reason, single) export folders, chosen as inference.load_predictor chooses runs (the two-step pair
     of checkpoints/default.json by default; a detector + the default reason; a reason model + the default detector;
     any other run alone). find(run) -> folder, raising FileNotFoundError when there is none."""
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
 
     find = find or find_export
     det_run, reason_run = runs.default_pair()

@@ -112,7 +112,7 @@ def load_predictor(run: str | Path | None = None, trust_pickle: bool = False):
     a reason model: the default detector + it; a detector: it + the default reason model.
 
     trust_pickle: also read an old run's pickle (svm.joblib); see runs.checkpoint.load."""
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
 
     det_dir, reason_dir = runs.default_pair()
     if run is not None:
@@ -127,7 +127,7 @@ def load_predictor(run: str | Path | None = None, trust_pickle: bool = False):
     if det_dir is None or (reason_dir is None and run is None):
         return load_model(run, trust_pickle)
     from babycry_core.inference.two_step import TwoStepPredictor
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
 
     key = ("two_step", str(Path(det_dir).resolve()), _mtime(det_dir),
            str(Path(reason_dir).resolve()) if reason_dir else "", _mtime(reason_dir) if reason_dir else 0.0,
@@ -157,7 +157,7 @@ def load_model(run: str | Path | None = None, trust_pickle: bool = False) -> Pre
     """A Predictor for one run id or folder (default: the app's default run), cached by path and mtime.
 
     trust_pickle: also read an old run's pickle (svm.joblib); see runs.checkpoint.load."""
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
 
     _one_blas_thread()
     run_dir = runs.find_run(run) if run else runs.default_run()

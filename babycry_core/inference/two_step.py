@@ -20,7 +20,7 @@ import numpy as np
 from babycry_core.audio import decode as audio
 from babycry_core.inference import wording as L
 from babycry_core.data.corpora import CRY
-from babycry_core.inference.detector import CryDetector, segment_probability
+from babycry_core.inference.cry_detector import CryDetector, segment_probability
 from babycry_core.audio.signal import SILENCE_DBFS, resample, rms_dbfs as level_dbfs
 from babycry_core.inference.prediction import Prediction
 from babycry_core.inference.reason_naming import load_naming

@@ -3,7 +3,7 @@
 Each is a Pipeline (StandardScaler + classifier), class-balanced (class_weight="balanced" for the SVM; balanced
 sample weights at fit time for XGBoost), with the hyperparameter grid that grouped CV searches. Fitting, Platt
 calibration, the run folder and the files they are stored in (svm.skops, xgboost.json + scaler.json) are
-training/classical.py; the fitted predictors are embedding_models.py.
+training/classical_fit.py; the fitted predictors are embedding_models.py.
 """
 from __future__ import annotations
 

@@ -27,10 +27,11 @@ def run_family(family: str) -> str:
 
 def _ensure_loaded() -> dict[str, ModelSpec]:
     if not _REGISTRY:
-        from babycry_core.models import classical, cnn, detector, two_stage, vision, yamnet
+        from babycry_core.models import classical, cnn, detector_net, two_stage, vision, yamnet_transfer
 
         specs = {}
-        for module in (cnn, detector, vision, classical, yamnet, two_stage):  # the order of the pages' select boxes
+        # the order of the pages' select boxes
+        for module in (cnn, detector_net, vision, classical, yamnet_transfer, two_stage):
             for s in module.SPECS:
                 if s.name in specs:
                     raise ValueError(f"model {s.name!r} registered twice")

@@ -15,7 +15,7 @@ small reason probabilities together, so their sum P(cry) grows; measured: gate-s
 at T = 2.1).
 
 This module is the model: the combination (`TwoStageModel`); which classes play which part is `data.corpora.class_roles`.
-Training each stage with training.loop.fit, the noise-mixed gate data and the run folder are training/two_stage.py; the
+Training each stage with training.loop.fit, the noise-mixed gate data and the run folder are training/two_stage_fit.py; the
 post-training checks two_stage_checks.py; runs.checkpoint.load rebuilds it from gate/ and reason/.
 """
 from __future__ import annotations

@@ -104,7 +104,7 @@ def _load_yamnet(run_dir: Path, config: dict, labels: list[str]):
 
     from babycry_core.runs.embedding_models import YamnetModel
     from babycry_core.runs.embeddings import YAMNET, Source
-    from babycry_core.models.yamnet import D_IN, HIDDEN, YamnetHead
+    from babycry_core.models.yamnet_transfer import D_IN, HIDDEN, YamnetHead
     from babycry_core.features.yamnet import handle_for_run
 
     verify_files(run_dir, config)

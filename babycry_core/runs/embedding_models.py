@@ -231,7 +231,8 @@ def feature_contributions(loaded, waveform: np.ndarray, top: int | None = None) 
 
 
 class YamnetModel(EmbeddingModel):
-    """YAMNet embedder + trained head (models/yamnet.YamnetHead); what runs.checkpoint.load returns for a yamnet run."""
+    """YAMNet embedder + trained head (models/yamnet_transfer.YamnetHead); what runs.checkpoint.load returns for a
+    yamnet run."""
 
     def __init__(self, head, source: Source, feature_config: FeatureConfig, labels: list[str]):
         super().__init__(source, feature_config, labels, range(len(labels)))

@@ -56,7 +56,7 @@ def resolve(source, handle: str | None = None) -> Source:
         from babycry_core.features.yamnet import resolve_handle
 
         return Source(YAMNET, handle=resolve_handle(handle))
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
 
     run_dir = Path(runs.find_run(s)).resolve()
     family = fileio.read_json(run_dir / "config.json").get("family", "torch")

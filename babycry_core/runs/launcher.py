@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from babycry_core import paths
-from babycry_core.runs.registry import new_run_dir, pid_alive, run_info, run_pid, set_status
+from babycry_core.runs.run_registry import new_run_dir, pid_alive, run_info, run_pid, set_status
 
 
 def launch(args: list[str], root: Path | None = None, model: str = "run") -> Path:

@@ -314,7 +314,7 @@ def card_text(run_dir: Path, command: str | None = None) -> str:
             if status.get("ended") else f"Card written {now}, at the end of training." if st == "running" and m
             else f"Status {st} (card written {now}).")
     cmd = command or cfg.get("command") or train_command(cfg)
-    from babycry_core.models.detector import DETECTOR_FEATURES
+    from babycry_core.models.detector_net import DETECTOR_FEATURES
 
     # the features `train` gives this model by itself: a detector's come with its name (as_detector_config)
     given = DETECTOR_FEATURES if cfg.get("role") == "detector" else FeatureConfig()

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.runs import weights
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """The one writer of run folders, for every family (the torch CNNs, the cry detector, the YAMNet head, the classical
 heads, the two-stage model and each of its stages).
 
-A run folder is self-describing (the layout is in runs/registry.py). Every file is written atomically (fileio), so a run
-killed half way never looks complete, and status.json says "finished" only after the folder has rebuilt its model.
+A run folder is self-describing (the layout is in runs/run_registry.py). Every file is written atomically (fileio), so
+a run killed half way never looks complete, and status.json says "finished" only after the folder has rebuilt its model.
 `RunWriter(run_dir, enabled=False)` writes nothing: under DDP only rank 0 writes.
 
     begin               the folder says "running" (pid, start time); given the config and family, also a first
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 
 
 class StopFlag:

@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse
 
 from babycry_core.audio import decode as audio
 from babycry_core.audio.errors import AudioError, label as safe_name, too_large
-from babycry_core.serving.errors import NoTraceback, one_line  # noqa: F401 (re-exported)
+from babycry_core.serving.error_middleware import NoTraceback, one_line  # noqa: F401 (re-exported)
 
 log = logging.getLogger("babycry_core.serving.api")
 
@@ -236,7 +236,7 @@ def headline(metrics: dict) -> dict:
 
 def runs_listing() -> dict:
     from babycry_core import fileio, paths
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
 
     pinned = fileio.read_json(paths.checkpoints_dir() / "default.json", default={}) \
         if (paths.checkpoints_dir() / "default.json").exists() else {}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio, paths
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.runs.writer import RunWriter
 
 

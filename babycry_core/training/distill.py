@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core.data.corpora import CRY
-from babycry_core.inference.detector import CryDetector
+from babycry_core.inference.cry_detector import CryDetector
 
 ALPHA = 0.3  # the hard label's weight in each window's target
 
@@ -23,7 +23,7 @@ def teacher_targets(teacher: CryDetector, parts, waves, labels, progress: bool =
     windows, then its augmented copies')."""
     from tqdm import tqdm
 
-    from babycry_core.training.detector import cut
+    from babycry_core.training.detector_fit import cut
 
     X, y, _ = parts["train"]
     k, cry = len(labels), labels.index(CRY)
@@ -48,7 +48,7 @@ def teacher_targets(teacher: CryDetector, parts, waves, labels, progress: bool =
 def fit_distilled(cfg, run_dir: Path, teacher_dir: Path, frames, prepared, progress: bool = True) -> Path:
     """Train the student run in run_dir on fold frames, with build_parts' `prepared` data and the teacher's targets."""
     from babycry_core.runs.checkpoint import load
-    from babycry_core.training.detector import fit_detector
+    from babycry_core.training.detector_fit import fit_detector
 
     teacher = CryDetector(load(teacher_dir))
     if teacher.fusion is None:

@@ -1,10 +1,10 @@
 """The one entry point that trains any registry model: it picks the family's trainer from FITTERS.
 
     torch       training.loop.fit (the log-mel CNNs, from their corpus split; the one epoch loop)
-    detector    training.detector.fit_detector (its own corpus and augmentation, then training.loop.fit's epoch loop)
-    classical   training.classical.fit_classical (svm, xgboost: the one scikit-learn / XGBoost fit path)
+    detector    training.detector_fit.fit_detector (its own corpus and augmentation, then training.loop.fit's epoch loop)
+    classical   training.classical_fit.fit_classical (svm, xgboost: the one scikit-learn / XGBoost fit path)
     yamnet      training.yamnet_head.fit_yamnet (YAMNet embeddings, then the head through training/loop.py's epoch loop)
-    two_stage   training.two_stage.fit_two_stage (gate and reason, each a training.loop.fit run, combined)
+    two_stage   training.two_stage_fit.fit_two_stage (gate and reason, each a training.loop.fit run, combined)
 Every trainer writes its run folder with runs.writer.RunWriter; runs.checkpoint.load rebuilds any of them.
 """
 from __future__ import annotations
@@ -19,13 +19,13 @@ def _torch(cfg, run_dir=None, *, progress=True, **kw):
 
 
 def _detector(cfg, run_dir=None, *, progress=True):
-    from babycry_core.training.detector import as_detector_config, fit_detector
+    from babycry_core.training.detector_fit import as_detector_config, fit_detector
 
     return fit_detector(as_detector_config(cfg), run_dir, progress=progress)
 
 
 def _classical(cfg, run_dir=None, *, progress=True):
-    from babycry_core.training.classical import fit_classical
+    from babycry_core.training.classical_fit import fit_classical
 
     return fit_classical(cfg, run_dir, progress=progress)
 
@@ -37,7 +37,7 @@ def _yamnet(cfg, run_dir=None, *, progress=True):
 
 
 def _two_stage(cfg, run_dir=None, *, progress=True):
-    from babycry_core.training.two_stage import fit_two_stage
+    from babycry_core.training.two_stage_fit import fit_two_stage
 
     return fit_two_stage(cfg, run_dir, progress=progress)
 

@@ -1,4 +1,5 @@
-"""Post-training checks of the two-stage model (models/two_stage.py, training/two_stage.py): metrics.json, re-evaluation.
+"""Post-training checks of the two-stage model (models/two_stage.py, training/two_stage_fit.py): metrics.json,
+re-evaluation.
 
     run_metrics            metrics.json: evaluate() + calibration over the model classes, cry_metrics.report's
                            separate figures (cry detection, reason only, flat, by tag, groups per class), each

@@ -1,8 +1,8 @@
 """Training the `yamnet` model (family "yamnet"): YAMNet (frozen, features/yamnet.py) embeds the saved split, and the
-small head (models/yamnet.py) is trained by training/loop.py's one epoch loop (run_job): class-balanced sampling or loss,
-AdamW (weight decay), early stopping on validation macro-F1, temperature and threshold on validation. The head's
-own hooks: it is built with its input standardisation set from the training embeddings, and takes no SpecAugment
-or mixup (its input is not a log-mel).
+small head (models/yamnet_transfer.py) is trained by training/loop.py's one epoch loop (run_job): class-balanced
+sampling or loss, AdamW (weight decay), early stopping on validation macro-F1, temperature and threshold on
+validation. The head's own hooks: it is built with its input standardisation set from the training embeddings, and
+takes no SpecAugment or mixup (its input is not a log-mel).
 
 Run folder: as a CNN run (config.json with family "yamnet" and a "yamnet" section, feature_config.json,
 labels.json, model.safetensors = the head, calibration.json, metrics.json, status.json, history.jsonl) plus
@@ -22,7 +22,7 @@ def fit_yamnet(cfg, run_dir: Path | None = None, *, progress: bool = True) -> Pa
     """Embed the saved split with YAMNet, train the head, calibrate, test, write the run folder. Returns it."""
     import torch
 
-    from babycry_core.models.yamnet import FAMILY, HIDDEN, build_head
+    from babycry_core.models.yamnet_transfer import FAMILY, HIDDEN, build_head
     from babycry_core.training.loop import TorchJob, run_job, seed_everything
     from babycry_core.runs.weights import WEIGHTS
     from babycry_core.features.yamnet import SAMPLE_RATE, clip_embeddings, describe, load_yamnet, resolve_handle

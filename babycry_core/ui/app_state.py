@@ -30,7 +30,7 @@ import numpy as np
 import streamlit as st
 
 from babycry_core import paths
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 
 
 # ---------------------------------------------------------------- models

@@ -55,7 +55,7 @@ def rtc_configuration() -> dict:
 
 def live_predictor():
     """The two-step answer over the default cry detector (cached for all sessions), or None after one notice."""
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
     from babycry_core.ui import app_state as S
 
     det, _ = runs.default_pair()

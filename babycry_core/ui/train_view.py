@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from babycry_core import paths
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.runs import launcher
 from babycry_core.data.corpora import CORPORA
 from babycry_core.models import model_names

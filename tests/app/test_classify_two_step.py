@@ -33,7 +33,7 @@ def make_detector(root: Path, threshold: float, name: str = DETECTOR) -> Path:
     import torch
 
     from babycry_core.runs.weights import save_weights
-    from babycry_core.models.detector import DETECTOR_FEATURES
+    from babycry_core.models.detector_net import DETECTOR_FEATURES
     from babycry_core.models import build_model
 
     torch.manual_seed(0)

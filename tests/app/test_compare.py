@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from babycry_core import fileio, paths
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.ui import run_plots as rp
 from tests.conftest import tiny_train_config
 

@@ -1,4 +1,4 @@
-"""The Compare page with a run that can say "no cry" (the tiny two-stage run of test_two_stage) beside a tiny
+"""The Compare page with a run that can say "no cry" (the tiny two-stage run of test_two_stage_fit) beside a tiny
 CNN run: the separate cry figures, by-tag chart, groups per class and the coverage curve render; CNN runs alone
 skip the cry section."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import shutil
 from streamlit.testing.v1 import AppTest
 
 from babycry_core import fileio, paths
-from tests.training.test_two_stage import tiny_combined, two_stage_run  # noqa: F401  (fixtures, shared rather than copied)
+from tests.training.test_two_stage_fit import tiny_combined, two_stage_run  # noqa: F401  (fixtures, shared rather than copied)
 
 PAGE = str(paths.ROOT / "pages" / "2_Compare.py")
 CRY_HEADER = "Cry vs no-cry"

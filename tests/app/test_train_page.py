@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from babycry_core import paths
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.runs import launcher
 
 PAGE = str(paths.ROOT / "pages" / "3_Train.py")

@@ -127,10 +127,10 @@ def test_episodes_never_overlap_and_order_holds():
 
 @pytest.fixture(scope="module")
 def shipped():
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
     from babycry_core.inference.two_step import TwoStepPredictor
     from babycry_core.runs.checkpoint import load
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
     from babycry_core.inference.predictor import Predictor
 
     root = paths.ROOT / "checkpoints"

@@ -40,7 +40,7 @@ def listen(listener: LiveListener, y8k: np.ndarray, per_call: int = 5) -> list:
 def shipped():
     """The shipped two-step answer: cry detector + reason model, from checkpoints/ as committed."""
     from babycry_core.inference.two_step import TwoStepPredictor
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
     from babycry_core.inference.predictor import load_model
 
     pair = json.loads((SHIPPED / "default.json").read_text())

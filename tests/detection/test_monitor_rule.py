@@ -16,7 +16,7 @@ HOP = 0.5
 @pytest.fixture(scope="module")
 def shipped_detector():
     from babycry_core import fileio, paths
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
     from babycry_core.runs.checkpoint import load
 
     root = paths.ROOT / "checkpoints"

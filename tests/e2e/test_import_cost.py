@@ -23,7 +23,7 @@ MUST_NOT = ["skops", "sklearn.svm", "sklearn.calibration", "sklearn.pipeline", "
             "tensorflow", "tensorflow_hub", "xgboost", "captum", "shap", "streamlit", "plotly", "matplotlib",
             "onnxruntime", "onnx", "skl2onnx", "ray", "fastapi", "uvicorn", "torchvision",
             "babycry_core.ui", "babycry_core.serving", "babycry_core.training.fit", "babycry_core.runs.export"]
-MUST = ["torch", "babycry_core.inference.two_step", "babycry_core.inference.detector",
+MUST = ["torch", "babycry_core.inference.two_step", "babycry_core.inference.cry_detector",
         "babycry_core.runs.embedding_models", "babycry_core.inference.cry_fusion", "ai_edge_litert"]
 
 # runs the CLI's main in a fresh interpreter, then prints what it imported (stdout: predict's JSON, then a marker)

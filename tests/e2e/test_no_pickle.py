@@ -19,7 +19,7 @@ import pytest
 
 from babycry_core import fileio, paths
 from babycry_core.audio import decode as audio
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.audio import synth
 from babycry_core.runs.checkpoint import load
 from babycry_core.features.logmel import windows

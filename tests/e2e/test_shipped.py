@@ -3,7 +3,7 @@ under 20 MB, has a model card, and classifies a generated clip."""
 import pytest
 
 from babycry_core import fileio, paths
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.audio import synth
 from babycry_core.inference.predictor import Predictor
 from babycry_core.runs.checkpoint import load

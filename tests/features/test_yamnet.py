@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from babycry_core import fileio
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.audio import synth
 from babycry_core.models import get_spec, model_names
 from babycry_core.features import yamnet
@@ -88,7 +88,7 @@ def test_registered_without_importing_tensorflow():
 
 def test_import_order_subprocess_is_safe():
     """Importing the model module, then TF through tf_import (then torchvision again) must not segfault."""
-    code = ("import sys, babycry_core.models.yamnet, babycry_core.features.yamnet\n"
+    code = ("import sys, babycry_core.models.yamnet_transfer, babycry_core.features.yamnet\n"
             "from babycry_core.models import model_names; model_names()\n"
             "assert 'tensorflow' not in sys.modules, 'TF imported before YAMNet was used'\n"
             "from babycry_core.features import tf_import\n"

@@ -80,7 +80,7 @@ def test_yamnet_ft_starts_from_the_files_body(tflite):
 
     from babycry_core.features.logmel import log_mel
     from babycry_core.models import build_model
-    from babycry_core.models.yamnet import BODY_LR_FACTOR, YAMNET_FEATURES
+    from babycry_core.models.yamnet_transfer import BODY_LR_FACTOR, YAMNET_FEATURES
 
     model = build_model("yamnet_ft", 3, pretrained=True).eval()
     assert "yamnet.tflite#469be6a3" in model.pretrained_status

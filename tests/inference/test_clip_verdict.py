@@ -1,4 +1,4 @@
-"""The upload verdict (inference/clip_verdict.py, training/clip_verdict.py): three answers over a whole recording."""
+"""The upload verdict (inference/clip_verdict.py, training/clip_verdict_fit.py): three answers over a whole recording."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 
 from babycry_core.audio import synth
 from babycry_core.inference.clip_verdict import (CLASSES, RIVALS, ClipVerdict, clip_features, contexts)
-from babycry_core.training import clip_verdict as fit
+from babycry_core.training import clip_verdict_fit as fit
 from tests.conftest import shared_or_skip
 
 SR = 8000

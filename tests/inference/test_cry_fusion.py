@@ -1,4 +1,4 @@
-"""The fused cry detector (inference/cry_fusion.py, training/cry_fusion.py) on the real YAMNet file.
+"""The fused cry detector (inference/cry_fusion.py, training/cry_fusion_fit.py) on the real YAMNet file.
 
 A fusion is fitted on generated recordings (cry sweeps against low voice-like sweeps and noise) on top of the
 shipped CNN detector, written as a run folder, and loaded back through the one CryDetector the app uses."""
@@ -10,7 +10,7 @@ import pytest
 from babycry_core import paths
 from babycry_core.audio import synth
 from babycry_core.inference.cry_fusion import YamnetFusion, sigmoid
-from babycry_core.runs import registry as runs  # the shipped CNN detector
+from babycry_core.runs import run_registry as runs  # the shipped CNN detector
 from tests.conftest import shared_or_skip
 
 SR = 8000
@@ -74,9 +74,9 @@ def _recordings(kind: str, n: int):
 
 @pytest.mark.parametrize("mode", ["fusion", "cascade"])
 def test_a_fused_run_loads_answers_and_falls_back_without_yamnet(tflite, tmp_path, monkeypatch, mode):
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
     from babycry_core.runs.checkpoint import load
-    from babycry_core.training.cry_fusion import fit_fusion, fuse_run
+    from babycry_core.training.cry_fusion_fit import fit_fusion, fuse_run
 
     monkeypatch.setenv("BABYCRY_YAMNET", tflite)
     import shutil

@@ -16,7 +16,7 @@ DETECTOR_LABELS = ["cry", "laugh", "noise", "silence", "speech"]
 def make_detector_run(root, cry_threshold: float, name: str = "det"):
     """An untrained cry_detector run whose threshold decides for it (0: always a cry, 1.01: never)."""
     from babycry_core.runs.weights import save_weights
-    from babycry_core.models.detector import DETECTOR_FEATURES
+    from babycry_core.models.detector_net import DETECTOR_FEATURES
     from babycry_core.models import build_model
 
     d = root / name
@@ -144,7 +144,7 @@ def test_a_detector_alone_answers_step_one_only():
 def test_an_upload_verdict_gives_three_answers(two_step, monkeypatch, p_cry, status):
     """A detector with an upload verdict: its P(cry) against the two thresholds decides; a reason only for crying."""
     from babycry_core.inference.clip_verdict import ClipVerdict, Verdict
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
 
     v = ClipVerdict(np.zeros(1), np.ones(1), np.zeros((3, 1)), np.zeros(3), cry_threshold=0.6, lo_threshold=0.2)
     answer = v.answer_of(p_cry)

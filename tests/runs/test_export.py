@@ -107,7 +107,7 @@ def test_parity_detector_logits_within_1e4(shipped_env):
     """The detector's logits, ONNX against torch, on every window of 20 real clips and the generated signals."""
     from babycry_core.audio import decode as audio
     from babycry_core.runs.checkpoint import load
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
     from babycry_core.runs.export import ort_run, torch_logits
     from babycry_core.features.logmel import windows
 

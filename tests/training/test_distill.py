@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from babycry_core.data.corpora import DETECTOR_CLASSES
-from babycry_core.models.detector import DETECTOR_FEATURES
+from babycry_core.models.detector_net import DETECTOR_FEATURES
 from babycry_core.training import distill
 
 LABELS = list(DETECTOR_CLASSES)
@@ -48,7 +48,7 @@ def test_a_window_count_mismatch_is_an_error():
 
 def test_the_loop_learns_the_soft_targets_not_the_labels(tmp_path):
     """Hard labels say class 0 for everything; the targets say class 1 for the loud half: the run follows them."""
-    from babycry_core.training.detector import default_config
+    from babycry_core.training.detector_fit import default_config
     from babycry_core.training.loop import fit, predict_logits
     from babycry_core.runs.weights import load_torch_model
 

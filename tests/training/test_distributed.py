@@ -11,7 +11,7 @@ import pytest
 from safetensors.torch import load_file
 
 from babycry_core import paths
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 
 ARGS = ["train", "--model", "cnn", "--epochs", "2", "--batch-size", "8", "--threads", "1", "--seed", "3"]
 

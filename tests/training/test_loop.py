@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from babycry_core import fileio
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.runs.checkpoint import load
 from babycry_core.inference.predictor import load_predictor, predict
 from tests.conftest import tiny_train_config

@@ -4,7 +4,7 @@ import pytest
 
 from babycry_core import fileio, paths
 from babycry_core.audio import synth
-from babycry_core.inference.detector import choose_threshold, clip_probability, segment_probability
+from babycry_core.inference.cry_detector import choose_threshold, clip_probability, segment_probability
 from tests.conftest import shared_or_skip
 
 SHIPPED = paths.ROOT / "checkpoints"
@@ -76,7 +76,7 @@ def _shipped_detector():
     if not pinned.get("detector"):
         pytest.skip("no detector named in checkpoints/default.json")
     from babycry_core.runs.checkpoint import load
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
 
     return CryDetector(load(SHIPPED / pinned["detector"]))
 
@@ -121,8 +121,8 @@ def test_shipped_detector_answers_generated_signals(kind):
 def test_a_generic_train_config_gets_the_detectors_windows_and_keeps_what_was_given():
     """`train --model cry_detector` (the CLI's and the Train page's generic TrainConfig) trains the detector
     on its own 2 s normalised windows and corpus; a flag the user gave stays."""
-    from babycry_core.models.detector import DETECTOR_FEATURES
-    from babycry_core.training.detector import as_detector_config
+    from babycry_core.models.detector_net import DETECTOR_FEATURES
+    from babycry_core.training.detector_fit import as_detector_config
     from babycry_core.training.loop import TrainConfig
 
     cfg = as_detector_config(TrainConfig(model="cry_detector", epochs=3))

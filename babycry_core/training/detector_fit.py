@@ -18,8 +18,8 @@ import pandas as pd
 
 from babycry_core import fileio
 from babycry_core.data.corpora import CRY, DETECTOR_CLASSES, SPEECH
-from babycry_core.inference.detector import CryDetector, choose_threshold
-from babycry_core.models.detector import DETECTOR_FEATURES
+from babycry_core.inference.cry_detector import CryDetector, choose_threshold
+from babycry_core.models.detector_net import DETECTOR_FEATURES
 from babycry_core.audio.signal import rms_dbfs
 from babycry_core.features.config import FeatureConfig
 from babycry_core.features.logmel import fix_length, log_mel

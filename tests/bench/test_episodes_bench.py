@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from babycry_core import paths
-from babycry_core.bench import episodes as B
+from babycry_core.bench import episodes_bench as B
 from babycry_core.detection.episodes import Episode
 from babycry_core.augment.nights import matches
 from tests.conftest import shared_or_skip

@@ -9,7 +9,7 @@
   them.
 - The screen (modes "cascade" and "fusion"): the CNN window P(cry) that lets through SCREEN_RECALL of the validation
   cries' active windows (quiet ones included), so that YAMNet runs only where the CNN hears something cry-like.
-- The clip threshold: the detector's rule (training/detector.py) on the validation recordings and quiet cries.
+- The clip threshold: the detector's rule (training/detector_fit.py) on the validation recordings and quiet cries.
 
 Window features are cached on disk per recording (by content and YAMNet's weights): five folds compute each
 recording once.
@@ -26,8 +26,8 @@ from babycry_core import fileio, paths
 from babycry_core.data.corpora import CRY
 from babycry_core.features.logmel import windows
 from babycry_core.inference.cry_fusion import MODES, YamnetFusion, logit
-from babycry_core.inference.detector import CryDetector, choose_threshold, clip_probability
-from babycry_core.training.detector import active
+from babycry_core.inference.cry_detector import CryDetector, choose_threshold, clip_probability
+from babycry_core.training.detector_fit import active
 
 MAX_WINDOWS_PER_RECORDING = 6
 SCREEN_RECALL = 0.99
@@ -41,7 +41,7 @@ def recording_windows(y: np.ndarray, cfg) -> np.ndarray:
 
 
 def sampled_active(W: np.ndarray, rng=None, cap: int | None = None) -> np.ndarray:
-    """Indices of the active windows of one recording's windows W (training.detector.active), at most `cap` of them
+    """Indices of the active windows of one recording's windows W (training.detector_fit.active), at most `cap` of them
     drawn by rng: a few training examples per recording, none from its pauses."""
     keep = np.flatnonzero(active(W))
     if cap and len(keep) > cap:
@@ -88,7 +88,7 @@ def fit_head(F: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 def validation_table(det: CryDetector, val_waves, val_is_cry, handle: str | None = None):
     """Per validation recording and per validation cry turned down to QUIET_DBFS: the CNN's window P(cry), YAMNet's
     window features and the active windows; and whether each is a cry. (p_cnn, feats, act, rec_cry)"""
-    from babycry_core.training.detector import with_quiet_cries
+    from babycry_core.training.detector_fit import with_quiet_cries
 
     recs, rec_cry = with_quiet_cries(val_waves, val_is_cry)
     p_cnn, feats, act = [], [], []
@@ -104,7 +104,7 @@ def fit_fusion(det: CryDetector, train_waves, train_is_cry, val_waves, val_is_cr
                handle: str | None = None, seed: int = 0, progress: bool = False) -> YamnetFusion:
     """YAMNet's side for the CNN detector `det` (see the module doc)."""
     from babycry_core.features.yamnet import model_key
-    from babycry_core.training.detector import QUIET_DBFS
+    from babycry_core.training.detector_fit import QUIET_DBFS
 
     if mode not in MODES:
         raise ValueError(f"unknown fusion mode {mode!r}; valid: {', '.join(MODES)}")
@@ -132,7 +132,7 @@ def calibrate(fusion: YamnetFusion, p_cnn, feats, act, rec_cry, top_fraction: fl
     """The screen (cascade and fusion: the CNN window P(cry) that lets through SCREEN_RECALL of the validation cries'
     active windows) and the clip threshold (the detector's rule), from validation recordings' CNN window P(cry),
     YAMNet window features and active windows."""
-    from babycry_core.training.detector import MIN_RECALL
+    from babycry_core.training.detector_fit import MIN_RECALL
 
     rec_cry = np.asarray(rec_cry, bool)
     if fusion.mode in ("cascade", "fusion"):
@@ -163,9 +163,9 @@ def fuse_detector_run(cnn_run, mode: str = "fusion", out_dir: Path | None = None
     training part and augmented copies for the head, its validation part for the fusion and the threshold), written
     as a new run folder (checkpoints/<time>-cry_fusion-<hex>/); its test figures are scored as for any detector."""
     from babycry_core.data import manifest as data
-    from babycry_core.runs import registry as runs
+    from babycry_core.runs import run_registry as runs
     from babycry_core.runs.checkpoint import load
-    from babycry_core.training.detector import CORPUS, build_parts, default_config, score_run
+    from babycry_core.training.detector_fit import CORPUS, build_parts, default_config, score_run
 
     cnn_run = runs.find_run(cnn_run)
     config = fileio.read_json(cnn_run / "config.json")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.models.two_stage import CRY, FAMILY, LOG_FLOOR, NAME, STAGE_MODEL, STAGES, TwoStageModel
 from babycry_core.data.corpora import class_roles
 from babycry_core.runs.writer import RunWriter, stop_on_sigterm

@@ -89,7 +89,7 @@ def fit_verdict(train_waves, train_frame: pd.DataFrame, val_waves, val_frame: pd
                 handle: str | None = None, progress: bool = False) -> ClipVerdict:
     """A verdict fitted on training recordings, its thresholds chosen on validation ones (see the module doc)."""
     from babycry_core.features.yamnet import model_key
-    from babycry_core.training.detector import QUIET_DBFS, with_quiet_cries
+    from babycry_core.training.detector_fit import QUIET_DBFS, with_quiet_cries
 
     keep = clean_mask(train_frame)
     targets = [verdict_class(lab, k) for lab, k in zip(train_frame["label"], train_frame.get("kind", train_frame["label"]))]
@@ -123,7 +123,7 @@ def answer_parts(answer, waves, frame: pd.DataFrame, upload_waves=()) -> dict:
     """answer(waveforms) -> answers, on test recordings (their kinds and groups), their cries turned down to
     QUIET_DBFS and raw phone uploads: what eval/upload_answer.upload_figures scores."""
     from babycry_core.augment.waveform import gain
-    from babycry_core.training.detector import QUIET_DBFS
+    from babycry_core.training.detector_fit import QUIET_DBFS
 
     quiet = [gain(w, QUIET_DBFS) for w, lab in zip(waves, frame["label"]) if lab == CRY]
     return {"answers": answer(waves), "kinds": frame["kind"].tolist(), "groups": frame["group"].astype(str).tolist(),
@@ -144,8 +144,8 @@ def verdict_run(detector_run, out_dir: Path | None = None, progress: bool = True
     `detect`) with an upload verdict fitted on the fixed split of data/detect: training part to learn, validation
     part for the thresholds; the clip ids of each part go to split.json and the test figures to metrics.json."""
     from babycry_core.data import manifest as data
-    from babycry_core.runs import registry as runs
-    from babycry_core.training.detector import CORPUS, load_waves
+    from babycry_core.runs import run_registry as runs
+    from babycry_core.training.detector_fit import CORPUS, load_waves
 
     src = runs.find_run(detector_run)
     config = fileio.read_json(src / "config.json")

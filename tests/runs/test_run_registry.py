@@ -7,7 +7,7 @@ import time
 import pytest
 
 from babycry_core import fileio
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.runs import launcher
 
 

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from babycry_core import fileio
-from babycry_core.training import detector as T
+from babycry_core.training import detector_fit as T
 from babycry_core.audio import synth
 from babycry_core.data.corpora import DETECTOR_CLASSES
 
@@ -49,7 +49,7 @@ def frames(tmp_path):
 
 def test_one_epoch_detector_run_describes_itself(frames, tmp_path, monkeypatch):
     from babycry_core.runs.checkpoint import load
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
 
     monkeypatch.setattr(T, "N_HOUSEHOLD", 3)
     monkeypatch.setattr(T, "N_LAUGHS", (2, 2))

@@ -63,7 +63,7 @@ def finished(run: Path) -> bool:
 def fold_detector(k: int, model: str = MODEL):
     """(CryDetector, run name, held_out, note) for fold k: its `model` run, else the shipped detector."""
     from babycry_core.runs.checkpoint import load
-    from babycry_core.inference.detector import CryDetector
+    from babycry_core.inference.cry_detector import CryDetector
 
     run = paths.results_dir() / "cry_bench" / f"fold{k}" / model
     if finished(run):
@@ -84,8 +84,8 @@ def fold_monitor(k: int, det, frames, progress: bool = True) -> None:
     results/cry_bench/fold<k>/monitor/."""
     from babycry_core.detection.monitor_rule import choose, make_nights
     from babycry_core.inference.clip_verdict import ClipVerdict
-    from babycry_core.training.clip_verdict import SR as VSR, fit_verdict, trainable
-    from babycry_core.training.detector import load_waves
+    from babycry_core.training.clip_verdict_fit import SR as VSR, fit_verdict, trainable
+    from babycry_core.training.detector_fit import load_waves
 
     folder = paths.results_dir() / "cry_bench" / f"fold{k}" / "monitor"
     if not (folder / "verdict.json").is_file() or "monitor" not in fileio.read_json(folder / "verdict.json"):

@@ -18,7 +18,7 @@ from babycry_core import fileio
 from babycry_core.data import corpora
 from babycry_core.eval import cry_metrics
 from babycry_core.data import manifest as data
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.audio import synth
 from babycry_core.data.corpora import UNKNOWN_CRY, CorpusSpec
 from babycry_core.data.sources import SourceSpec

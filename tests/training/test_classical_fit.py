@@ -9,7 +9,7 @@ import pytest
 
 from babycry_core import fileio
 from babycry_core.runs import embeddings
-from babycry_core.runs import registry as runs
+from babycry_core.runs import run_registry as runs
 from babycry_core.audio import synth
 from babycry_core.runs.checkpoint import LOADERS, load
 from babycry_core.data.manifest import resolve_path
@@ -68,7 +68,7 @@ def _check_run(run, kind, tiny_data, source_kind):
 
 
 def test_registry_lists_the_classical_models():
-    from babycry_core.training.classical import HEADS
+    from babycry_core.training.classical_fit import HEADS
 
     assert {"svm", "xgboost"} <= set(model_names("classical"))
     for n in ("svm", "xgboost"):

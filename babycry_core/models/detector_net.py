@@ -1,5 +1,6 @@
 """The cry detector's network (`cry_detector`): the small CNN over 2 s normalised log-mel windows, five outputs
-(cry, laugh, noise, silence, speech). Its data, training and threshold are in training/detector.py (training.fit picks it)."""
+(cry, laugh, noise, silence, speech). Its data, training and threshold are in training/detector_fit.py
+(training.fit picks it)."""
 from __future__ import annotations
 
 from babycry_core.features.config import FeatureConfig
