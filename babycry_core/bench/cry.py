@@ -346,3 +346,11 @@ def format_report(rep: dict) -> str:
         lines.append(f"\ncry_detector minus svm_anchor, cry F1: {d['point']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
                      + (" (ahead outside the interval)" if d["ahead_outside_interval"] else " (not clear of it)"))
     return "\n".join(lines)
+
+
+def main(a) -> int:
+    """`bench cry [--models ...] [--folds K] [--epochs N] [--only-folds ...] [--cached-only] [--out FILE]`."""
+    rep = run(a.models or MODELS, folds=a.folds, epochs=a.epochs or 0, out=a.out, cached_only=a.cached_only,
+              only_folds=a.only_folds)
+    print(format_report(rep))
+    return 0

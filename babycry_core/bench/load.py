@@ -10,6 +10,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from babycry_core import fileio, paths
+
 
 def _latencies(predictor, clip: bytes, concurrency: int, rounds: int) -> list[float]:
     barrier = threading.Barrier(concurrency)
@@ -52,3 +54,11 @@ def format_sweep(res: dict) -> str:
               f"{r['throughput_per_s']:.0f} |" for r in res["rows"]]
     lines.append(f"sustained before the median latency doubles: {res['sustained_before_doubling']} concurrent requests")
     return "\n".join(lines)
+
+
+def main(a) -> int:
+    """`bench load [--run RUN] [--repeats N] [--out FILE]`."""
+    res = concurrency_sweep(a.run, rounds=max(2, a.repeats // 4))
+    print(format_sweep(res))
+    fileio.write_json(a.out or paths.results_dir() / "bench_load.json", res)
+    return 0

@@ -1,51 +1,14 @@
-"""Benchmarks: `bench speed` (per-clip latency, throughput, training epoch time, memory) and `bench accuracy`.
+"""`bench speed`: per-clip latency, throughput, training epoch time and memory of the torch models, and YAMNet's.
 
 Speed is measured here, never in timed tests. Figures are medians (min-max) over repeats on a 7 s clip.
 """
 from __future__ import annotations
 
-import argparse
 import resource
 import time
 
-
 from babycry_core import fileio, paths
 from babycry_core.bench.timing import timeit_ms
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=["speed", "accuracy", "load", "cry", "serve", "export", "episodes", "startup",
-                                     "upload"],
-                   help="speed: per-clip latency; accuracy: the leaderboard; load: concurrent classify requests; "
-                        "cry: the cry detector against its anchors on grouped folds; serve: the HTTP API under "
-                        "1-8 clients; export: one prediction with onnxruntime against torch; episodes: crying "
-                        "episodes over synthetic nights from held-out folds, and detect's speed on a long file; startup: "
-                        "whole-process time and memory of --help and predict, in fresh processes; upload: the upload "
-                        "answer (crying / not sure / not a cry) of the shipped recipe and the anchors on grouped folds, "
-                        "and of the shipped run on its own test part")
-    p.add_argument("--run", default=None, help="load: run id or folder (default: the app's default checkpoint)")
-    p.add_argument("--models", nargs="+", default=None,
-                   help="registry names (default: all torch models); episodes: the `bench cry` fold run to evaluate "
-                        "(results/cry_bench/fold<k>/NAME/, plain or fused; default cry_detector)")
-    p.add_argument("--repeats", type=int, default=None, help="default: 20 (startup: 5 fresh processes each)")
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--corpus", nargs="+", default=["donateacry"], help="accuracy: donateacry and/or combined")
-    p.add_argument("--epochs", type=int, default=None, help="accuracy: one epoch budget for every model "
-                   "(default: the per-model budgets in leaderboard.BUDGETS)")
-    p.add_argument("--protocols", nargs="+", choices=["grouped", "random"], default=["grouped", "random"],
-                   help="accuracy: grouped folds (by baby, honest) and/or random folds (by file, leaky)")
-    p.add_argument("--threads", type=int, default=2, help="accuracy: torch threads per training run")
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                   help="accuracy: reuse the finished folds under results/runs/leaderboard/")
-    p.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help="accuracy: run the models x folds jobs here (default) or as Ray tasks (requirements-scale.txt)")
-    p.add_argument("--address", default=None, help="accuracy: an existing Ray cluster (default with ray: a local one)")
-    p.add_argument("--only-folds", type=int, nargs="+", default=None,
-                   help="cry: work on these folds only (another process may take the others)")
-    p.add_argument("--cached-only", action="store_true",
-                   help="cry: train nothing; report the folds that every model has finished (results/cry_bench/)")
-    p.add_argument("--out", default=None, help="JSON output (default: results/bench_<kind>.json)")
 
 
 def speed(models: list[str] | None = None, repeats: int = 20, train_epoch: bool = True) -> list[dict]:
@@ -191,44 +154,12 @@ def format_speed(rows: list[dict]) -> str:
 
 
 def main(a) -> int:
-    if a.kind in ("serve", "export"):
-        from babycry_core.bench import serve as bench_serve
-
-        return bench_serve.main(a)
-    if a.kind == "load":
-        from babycry_core.bench.load import concurrency_sweep, format_sweep
-
-        res = concurrency_sweep(a.run, rounds=max(2, a.repeats // 4))
-        print(format_sweep(res))
-        fileio.write_json(a.out or paths.results_dir() / "bench_load.json", res)
-        return 0
-    if a.kind == "speed":
-        torch_models = None if not a.models else [m for m in a.models if m != "yamnet"]  # None: every torch model
-        rows = speed(torch_models, a.repeats) if torch_models != [] else []
-        if rows:
-            print(format_speed(rows))
-            fileio.write_json(a.out or paths.results_dir() / "bench_speed.json", rows)
-        if not a.models or "yamnet" in a.models:
-            _yamnet_speed(a.repeats)
-        return 0
-    if a.kind == "cry":
-        from babycry_core.bench.cry import MODELS, format_report, run
-
-        rep = run(a.models or MODELS, folds=a.folds, epochs=a.epochs or 0, out=a.out, cached_only=a.cached_only,
-                  only_folds=a.only_folds)
-        print(format_report(rep))
-        return 0
-    if a.kind == "upload":
-        from babycry_core.bench.upload import MODELS as UPLOAD_MODELS, format_report as upload_report, run as upload_run
-
-        rep = upload_run(a.models or UPLOAD_MODELS, folds=a.folds, out=a.out)
-        text = upload_report(rep)
-        print(text)
-        fileio.atomic_write(paths.results_dir() / "upload_answer.md", lambda fh: fh.write(text + "\n"), mode="w")
-        return 0
-    if a.kind == "episodes":
-        from babycry_core.bench.episodes_bench import main as episodes_main
-        return episodes_main(a)
-    from babycry_core.bench.leaderboard import run_accuracy  # the accuracy benchmark (model x fold sweep)
-
-    return run_accuracy(a)
+    """`bench speed`: the torch models (or `--models`), then YAMNet per engine unless --models leaves it out."""
+    torch_models = None if not a.models else [m for m in a.models if m != "yamnet"]  # None: every torch model
+    rows = speed(torch_models, a.repeats) if torch_models != [] else []
+    if rows:
+        print(format_speed(rows))
+        fileio.write_json(a.out or paths.results_dir() / "bench_speed.json", rows)
+    if not a.models or "yamnet" in a.models:
+        _yamnet_speed(a.repeats)
+    return 0

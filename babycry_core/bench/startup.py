@@ -23,7 +23,7 @@ PHONE_CLIPS = "uploads-sample/*.3gp"  # real phone uploads, under ../shared/data
 
 
 def add_arguments(p) -> None:
-    """`bench startup`'s own option (its kind and --repeats are bench/speed.py's)."""
+    """`bench startup`'s own option (its kind and --repeats are bench/dispatch.py's)."""
     p.add_argument("--clip", default=None, help="startup: the recording `predict` classifies (default: a phone "
                    "clip from ../shared/data/uploads-sample, else a generated cry)")
 

@@ -159,3 +159,12 @@ def format_report(rep: dict) -> str:
         lines.append(f"\nverdict minus {a}, F1 of 'crying': {d['point']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
                      + (" (ahead outside the interval)" if d["ahead_outside_interval"] else " (not clear of it)"))
     return "\n".join(lines)
+
+
+def main(a) -> int:
+    """`bench upload [--models ...] [--folds K] [--out FILE]`; the report also goes to results/upload_answer.md."""
+    rep = run(a.models or MODELS, folds=a.folds, out=a.out)
+    text = format_report(rep)
+    print(text)
+    fileio.atomic_write(paths.results_dir() / "upload_answer.md", lambda fh: fh.write(text + "\n"), mode="w")
+    return 0

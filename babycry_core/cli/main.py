@@ -256,14 +256,9 @@ def cmd_reasons(a) -> int:
 
 
 def cmd_bench(a) -> int:
-    if a.kind == "startup":  # whole-process cost of --help and predict, in fresh processes
-        from babycry_core.bench.startup import main as startup
+    from babycry_core.bench import dispatch
 
-        return startup(a)
-    from babycry_core.bench import speed as bench
-
-    a.repeats = 20 if a.repeats is None else a.repeats
-    return bench.main(a)
+    return dispatch.run(a)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -346,11 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_commands(sub)
 
     s = sub.add_parser("bench", help="speed and accuracy benchmarks")
-    from babycry_core.bench.speed import add_arguments
-    from babycry_core.bench.startup import add_arguments as add_startup_arguments
+    from babycry_core.bench import dispatch
 
-    add_arguments(s)
-    add_startup_arguments(s)
+    dispatch.add_arguments(s)
     s.set_defaults(func=cmd_bench)
     return p
 
