@@ -9,7 +9,7 @@ input the handcrafted embedding in numpy; onnxruntime runs the CNNs (model.onnx)
 nor xgboost.
 
 `load_onnx_predictor(run)` resolves runs as `inference.load_predictor` does (checkpoints/default.json's detector
-+ reason pair by default); each run's export is found in `export.export_dir_for(run)`, or `run` may be an export
++ reason pair by default); each run's export is found in `registry.export_dir_for(run)`, or `run` may be an export
 folder itself (a device has only those). A run without an export is a one-line FileNotFoundError with the command
 that makes it. Not covered: yamnet runs and classical heads on CNN / YAMNet embeddings (they do not export).
 """
@@ -88,7 +88,7 @@ class OnnxClassical(EmbeddingModel):
         self.net, self.scaler = net, scaler
 
     def head_proba(self, E):
-        from babycry_core.runs.export import standardise
+        from babycry_core.runs.embedding_models import standardise
 
         return self.net.run(standardise(E, self.scaler)).astype(np.float64)
 
@@ -145,10 +145,9 @@ def find_export(run) -> Path:
     if (p / MANIFEST).is_file():
         return p
     from babycry_core.runs import run_registry as runs
-    from babycry_core.runs.export import export_dir_for
 
     run_dir = runs.find_run(run)
-    folder = export_dir_for(run_dir)
+    folder = runs.export_dir_for(run_dir)
     if not (folder / MANIFEST).is_file():
         raise FileNotFoundError(f"run {run_dir.name} has no ONNX export; make it with "
                                 f"`python -m babycry_core export {run_dir.name} --format onnx` "
@@ -208,11 +207,10 @@ def current_export(run) -> Path | None:
     """The run's own export folder (export_dir_for) when it was made from the run's files as they are now (its
     source_sha256 matches), else None: what `predict` answers with by default, without torch."""
     from babycry_core.runs import run_registry as runs
-    from babycry_core.runs.export import export_dir_for
 
     run_dir = runs.find_run(run)
-    m = fileio.read_json(export_dir_for(run_dir) / MANIFEST, default={})
-    return export_dir_for(run_dir) if m.get("source_sha256") == runs.source_sha256(run_dir) else None
+    m = fileio.read_json(runs.export_dir_for(run_dir) / MANIFEST, default={})
+    return runs.export_dir_for(run_dir) if m.get("source_sha256") == runs.source_sha256(run_dir) else None
 
 
 def _export_folders(run=None, find=None) -> tuple:

@@ -268,3 +268,11 @@ def source_of(run_dir: Path, config: dict) -> Source:
     if kind == "cnn":
         return Source("cnn", run_dir=(Path(run_dir) / meta.get("path", EMBEDDER)).resolve())
     raise ValueError(f"checkpoint {Path(run_dir).name} is damaged: unknown embedding source {kind!r}")
+
+
+def standardise(E: np.ndarray, scaler: dict | None) -> np.ndarray:
+    """XGBoost's input as XgbModel.dmatrix makes it (float64 standardisation, then float32); svm: E as is."""
+    if not scaler:
+        return np.asarray(E, np.float32)
+    mean, scale = np.asarray(scaler["mean"], np.float64), np.asarray(scaler["scale"], np.float64)
+    return ((np.asarray(E, np.float64) - mean) / scale).astype(np.float32)

@@ -28,6 +28,8 @@ import numpy as np
 
 from babycry_core import fileio
 from babycry_core.runs import run_registry as runs
+from babycry_core.runs.embedding_models import standardise
+from babycry_core.runs.run_registry import export_dir_for
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,6 @@ XGB_OPSET = 15  # the highest onnxmltools' XGBoost converter supports
 
 class NotExportable(ValueError):
     """This run cannot be exported; str() is one line that says why."""
-
-
-def export_dir_for(run_dir: Path) -> Path:
-    """Where a run's export goes by default: `$BABYCRY_EXPORTS/<run id>/` or the run's own `onnx/` folder."""
-    root = os.environ.get("BABYCRY_EXPORTS")
-    return Path(root).expanduser().resolve() / Path(run_dir).name if root else Path(run_dir) / "onnx"
 
 
 def default_runs() -> list[Path]:
@@ -270,14 +266,6 @@ def _export_classical(model, name: str, out: Path, cfg) -> dict:
             "output": {"name": "probabilities"},
             "parity": {"inputs": "handcrafted embeddings of generated signals", "n": len(E),
                        "max_abs_diff_probabilities": diff}}
-
-
-def standardise(E: np.ndarray, scaler: dict | None) -> np.ndarray:
-    """XGBoost's input as XgbModel.dmatrix makes it (float64 standardisation, then float32); svm: E as is."""
-    if not scaler:
-        return np.asarray(E, np.float32)
-    mean, scale = np.asarray(scaler["mean"], np.float64), np.asarray(scaler["scale"], np.float64)
-    return ((np.asarray(E, np.float64) - mean) / scale).astype(np.float32)
 
 
 def main(run: str, fmt: str = "onnx", out: str | None = None) -> list[dict]:

@@ -212,6 +212,12 @@ BOOKKEEPING = {"MODEL_CARD.md", "history.jsonl", "status.json", "metrics.json", 
                "progress.json"}
 
 
+def export_dir_for(run_dir: Path) -> Path:
+    """Where a run's export goes by default: `$BABYCRY_EXPORTS/<run id>/` or the run's own `onnx/` folder."""
+    root = os.environ.get("BABYCRY_EXPORTS")
+    return Path(root).expanduser().resolve() / Path(run_dir).name if root else Path(run_dir) / "onnx"
+
+
 def source_sha256(run_dir: Path) -> str:
     """One sha256 over the files of a run folder that its answers come from (weights, configs, calibration, the
     YAMNet side, the verdict): an export records it, and is current while it still matches."""

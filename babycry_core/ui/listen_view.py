@@ -193,7 +193,10 @@ def _panel(listener, sound: bool) -> None:
     r = view.rule
     st.caption(f"Alert rule: at least {r.on_seconds:g} s of crying (windows with P(cry) ≥ {view.threshold:.0%}, "
                f"{r.hop_seconds:g} s each) within the last {r.window_seconds:g} s; it ends after "
-               f"{r.off_seconds:g} s without crying, so one spell gives one alert.")
+               f"{r.off_seconds:g} s without crying, so one spell gives one alert."
+               + (f" The alert waits until the whole-recording check hears the spell as crying (P(cry) ≥ "
+                  f"{r.confirm_threshold:.0%} over up to {r.confirm_seconds:g} s): laughing and babbling often look "
+                  "like crying 2 s at a time." if r.confirm_threshold is not None else ""))
     st.subheader("Episodes")
     table = episodes_frame(view)
     if table.empty:

@@ -6,6 +6,7 @@ the alert banner, the episodes table with the reason, and the download only afte
 from __future__ import annotations
 
 import asyncio
+import json
 import types
 
 import numpy as np
@@ -83,6 +84,10 @@ def test_a_cry_raises_the_banner_and_fills_the_table(fake_webrtc):
     assert len(at.get("audio")) == 1  # the beep, switched on
     banner = [e.value for e in at.error]
     assert banner and "Crying now" in banner[0] and "Sustained crying since" in banner[0]
+    shipped = paths.ROOT / "checkpoints"
+    monitor = json.loads((shipped / json.loads((shipped / "default.json").read_text())["detector"] / "verdict.json")
+                         .read_text())["monitor"]  # the shipped monitor rule, shown under the strip
+    assert f"whole-recording check hears the spell as crying (P(cry) ≥ {monitor['confirm_threshold']:.0%}" in _text(at)
     table = at.dataframe[0].value
     assert list(table.columns) == ["start", "duration", "peak P(cry)", "reason"] and len(table) == 1
     assert "crying now" in table["duration"][0]
