@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from babycry_core.data.sources import CRY_KIND, MetaTable, SourceSpec
+from babycry_core.eval.upload_answer import UNCERTAIN  # the uncertain kinds' names live with the scores that set them apart
 
 UNKNOWN_CRY = "cry_unknown"
 # kinds that are neither a cry nor a clean non-cry (same-app uploads where YAMNet hears a baby's voice): scored apart,
 # never trained on as negatives
-UNCERTAIN_KINDS = frozenset({"same_app_uncertain"})  # a cry with no reason label: the cry/no-cry gate uses it, the reason model does not
+UNCERTAIN_KINDS = frozenset(UNCERTAIN)  # a cry with no reason label: the cry/no-cry gate uses it, the reason model does not
+NON_CRY_LABELS = ("speech", "laugh", "noise", "silence")  # the labels a cry detector's false alarms are counted on
 # what giulbia's folders really hold (the manifest's `kind`; its noise is ESC-50 household and street sounds)
 GIULBIA_KINDS = {"laugh": "laughing", "noise": "household_street", "silence": "silence", "cry": CRY_KIND}
 

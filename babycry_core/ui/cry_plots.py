@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from babycry_core.data.corpora import NON_CRY_LABELS
 from babycry_core.eval.cry_metrics import AGE_BANDS, GENDERS
 from babycry_core.ui.run_plots import DASH, color, num, with_ci, run_label
 
@@ -142,7 +143,7 @@ BENCH_MODELS = {"cry_detector": "CNN cry detector (retrained on the grown corpus
                 "fusion": "CNN + YAMNet fused",
                 "distilled": "CNN distilled from CNN + YAMNet",
                 "two_stage": "two-stage gate (the earlier default)"}
-KINDS = ("speech", "laugh", "noise", "silence")
+KINDS = NON_CRY_LABELS  # the columns of bench cry's false alarms
 
 
 def bench_name(model: str) -> str:
