@@ -26,7 +26,7 @@ import numpy as np
 
 from babycry_core import fileio, paths
 from babycry_core.data.corpora import CRY
-from babycry_core.eval.upload_answer import UNCERTAIN
+from babycry_core.eval.kinds import UNCERTAIN
 
 MODELS = ("verdict", "yamnet_head", "yamnet_zero_shot", "svm_anchor")
 ANCHORS = ("svm_anchor", "yamnet_zero_shot")

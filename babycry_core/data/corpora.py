@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from babycry_core.data.sources import CRY_KIND, MetaTable, SourceSpec
-from babycry_core.eval.upload_answer import UNCERTAIN  # the uncertain kinds' names live with the scores that set them apart
+from babycry_core.eval.kinds import UNCERTAIN  # the uncertain kinds' names live with the scores that set them apart
 
 UNKNOWN_CRY = "cry_unknown"
 # kinds that are neither a cry nor a clean non-cry (same-app uploads where YAMNet hears a baby's voice): scored apart,
