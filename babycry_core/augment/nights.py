@@ -1,4 +1,5 @@
-"""Synthetic nights for `bench episodes`: held-out recordings joined into backgrounds, with cries at known times.
+"""Synthetic nights for `bench episodes` and the monitor rule's validation nights: held-out recordings joined into
+backgrounds, with cries at known times.
 
 Only the material it is given is used (the caller passes one grouped fold's test recordings), so no training
 recording reaches a night. Levels are RMS dBFS.
@@ -145,6 +146,22 @@ def cry_night(kind: str, minutes: float, mat: dict, rng) -> tuple[np.ndarray, li
         t += length + rng.uniform(25, 60)
         i += 1
     return np.clip(y, -1, 1), events
+
+
+def nights_of(mat: dict, rng, cry_minutes: float, bg_minutes) -> list[dict]:
+    """Per background that `mat` can make (backgrounds()), a night with cries at known times, then one without:
+    {"name", "background", "kind" ("cry" / "only"), "y", "events", "seconds"}. bg_minutes: minutes of each
+    background-only night, one number or {background: minutes}."""
+    out = []
+    for bg in backgrounds(mat):
+        y, events = cry_night(bg, cry_minutes, mat, rng)
+        out.append({"name": f"{bg}_cry", "background": bg, "kind": "cry", "y": y, "events": events})
+        mins = bg_minutes[bg] if isinstance(bg_minutes, dict) else bg_minutes
+        y = np.clip(background(bg, mins * 60, mat, rng), -1, 1).astype(np.float32)
+        out.append({"name": f"{bg}_only", "background": bg, "kind": "only", "y": y, "events": []})
+    for n in out:
+        n["seconds"] = len(n["y"]) / SR
+    return out
 
 
 def matches(events, found) -> list[dict]:

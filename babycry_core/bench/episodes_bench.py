@@ -38,7 +38,7 @@ from babycry_core import fileio, paths
 from babycry_core.bench.episodes_report import format_report, plot_night  # noqa: F401 (re-exported)
 from babycry_core.bench.detect_speed import speed
 from babycry_core.eval.events import event_f1
-from babycry_core.augment.nights import SR, background, backgrounds, cry_night, label_of, material, minutes, ordered
+from babycry_core.augment.nights import SR, backgrounds, label_of, material, minutes, nights_of, ordered
 from babycry_core.augment.nights import matches as _matches
 
 MODEL = "cry_detector"  # the fold run evaluated unless --models names another
@@ -95,12 +95,6 @@ def fold_monitor(k: int, det, frames, progress: bool = True) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         v.save(folder)
     det.verdict = ClipVerdict.load(folder)
-
-
-def score_night(det, y) -> tuple[np.ndarray, np.ndarray]:
-    from babycry_core.detection.monitor_rule import window_series
-
-    return window_series(det, y)
 
 
 # ---------------------------------------------------------------- metrics
@@ -168,10 +162,6 @@ def _rate(rows, key) -> dict:
 
 # ---------------------------------------------------------------- the sweep
 
-def _confirm(p_at, rule):
-    return lambda heard, since: p_at(heard, since) >= rule.confirm_threshold
-
-
 def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = None, seed: int = 0,
         speed_hours=(1.0, 8.0), out: Path | None = None, progress: bool = True, model: str = MODEL,
         monitor: bool = True) -> dict:
@@ -180,8 +170,7 @@ def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = Non
     windows alone, as before issue 30."""
     from babycry_core.data import manifest as data
     from babycry_core.detection.episodes import EpisodeRule, find_episodes
-
-    from babycry_core.detection.monitor_rule import VerdictAt
+    from babycry_core.detection.monitor_rule import VerdictAt, confirms, window_series
 
     started = time.time()
     nights, fold_info, rules, base = [], [], {}, {}
@@ -206,24 +195,19 @@ def run(folds: int = 5, cry_minutes: float = 12.0, bg_minutes: dict | None = Non
         if not mat.get("cry") or not mat.get("room"):
             fold_info[-1]["note"] += "; skipped: no held-out cries or room tone"
             continue
-        for kind in kinds:
-            for what, mins in (("cry", cry_minutes), ("only", bg[kind])):
-                if what == "cry":
-                    y, events = cry_night(kind, mins, mat, rng)
-                else:
-                    y, events = np.clip(background(kind, mins * 60, mat, rng), -1, 1), []
-                t = time.time()
-                starts, p = score_night(det, y)
-                n = {"name": f"fold{k}_{kind}_{what}", "fold": k, "background": kind, "kind": what,
-                     "seconds": len(y) / SR, "events": events, "starts": starts, "p": p, "score_s": time.time() - t}
-                n["confirm"] = _confirm(VerdictAt(det.verdict, y, SR, rule.confirm_seconds), rule) \
-                    if det.verdict is not None and rule.confirm_threshold is not None else None
-                n["windows_alone"] = find_episodes(starts, p, rule)
-                n["found"] = find_episodes(starts, p, rule, confirm=n["confirm"])
-                nights.append(n)
-                if progress:
-                    print(f"fold {k} {kind:>16} {what:>4}: {mins:.0f} min, {len(events)} cries, "
-                          f"{len(n['found'])} episodes ({n['score_s']:.1f} s)", file=sys.stderr, flush=True)
+        for n in nights_of(mat, rng, cry_minutes, bg):
+            t, y = time.time(), n.pop("y")
+            n["starts"], n["p"] = window_series(det, y)
+            n.update(name=f"fold{k}_{n['name']}", fold=k, score_s=time.time() - t)
+            n["confirm"] = None if det.verdict is None or rule.confirm_threshold is None else \
+                confirms(VerdictAt(det.verdict, y, SR, rule.confirm_seconds), rule.confirm_threshold)
+            n["windows_alone"] = find_episodes(n["starts"], n["p"], rule)
+            n["found"] = find_episodes(n["starts"], n["p"], rule, confirm=n["confirm"])
+            nights.append(n)
+            if progress:
+                print(f"fold {k} {n['background']:>16} {n['kind']:>4}: {n['seconds'] / 60:.0f} min, "
+                      f"{len(n['events'])} cries, {len(n['found'])} episodes ({n['score_s']:.1f} s)",
+                      file=sys.stderr, flush=True)
     rep = report(nights, fold_info, rules, base, model)
 
     def plot(f, hours, events):
@@ -263,8 +247,7 @@ def report(nights, fold_info, rules, base=None, model: str = MODEL) -> dict:
         vr = [r for n in cry_n for r in _matches(n["events"], fv[id(n)])]
         variants[name] = {"rule": kw, "event_f1_onset": event_f1([{**n, "found": fv[id(n)]} for n in cry_n])["f1"],
                           "median_delay_s": _q([r["delay"] for r in vr if r["found"]], 50),
-                          "false_alerts_per_hour": {b: round(sum(len(fv[id(n)]) for n in only if n["background"] == b)
-                                                             / (fa[b]["hours"] or 1), 3) for b in fa}}
+                          "false_alerts_per_hour": _per_hour(only, fa, lambda n: fv[id(n)])}
     rep = {
         "date": time.strftime("%Y-%m-%d %H:%M"), "model": model,
         "machine": {"cores": os.cpu_count(), "load_average": os.getloadavg()},
@@ -288,12 +271,11 @@ def report(nights, fold_info, rules, base=None, model: str = MODEL) -> dict:
         "found_any_overlap": round(float(np.mean([r["found"] for r in rows])), 3) if rows else None,
     }
     if any(n.get("confirm") for n in nights):  # what the verdict's confirmation changed
-        wa = [r for n in cry_n for r in _matches(n["events"], n.get("windows_alone", n["found"]))]
+        wa = [r for n in cry_n for r in _matches(n["events"], n["windows_alone"])]
         rep["windows_alone"] = {
             "event_f1_onset": event_f1(cry_n, "windows_alone")["f1"],
             "median_delay_s": _q([r["delay"] for r in wa if r["found"]], 50),
-            "false_alerts_per_hour": {b: round(sum(len(n["windows_alone"]) for n in only if n["background"] == b)
-                                               / (fa[b]["hours"] or 1), 3) for b in fa}}
+            "false_alerts_per_hour": _per_hour(only, fa, lambda n: n["windows_alone"])}
     if held and len(held) < len(fold_info):
         hn = [n for n in cry_n if n["fold"] in held]
         rep["held_out_only"] = {"folds": held, "event_f1_onset": event_f1(hn),
@@ -304,6 +286,13 @@ def report(nights, fold_info, rules, base=None, model: str = MODEL) -> dict:
                                                           for b in bgs if any(n["fold"] in held and n["background"] == b
                                                                                       for n in only)}}
     return rep
+
+
+def _per_hour(only, fa, found_of) -> dict:
+    """Episodes per hour of each background's nights without cries, as found_of(night) finds them (fa: the report's
+    false alerts, for their hours)."""
+    return {b: round(sum(len(found_of(n)) for n in only if n["background"] == b) / (fa[b]["hours"] or 1), 3)
+            for b in fa}
 
 
 def rule_left_out(cry_n, rules, only=(), base=None) -> dict:

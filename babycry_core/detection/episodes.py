@@ -17,8 +17,9 @@ comes at `Episode.alert_at` (the end of the window that completed the rule).
 The monitor's confirmation (issue 30): 2 s windows of a laughing baby sound like crying, so where the detector has
 an upload verdict (inference/clip_verdict.py) and its verdict.json a "monitor" rule (chosen on validation nights,
 detection/monitor_rule.py), the alert goes up only once the verdict, hearing the spell so far (from the first
-crying window that met the rule, at most the last `confirm_seconds`), gives P(cry) >= `confirm_threshold`; a spell it turns down is heard again every `recheck_seconds` while it lasts. The
-episode still starts where the windows say; only the alert waits.
+crying window that met the rule, at most the last `confirm_seconds`), gives P(cry) >= `confirm_threshold`; a spell
+it turns down is heard again every `recheck_seconds` while it lasts. The episode still starts where the windows
+say; only the alert waits.
 
 Three ways in, one rule:
   EpisodeTracker   window probabilities in, one at a time, `Alert("on"/"off")` out (live; the Listen page)
@@ -62,8 +63,8 @@ class EpisodeRule:
     win_seconds: float = 2.0  # the detector's window length
     onset_fraction: float = 0.1  # the onset moves back over windows at >= this fraction of the threshold ...
     onset_back_seconds: float = 6.0  # ... by at most this much (chosen by bench episodes, folds left out)
-    confirm_threshold: float | None = None  # the alert needs the upload verdict's P(cry) over the last ...
-    confirm_seconds: float = 8.0  # ... this much audio to reach it (None: no check); chosen on validation nights
+    confirm_threshold: float | None = None  # the alert needs the upload verdict's P(cry) on the spell (at most ...
+    confirm_seconds: float = 8.0  # ... its last this-many s) to reach it (None: no check); chosen on validation nights
     recheck_seconds: float = 2.0  # a spell the verdict turned down is heard again this often while it lasts
 
     @property
@@ -122,9 +123,9 @@ class EpisodeTracker:
 
     confirm(heard, since) -> bool: does the upload verdict call the spell's audio crying, from `since` (the start of
     the first crying window that counted towards the rule: not the onset moved back over quieter windows) to `heard`
-    s, at most confirm_seconds of it? Asked (when the rule has a
-    confirm_threshold) once the windows would raise the alert, then every recheck_seconds on the spell's crying
-    windows; a spell it never confirms gives no episode."""
+    s, at most confirm_seconds of it (confirm_span)? Asked (when the rule has a confirm_threshold) once the windows
+    would raise the alert, then every recheck_seconds on the spell's crying windows; a spell it never confirms gives
+    no episode."""
 
     def __init__(self, rule: EpisodeRule, confirm=None):
         self.rule = rule
@@ -160,7 +161,8 @@ class EpisodeTracker:
         if self.active is None and p >= r.threshold:
             if self.pending is None and len(self.recent) >= r.need:
                 first = self.recent[0][0]
-                self.pending, self.next_check = Episode(self._onset(first), t, max(q for _, q in self.recent)), -math.inf
+                self.pending = Episode(self._onset(first), t, max(q for _, q in self.recent))
+                self.next_check = -math.inf
                 self.since = first - r.win_seconds / 2
             if self.pending is not None and self.heard >= self.next_check - EPS:
                 if self.confirm is None or self.confirm(self.heard, self.since):
@@ -190,6 +192,14 @@ class EpisodeTracker:
             return None
         self.episodes.append(ep)
         return Alert("off", at, ep)
+
+
+def confirm_span(heard: float, since: float, seconds: float, sr: int) -> tuple[int, int]:
+    """The samples the verdict hears to confirm a spell: from `since` (its first counted crying window) to `heard`,
+    at most the last `seconds` (the rule's confirm_seconds). The engine and the benchmarks' cached verdict
+    (monitor_rule.VerdictAt) both cut it here."""
+    end = int(round(heard * sr))
+    return max(int(round(since * sr)), end - int(seconds * sr)), end
 
 
 def _confirmed_at(heard: np.ndarray, since: float, rule: EpisodeRule, confirm) -> float | None:
@@ -343,8 +353,8 @@ class EpisodeEngine:
 
     def _confirm(self, heard: float, since: float) -> bool:
         """The tracker's confirm: the upload verdict on the spell heard so far (its last confirm_seconds)."""
-        end = int(round(heard * self.sr))
-        start = max(self._buf0, int(round(since * self.sr)), end - int(self.rule.confirm_seconds * self.sr))
+        start, end = confirm_span(heard, since, self.rule.confirm_seconds, self.sr)
+        start = max(start, self._buf0)
         p = self.verdict.judge(self._buf[start - self._buf0: end - self._buf0], self.sr).p_cry
         self.confirmations.append((heard, p))
         return p >= self.rule.confirm_threshold

@@ -30,21 +30,13 @@ CRY_MINUTES, BG_MINUTES = 12.0, 30.0  # per background, from the validation part
 
 
 def make_nights(frame, seed: int = 0, cry_minutes: float = CRY_MINUTES, bg_minutes: float = BG_MINUTES) -> list[dict]:
-    """A cry night and a background-only night per background that `frame`'s recordings can make."""
-    from babycry_core.augment.nights import SR, background, backgrounds, cry_night, material
+    """A cry night and a background-only night per background that `frame`'s recordings can make (nights.nights_of)."""
+    from babycry_core.augment.nights import material, nights_of
 
-    mat, rng = material(frame), np.random.default_rng(seed)
+    mat = material(frame)
     if not mat.get("cry") or not mat.get("room"):
         raise ValueError("validation nights need held-out cries and room tone (the silence kind)")
-    out = []
-    for bg in backgrounds(mat):
-        y, events = cry_night(bg, cry_minutes, mat, rng)
-        out.append({"name": f"{bg}_cry", "background": bg, "kind": "cry", "y": y, "events": events})
-        y = np.clip(background(bg, bg_minutes * 60, mat, rng), -1, 1).astype(np.float32)
-        out.append({"name": f"{bg}_only", "background": bg, "kind": "only", "y": y, "events": []})
-    for n in out:
-        n["seconds"] = len(n["y"]) / SR
-    return out
+    return nights_of(mat, np.random.default_rng(seed), cry_minutes, bg_minutes)
 
 
 def window_series(det, y: np.ndarray, rule=None) -> tuple[np.ndarray, np.ndarray]:
@@ -60,20 +52,26 @@ def window_series(det, y: np.ndarray, rule=None) -> tuple[np.ndarray, np.ndarray
 
 
 class VerdictAt:
-    """The verdict's P(cry) on a recording's audio from `since` to `heard` s (at most its last `seconds`), as the
-    engine asks it (EpisodeEngine._confirm); cached: a sweep asks again."""
+    """The verdict's P(cry) on a recording's audio from `since` to `heard` s (at most its last `seconds`), cut as the
+    engine cuts it (episodes.confirm_span); cached: a sweep asks again."""
 
     def __init__(self, verdict, y: np.ndarray, sr: int, seconds: float = CONFIRM_SECONDS):
-        self.verdict, self.y, self.sr, self.n = verdict, y, sr, int(seconds * sr)
+        self.verdict, self.y, self.sr, self.seconds = verdict, y, sr, seconds
         self.cache: dict[tuple[float, float], float] = {}
 
     def __call__(self, heard: float, since: float = 0.0) -> float:
+        from babycry_core.detection.episodes import confirm_span
+
         key = (round(heard, 3), round(since, 3))
         if key not in self.cache:
-            end = int(round(heard * self.sr))
-            start = max(0, int(round(since * self.sr)), end - self.n)
-            self.cache[key] = self.verdict.judge(self.y[start: end], self.sr).p_cry
+            start, end = confirm_span(heard, since, self.seconds, self.sr)
+            self.cache[key] = self.verdict.judge(self.y[max(0, start): end], self.sr).p_cry
         return self.cache[key]
+
+
+def confirms(p_at, threshold: float):
+    """find_episodes' confirm(heard, since) for one recording: its verdict (p_at, e.g. a VerdictAt) at `threshold`."""
+    return lambda heard, since: p_at(heard, since) >= threshold
 
 
 def night_scores(nights: list[dict], rule, threshold: float | None) -> dict:
@@ -84,16 +82,14 @@ def night_scores(nights: list[dict], rule, threshold: float | None) -> dict:
     from babycry_core.eval.events import event_f1, per_hour
 
     r = replace(rule, confirm_threshold=threshold)
-    found = [{**n, "found": find_episodes(n["starts"], n["p"], r, confirm=lambda h, since, n=n: n["p_at"](h, since) >= threshold)}
+    found = [{**n, "found": find_episodes(n["starts"], n["p"], r, confirm=confirms(n["p_at"], threshold))}
              for n in nights]
     cry = [n for n in found if n["kind"] == "cry"]
     rows = [m for n in cry for m in matches(n["events"], n["found"])]
     delays = [m["delay"] for m in rows if m["found"]]
-    fa = {}
-    for n in found:
-        if n["kind"] == "only":
-            fa[n["background"]] = round(per_hour([m for m in found if m["kind"] == "only"
-                                                  and m["background"] == n["background"]]), 3)
+    only = [n for n in found if n["kind"] == "only"]
+    fa = {b: round(per_hour([n for n in only if n["background"] == b]), 3)
+          for b in dict.fromkeys(n["background"] for n in only)}
     f1 = event_f1(cry)["f1"] if cry else None
     return {"event_f1": None if f1 is None else round(float(np.nan_to_num(f1)), 4),  # nothing found: 0, not NaN
             "median_delay_s": round(float(np.median(delays)), 2) if delays else None,
