@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from babycry_core.features.logmel import fix_length
+from babycry_core.features.logmel import fix_length, window_starts
 from babycry_core.detection.window_scoring import WindowScorer
 
 EPS = 1e-6  # seconds: window times are multiples of the hop; comparisons must not hinge on rounding
@@ -316,13 +316,8 @@ class EpisodeEngine:
         if self.done:
             return []
         self.done = True
-        n, total = self.n, self._total
-        scored = bool(self._starts) or bool(self._pending)
-        if total and total <= n * 1.15:
-            if not scored:
-                self._pending.append(0)
-        elif total and self._next - self.hop + n < total:
-            self._pending.append(total - n)
+        if self._total:  # the starts feed() has not queued yet: the end-aligned one, or the only one of a short take
+            self._pending += [s for s in window_starts(self._total, self.n, self.hop) if s > self._next - self.hop]
         alerts = self._score()
         a = self.tracker.close()
         if a is not None:

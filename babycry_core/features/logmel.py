@@ -97,18 +97,29 @@ def log_mel_batch(W: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.nda
     return np.maximum(db, -cfg.top_db).astype(np.float32)
 
 
-def windows(y: np.ndarray, cfg: FeatureConfig) -> list[tuple[float, np.ndarray]]:
-    """Split a waveform into model windows: [(start_seconds, window)], half overlapping, the last padded.
+SHORT_SLACK = 1.15  # a recording up to this many windows long is one window (padded or trimmed), not two
 
-    A clip no longer than one window (plus a little slack) gives exactly one window.
-    """
-    n, hop = cfg.clip_samples, cfg.window_hop_samples
-    if len(y) <= n * 1.15:
-        return [(0.0, fix_length(y, n))]
-    starts = list(range(0, len(y) - n + 1, hop))
-    if starts[-1] + n < len(y):
-        starts.append(len(y) - n)
-    return [(s / cfg.sample_rate, y[s : s + n]) for s in starts]
+
+def window_starts(length: int, n: int, hop: int, *, slack: float = SHORT_SLACK, tail: bool = True) -> list[int]:
+    """The one windowing rule: start samples of the n-sample windows, hop apart, over `length` samples.
+
+    A recording no longer than slack x n gives one window at 0 (padded by the caller). With `tail`, a last
+    window aligned to the end covers what the hop grid leaves over. Used by `windows` (inference, plots),
+    the detector's training windows (tail=False, slack=1) and the episode engine's last window."""
+    if length <= n * slack:
+        return [0]
+    starts = list(range(0, length - n + 1, hop))
+    if tail and starts[-1] + n < length:
+        starts.append(length - n)
+    return starts
+
+
+def windows(y: np.ndarray, cfg: FeatureConfig) -> list[tuple[float, np.ndarray]]:
+    """Split a waveform into model windows: [(start_seconds, window)], half overlapping, the last end-aligned
+    (window_starts). A clip no longer than one window (plus a little slack) gives exactly one, padded."""
+    n = cfg.clip_samples
+    return [(s / cfg.sample_rate, fix_length(y[s : s + n], n))
+            for s in window_starts(len(y), n, cfg.window_hop_samples)]
 
 
 def clip_features(path: str | os.PathLike, cfg: FeatureConfig, *, cache: bool = True) -> np.ndarray:

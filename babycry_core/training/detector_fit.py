@@ -22,7 +22,7 @@ from babycry_core.inference.cry_detector import CryDetector, choose_threshold
 from babycry_core.models.detector_net import DETECTOR_FEATURES
 from babycry_core.audio.signal import rms_dbfs
 from babycry_core.features.config import FeatureConfig
-from babycry_core.features.logmel import fix_length, log_mel
+from babycry_core.features.logmel import fix_length, log_mel, window_starts
 
 CORPUS = "detect"
 N_AUGMENTED = {"cry": 1, "speech": 1, "laugh": 4, "noise": 4, "silence": 2}  # augmented copies per recording:
@@ -71,11 +71,10 @@ def cut(y: np.ndarray, cfg: FeatureConfig, hop_s: float = TRAIN_HOP_S) -> list[n
     """Training windows of one recording: cfg.clip_seconds long, hop_s apart (a short one padded), without
     the windows more than ACTIVE_DB below the recording's loudest one: a pause between two cries (or the
     silent tail of an ESC-50 clip) is no example of its recording's label."""
-    n, hop = cfg.clip_samples, int(hop_s * cfg.sample_rate)
-    if len(y) <= n:
-        return [fix_length(y, n)]
-    wins = [y[s : s + n] for s in range(0, len(y) - n + 1, hop)]
-    return [w for w, keep in zip(wins, active(wins)) if keep]
+    n = cfg.clip_samples
+    wins = [fix_length(y[s : s + n], n) for s in window_starts(len(y), n, int(hop_s * cfg.sample_rate),
+                                                                slack=1.0, tail=False)]
+    return wins if len(wins) == 1 else [w for w, keep in zip(wins, active(wins)) if keep]
 
 
 def active(wins) -> np.ndarray:

@@ -3,7 +3,7 @@ import pytest
 
 from babycry_core.audio import synth
 from babycry_core.features.config import FeatureConfig
-from babycry_core.features.logmel import clip_features, fix_length, log_mel, log_mel_batch, windows
+from babycry_core.features.logmel import clip_features, fix_length, log_mel, log_mel_batch, window_starts, windows
 
 
 def test_config_is_frozen_and_round_trips():
@@ -53,6 +53,24 @@ def test_windows_short_and_long():
     assert np.allclose(np.diff(starts)[:-1], 1.0)  # half-overlapping windows of 2 s
     assert w[-1][1][-1] == y[-1]  # the last window reaches the end
     assert len(fix_length(y, 10)) == 10 and len(fix_length(y[:5], 10)) == 10
+
+
+@pytest.mark.parametrize("length", [1, 99, 100, 114, 116, 150, 151, 249, 250, 251, 1000])
+def test_one_windowing_rule(length):
+    """window_starts is the grid every windowing uses: in-range, hop apart, covering the end (with tail)."""
+    n, hop = 100, 50
+    starts = window_starts(length, n, hop)
+    if length <= 114:
+        assert starts == [0]
+    else:
+        assert starts[0] == 0 and all(s + n <= length for s in starts)
+        assert all(d == hop for d in np.diff(starts)[:-1]) and 0 < np.diff(starts)[-1] <= hop
+        assert starts[-1] + n == length  # the tail window reaches the end
+    grid = window_starts(length, n, hop, slack=1.0, tail=False)  # the detector's training windows
+    assert grid == ([0] if length <= n else list(range(0, length - n + 1, hop)))
+    cfg = FeatureConfig(clip_seconds=n / 8000, sample_rate=8000)
+    assert [round(s * 8000) for s, _ in windows(np.ones(length, np.float32), cfg)] == \
+        window_starts(length, cfg.clip_samples, cfg.window_hop_samples)
 
 
 def test_feature_cache_hits_disk(wav_file, monkeypatch, tmp_path):
