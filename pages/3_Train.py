@@ -2,9 +2,7 @@
 so runs survive reloads, other tabs and restarts of the app."""
 import streamlit as st
 
-from babycry_core.runs import run_registry as runs
-
-from babycry_core.runs import launcher
+from babycry_core.app import catalog
 from babycry_core.ui import train_view as tv
 
 st.set_page_config(page_title="Train · babycry", layout="wide")
@@ -12,14 +10,11 @@ st.title("Train a model")
 st.caption("Training runs in its own process: you can leave this page, reload it or close the tab. "
            "Finished runs appear at once on the Classify and Compare pages.")
 
-launched = tv.launch_form()
+launched = tv.launch_form()  # (TrainConfig, cross-validate?) when Launch was pressed
 if launched is not None:
-    model, args = launched
-    run_dir = launcher.launch(args, model=model)  # returns at once; the run writes its own folder
-    st.session_state["watch"] = run_dir.name
-    st.success(f"Launched {run_dir.name}.")
+    tv.launch(launched)  # returns at once; the run writes its own folder
 
-all_runs = runs.list_runs()  # never cached: the folders are the truth
+all_runs = catalog.runs()  # never cached: the folders are the truth
 st.subheader("Progress")
 watched = tv.choose_run(all_runs)
 if watched is not None:

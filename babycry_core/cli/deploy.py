@@ -8,17 +8,13 @@ from babycry_core.cli.report import report
 
 
 def cmd_detect(a) -> int:
-    from babycry_core.detection.whole_recording import clock, detect_files
+    from babycry_core.app.answer import clock, detect
 
-    if a.threads and a.engine == "torch":
-        import torch
-
-        torch.set_num_threads(a.threads)
     rule_kw = {k: v for k, v in (("on_seconds", a.on_seconds), ("window_seconds", a.within), ("off_seconds", a.off_seconds))
                if v is not None}
     try:
-        results = detect_files(a.files, a.run, max_minutes=a.max_minutes, progress=sys.stderr.isatty(), rule_kw=rule_kw,
-                               engine=a.engine, threads=a.threads)
+        results = detect(a.files, a.run, a.engine, threads=a.threads, max_minutes=a.max_minutes,
+                         progress=sys.stderr.isatty(), rule_kw=rule_kw)
     except FileNotFoundError as e:  # no checkpoint, or (onnx) no export: the message says what to run
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -47,7 +43,7 @@ def cmd_serve(a) -> int:
 
 
 def cmd_export(a) -> int:
-    from babycry_core.runs.export import main as export
+    from babycry_core.app.finish import export
 
     for m in export(a.run, a.format, a.out):
         diff = max(v for k, v in m["parity"].items() if k.startswith("max_abs_diff"))
@@ -67,8 +63,9 @@ def add_commands(sub) -> None:
     s.add_argument("--within", type=float, default=None, help="... within the last this many seconds (default 5 s)")
     s.add_argument("--off-seconds", type=float, default=None, help="an episode ends after this long without crying (default 10 s)")
     s.add_argument("--threads", type=int, default=1, help="compute threads (default 1: fastest here beside other work; 0: the engine's choice)")
-    s.add_argument("--engine", choices=["torch", "onnx"], default="torch",
-                   help="onnx: onnxruntime on the runs' exports (`export default`), without torch: a third of the memory")
+    s.add_argument("--engine", choices=["torch", "onnx", "auto"], default="torch",
+                   help="onnx: onnxruntime on the runs' exports (`export default`), without torch: a third of the memory; "
+                        "auto: onnx where every run has a current export, as `predict`")
     s.set_defaults(func=cmd_detect)
 
     s = sub.add_parser("listen", help="live from the default input device (needs the sounddevice extra)")
@@ -81,7 +78,9 @@ def add_commands(sub) -> None:
     s.add_argument("--host", default="127.0.0.1", help="bind address (default: this machine only)")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--run", default=None, help="run id or folder (default: the app's default two-step answer)")
-    s.add_argument("--engine", choices=["torch", "onnx"], default="torch", help="onnx: the runs' exports, no torch")
+    s.add_argument("--engine", choices=["auto", "torch", "onnx"], default="auto",
+                   help="auto (default, as `predict`): onnxruntime where every run the answer needs has an export made "
+                        "from its current files, else torch; onnx: the runs' exports, no torch; torch: the run folders")
     s.add_argument("--workers", type=int, default=2, help="classify requests at once")
     s.add_argument("--queue", type=int, default=8, help="requests waiting at most; beyond that 503 at once")
     s.set_defaults(func=cmd_serve)

@@ -54,19 +54,16 @@ def listen(device=None, run=None, minutes: float | None = None, out=None, sd=Non
     except ListenUnavailable as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    from babycry_core.audio.resample import StreamResampler
-    from babycry_core.detection.episodes import EpisodeEngine
-    from babycry_core.detection.whole_recording import clock
-    from babycry_core.inference.predictor import load_predictor
+    from babycry_core.app.answer import answerer, clock, episode_engine, stream_resampler
 
-    predictor = load_predictor(run)
+    predictor = answerer(run, "torch")
     if not hasattr(predictor, "detector"):
         print(f"error: listen needs a cry detector; {predictor.run_id} is not one", file=sys.stderr)
         return 1
     sr = predictor.detector.cfg.sample_rate
     rate = int(info.get("default_samplerate") or sr)
-    engine = EpisodeEngine(predictor, batch_windows=1)
-    rs = StreamResampler(sr)  # passes the blocks through when the device runs at the detector's rate
+    engine = episode_engine(predictor, batch_windows=1)
+    rs = stream_resampler(sr)  # passes the blocks through when the device runs at the detector's rate
     blocks: queue.Queue = queue.Queue()
     tty = getattr(out, "isatty", lambda: False)()
 

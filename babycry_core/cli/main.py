@@ -1,4 +1,5 @@
-"""`python -m babycry_core ...`: argparse subcommands that call the package's functions and nothing else.
+"""`python -m babycry_core ...`: argparse subcommands that call the application layer (babycry_core.app) and
+nothing else.
 
 Exit status: 0 success, 1 when any input failed, 2 for usage errors (argparse's own convention).
 """
@@ -15,7 +16,7 @@ from babycry_core.cli.report import report as _report
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from babycry_core.training.loop import TrainConfig
+    from babycry_core.app.train import TrainConfig
 
     d = TrainConfig()
     p.add_argument("--model", default=d.model, help="registry name (see `models`)")
@@ -44,7 +45,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train_config(a):
-    from babycry_core.training.loop import TrainConfig
+    """The TrainConfig the `train` flags describe (the one place flags become a config)."""
+    from babycry_core.app.train import TrainConfig
 
     return TrainConfig(model=a.model, corpus=a.corpus, epochs=a.epochs, lr=a.lr, batch_size=a.batch_size,
                        weight_decay=a.weight_decay, dropout=a.dropout, seed=a.seed, balance=a.balance,
@@ -54,96 +56,51 @@ def _train_config(a):
 
 
 def cmd_data(a) -> int:
-    from babycry_core.data import linking, manifest as data
+    from babycry_core.app import catalog
 
     if a.action == "link":
-        done = linking.link_corpus()
-        if a.extras:
-            from babycry_core.data.extras import fetch_extras
-
-            done.update(fetch_extras())
-        print(json.dumps(done, indent=2, default=str))
+        print(json.dumps(catalog.link_corpus(a.extras), indent=2, default=str))
         return 0
     if a.action == "cache":
-        from babycry_core.training.precompute import cache_corpus_features
-
-        res = cache_corpus_features(a.corpus, backend=a.backend, address=a.address)
+        res = catalog.cache_features(a.corpus, a.backend, a.address)
         print(json.dumps(res, indent=2))
         return int(bool(res["job_errors"]))
-    if a.source is None:
-        linking.link_corpus()
-    manifest, splits = data.prepare(a.corpus, source=Path(a.source) if a.source else None, seed=a.seed, n_folds=a.folds)
-    print(data.class_summary(manifest).to_string())
-    if manifest["kind"].nunique() > 1:  # what the sounds really are (speech by whom, which noise), by source
-        print(data.kind_summary(manifest).to_string())
-    fixed = splits["fixed"]
-    print(f"{len(manifest)} clips, {manifest['group'].nunique()} groups; fixed split: "
-          + ", ".join(f"{k} {len(v)}" for k, v in fixed.items()) + f"; {len(splits['folds'])} grouped folds")
+    print(catalog.prepare_corpus(a.corpus, a.source, a.seed, a.folds))
     return 0
 
 
 def cmd_train(a) -> int:
-    from babycry_core.training.fit import fit
-    from babycry_core.training.cv import cross_validate
-
-    from babycry_core.features.yamnet import YamnetUnavailable
+    from babycry_core.app import train as T
+    from babycry_core.app.finish import metrics_text
 
     cfg = _train_config(a)
     try:
         if a.cv:
-            summary = cross_validate(cfg)
-            print(json.dumps(summary, indent=2))
+            print(json.dumps(T.cross_validate(cfg), indent=2))
             return 0
-        run_dir = fit(cfg, Path(a.run_dir) if a.run_dir else None)
-    except YamnetUnavailable as e:  # no YAMNet weights: one sentence with the fix, not a traceback
+        run_dir = T.train(cfg, a.run_dir)
+    except T.YamnetUnavailable as e:  # no YAMNet weights: one sentence with the fix, not a traceback
         print(f"error: {e}", file=sys.stderr)
         return 1
-    _print_metrics(run_dir)
+    print(metrics_text(run_dir))
     return 0
 
 
-def _print_metrics(run_dir: Path) -> None:
-    from babycry_core import fileio
-    from babycry_core.eval.metrics import format_table
-
-    m = run_dir / "metrics.json"
-    print(f"run: {run_dir}")
-    if m.exists():
-        print(format_table(fileio.read_json(m)))
-
-
 def cmd_evaluate(a) -> int:
-    from babycry_core import fileio
-    from babycry_core.runs import run_registry as runs
-    from babycry_core.training.cv import cross_validate
-    from babycry_core.training.evaluate_runs import evaluate_run
-    from babycry_core.training.loop import TrainConfig
+    from babycry_core.app import finish
 
-    run_dir = runs.find_run(a.run)
     if a.cv:
-        cfg = TrainConfig.from_dict(fileio.read_json(run_dir / "config.json"))
-        print(json.dumps(cross_validate(cfg), indent=2))
+        print(json.dumps(finish.cross_validate_run(a.run), indent=2))
         return 0
-    evaluate_run(run_dir)
-    _print_metrics(run_dir)
+    print(finish.metrics_text(finish.evaluate(a.run)))
     return 0
 
 
 def cmd_predict(a) -> int:
-    from babycry_core.inference.predictor import predict
+    from babycry_core.app.answer import classify
 
-    try:
-        engine = a.engine
-        if engine == "auto":  # the runs' own exports when they match the runs' files: no torch to import
-            from babycry_core.inference.onnx_engine import default_engine
-
-            engine = "torch" if a.trust_pickle else default_engine(a.run)
-        if engine == "onnx":  # onnxruntime on export folders (export.py); torch is never imported
-            from babycry_core.inference.onnx_engine import predict as onnx_predict
-
-            results = onnx_predict(a.files, run=a.run)
-        else:
-            results = predict(a.files, run=a.run, trust_pickle=a.trust_pickle)
+    try:  # engine auto: the runs' own exports when they match the runs' files (no torch to import), else torch
+        results = classify(a.files, a.run, a.engine, trust_pickle=a.trust_pickle)
     except FileNotFoundError as e:  # no such run / no checkpoint at all
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -162,69 +119,55 @@ def cmd_predict(a) -> int:
 
 
 def cmd_runs(a) -> int:
-    from babycry_core.runs import run_registry as runs
+    from babycry_core.app import catalog
 
-    for r in runs.list_runs():
+    for r in catalog.runs():
         f1 = f"{r.macro_f1:.3f}" if r.macro_f1 is not None else "  -  "
         print(f"{r.run_id:<40} {r.status:<12} {r.model:<16} macro-F1 {f1}  {r.message}")
     return 0
 
 
 def cmd_models(a) -> int:
-    from babycry_core.models import get_spec, model_names
+    from babycry_core.app import catalog
 
-    for n in model_names():
-        s = get_spec(n)
-        print(f"{n:<16} {s.family:<10} {s.description}")
+    for m in catalog.registry():
+        print(f"{m['name']:<16} {m['family']:<10} {m['description']}")
     return 0
 
 
 def cmd_card(a) -> int:
-    from babycry_core import fileio
-    from babycry_core.runs import run_registry as runs
-    from babycry_core.runs.model_card import write_model_card
+    from babycry_core.app import finish
 
     try:
-        run_dir = runs.find_run(a.run)
+        run_dir = finish.find_run(a.run)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if fileio.read_json(run_dir / "config.json", default={}).get("role") == "detector":
-        from babycry_core.runs.detector_card import write_detector_card
-        from babycry_core.training.detector_fit import score_run
-
-        if "cry" not in fileio.read_json(run_dir / "metrics.json", default={}):
-            score_run(run_dir)
-        print(write_detector_card(run_dir))
-        return 0
-    print(write_model_card(run_dir))
+    print(finish.card(run_dir))
     return 0
 
 
 def cmd_fuse(a) -> int:
-    from babycry_core.training.cry_fusion_fit import fuse_detector_run
+    from babycry_core.app import finish
 
-    out = fuse_detector_run(a.run, a.mode, progress=not a.quiet)
-    print(out)
+    print(finish.fuse(a.run, a.mode, progress=not a.quiet))
     return 0
 
 
 def cmd_verdict(a) -> int:
-    from babycry_core.training.clip_verdict_fit import verdict_run
+    from babycry_core.app import finish
 
-    out = verdict_run(a.run, progress=not a.quiet)
+    out = finish.verdict(a.run, progress=not a.quiet)
     if not a.no_monitor:
         _print_monitor(out, a.quiet)
     print(out)
     return 0
 
 
-def _print_monitor(run_dir, quiet: bool) -> None:
-    from babycry_core.detection.monitor_rule import monitor_run
-    from babycry_core.runs.detector_card import write_detector_card
+def _print_monitor(run, quiet: bool) -> None:
+    from babycry_core.app import finish
 
-    m = monitor_run(run_dir, progress=not quiet)
-    write_detector_card(run_dir)  # the card shows the rule and its validation nights
+    m = finish.monitor(run, progress=not quiet)  # also rewrites the card: it shows the rule and its nights
     v = m["validation"][m["kept"]]
     print(f"monitor rule: confirm at P(cry) >= {m['confirm_threshold']} over {m['confirm_seconds']:g} s "
           f"(validation nights: event F1 {v['event_f1']}, median delay {v['median_delay_s']} s, worst false alerts "
@@ -232,33 +175,28 @@ def _print_monitor(run_dir, quiet: bool) -> None:
 
 
 def cmd_monitor(a) -> int:
-    from babycry_core.runs import run_registry as runs
-
-    _print_monitor(runs.find_run(a.run), a.quiet)
+    _print_monitor(a.run, a.quiet)
     return 0
 
 
 def cmd_reasons(a) -> int:
-    from babycry_core.runs import run_registry as runs
-    from babycry_core.inference.predictor import load_model
-    from babycry_core.inference.reason_naming import FILE, fit_naming
+    from babycry_core.app import finish
 
-    run_dir = runs.find_run(a.run)
-    out = fit_naming(run_dir, load_model(run_dir), progress=True)
+    out, file = finish.reasons(a.run)
     for r, d in out["reasons"].items():
         thr = "never named" if d["threshold"] is None else f"named from P >= {d['threshold']:.2f} " \
               f"(held-out precision {d['precision']:.2f}, {d['named']} clips)"
         print(f"{r:<12} prior {d['prior']:.3f}  {thr}")
     h = out["held_out"]
     print(f"held out: top reason right {h['accuracy']:.3f} of {h['n']} clips; always {h['baseline']!r}: "
-          f"{h['baseline_accuracy']:.3f}. Written to {FILE}.")
+          f"{h['baseline_accuracy']:.3f}. Written to {file}.")
     return 0
 
 
 def cmd_bench(a) -> int:
-    from babycry_core.bench import dispatch
+    from babycry_core.app.bench import bench
 
-    return dispatch.run(a)
+    return bench(a)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -341,9 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_commands(sub)
 
     s = sub.add_parser("bench", help="speed and accuracy benchmarks")
-    from babycry_core.bench import dispatch
+    from babycry_core.app.bench import bench_arguments
 
-    dispatch.add_arguments(s)
+    bench_arguments(s)
     s.set_defaults(func=cmd_bench)
     return p
 

@@ -1,33 +1,33 @@
-"""Launching and stopping training processes: `python -m babycry_core train ...` in its own process group, which
-writes its PID, log (train.log) and progress (history.jsonl, status.json) into the run folder; pages poll them."""
+"""A run's own process: `start(run_dir, cmd)` runs a command in its own process group with its output in the run
+folder's log (RunFolder.LOG) and its PID beside it (RunFolder.PID), and returns at once; `stop(run_dir)` asks it
+to end (SIGTERM: a training run saves and marks itself "stopped"). What the command is belongs to the caller
+(app.train.launch starts the training worker with the run's TrainConfig as JSON)."""
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from babycry_core import paths
-from babycry_core.runs.run_registry import new_run_dir, pid_alive, run_info, run_pid, set_status
+from babycry_core.runs.run_folder import RunFolder
+from babycry_core.runs.run_registry import pid_alive, run_info, run_pid
 
 
-def launch(args: list[str], root: Path | None = None, model: str = "run") -> Path:
-    """Start `python -m babycry_core train ARGS --run-dir NEW` in its own process group; return at once."""
-    run_dir = new_run_dir(model, root)
-    set_status(run_dir, "launching", started=time.time(), model=model, args=list(args))
-    log = open(run_dir / "train.log", "ab")
-    cmd = [sys.executable, "-m", "babycry_core", "train", *args, "--run-dir", str(run_dir)]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            cwd=paths.ROOT, start_new_session=True)
-    log.close()
-    (run_dir / "pid").write_text(str(proc.pid))
-    return run_dir
+def start(run_dir: Path, cmd: list[str]) -> int:
+    """Start cmd (cwd: the project root) in its own process group, stdout and stderr appended to the run's log;
+    record and return its PID."""
+    folder = RunFolder(run_dir)
+    with open(folder.file(RunFolder.LOG), "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=paths.ROOT, start_new_session=True)
+    folder.file(RunFolder.PID).write_text(str(proc.pid))
+    return proc.pid
 
 
 def stop(run_dir: Path, timeout: float = 10.0) -> str:
-    """Ask a running training process to stop (SIGTERM; it saves and marks itself "stopped")."""
+    """Ask a running training process to stop (SIGTERM; it saves and marks itself "stopped"); its status then."""
     pid = run_pid(run_dir)
     if not pid_alive(pid):
         return run_info(Path(run_dir)).status
@@ -39,7 +39,5 @@ def stop(run_dir: Path, timeout: float = 10.0) -> str:
 
 
 def tail_log(run_dir: Path, n: int = 20) -> str:
-    try:
-        return "\n".join((Path(run_dir) / "train.log").read_text(errors="replace").splitlines()[-n:])
-    except FileNotFoundError:
-        return ""
+    """The last n lines of the run's log ("" when there is none)."""
+    return RunFolder(run_dir).log_tail(n)

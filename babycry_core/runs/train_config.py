@@ -1,5 +1,6 @@
 """TrainConfig: everything one training run is told (the model, its data, its optimiser), and the CLI call that
-reproduces a run from its config.json."""
+reproduces a run from its config.json (for people: the model card shows it). Front ends hand a TrainConfig to
+babycry_core.app.train; a launched run receives it as JSON, never as CLI flags."""
 from __future__ import annotations
 
 import dataclasses

@@ -1,7 +1,8 @@
 """The Train page's sections: the launch form, one run's live progress, and every run's folder.
 
 Each function draws one section with Streamlit (widget keys as the page always had them); the page calls them
-in order. Nothing here trains: `launcher.launch` starts a subprocess that writes the run folder, and these read it."""
+in order. Nothing here trains: the form gives a TrainConfig, `app.train.launch` starts the process that trains it
+and writes the run folder, and these read it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,11 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 from babycry_core import paths
-from babycry_core.runs import run_registry as runs
-from babycry_core.runs import launcher
-from babycry_core.data.corpora import CORPORA
-from babycry_core.models import model_names
-from babycry_core.training.loop import TrainConfig
+from babycry_core.app import catalog, train
+from babycry_core.app.train import TrainConfig
 from babycry_core.ui import app_state, run_plots as rp
 
 ACTIVE = ("launching", "running")
@@ -21,12 +19,12 @@ TROUBLE = ("failed", "stopped", "interrupted")
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 
 
-def launch_form() -> tuple[str, list[str]] | None:
-    """The training form; (model, the `train` CLI arguments) when Launch was pressed, else None."""
+def launch_form() -> tuple[TrainConfig, bool] | None:
+    """The training form; (the TrainConfig, cross-validate?) when Launch was pressed, else None."""
     d = TrainConfig()
     with st.form("train"):
         c1, c2, c3 = st.columns(3)
-        model = c1.selectbox("Model", model_names(), key="model")
+        model = c1.selectbox("Model", catalog.model_names(), key="model")
         epochs = c1.number_input("Epochs", 1, 500, d.epochs, key="epochs")
         seed = c1.number_input("Seed", 0, 2**31 - 1, d.seed)
         lr = c2.select_slider("Learning rate", LEARNING_RATES, d.lr, format_func="{:g}".format)
@@ -40,15 +38,15 @@ def launch_form() -> tuple[str, list[str]] | None:
         cv = st.radio("Evaluation", [False, True], horizontal=True, format_func=lambda v: (
             "grouped k-fold cross-validation (pooled metrics over the saved folds)" if v else "single grouped split"))
         with st.expander("More options"):
-            corpus = st.selectbox("Corpus", list(CORPORA))
+            corpus = st.selectbox("Corpus", catalog.corpora())
             patience = st.number_input("Early-stopping patience (epochs without a better validation macro-F1)",
                                        1, 500, d.patience, key="patience")
         if not st.form_submit_button("Launch", type="primary"):
             return None
-    return model, ["--model", model, "--corpus", corpus, "--epochs", str(epochs), "--lr", f"{lr:g}",
-                   "--batch-size", str(batch), "--seed", str(seed), "--balance", balance, "--mixup", f"{mixup:g}",
-                   "--patience", str(patience), "--augment" if specaugment else "--no-augment",
-                   *(["--pretrained"] if pretrained else []), *(["--cv"] if cv else [])]
+    config = TrainConfig(model=model, corpus=corpus, epochs=int(epochs), lr=float(lr), batch_size=int(batch),
+                         seed=int(seed), balance=balance, mixup=float(f"{mixup:g}"), patience=int(patience),
+                         specaugment=bool(specaugment), pretrained=bool(pretrained))
+    return config, bool(cv)
 
 
 def choose_run(all_runs) -> Path | None:
@@ -76,7 +74,7 @@ def _progress_text(info, hist) -> tuple[float, str, int]:
 
 def _panel(run_dir: Path, active_before: bool) -> None:
     """Progress bar, curves and the outcome of one run, read from its folder."""
-    info, events = runs.run_info(run_dir), runs.read_events(run_dir)
+    info, events = catalog.run_info(run_dir), catalog.events(run_dir)
     hist = rp.history_frame(events)
     fraction, text, done = _progress_text(info, hist)
     st.progress(fraction, text=text)
@@ -91,15 +89,15 @@ def _panel(run_dir: Path, active_before: bool) -> None:
         app_state.page_link(app_state.find_page("compare"), "Compare it with other runs", icon=":material/bar_chart:")
     elif info.status in TROUBLE:
         st.warning(f"{info.status}: {info.message or 'see the log below'}")
-        st.code(launcher.tail_log(run_dir) or "(empty log)", language=None)
+        st.code(train.log_tail(run_dir) or "(empty log)", language=None)
     if active_before and info.status not in ACTIVE:
         st.rerun()  # the run just ended: redraw the whole page (list, Stop button)
 
 
 def follow(run_dir: Path) -> None:
     """A Stop button while the run goes, and its panel, polled every 2 s only while it is going."""
-    if runs.run_info(run_dir).status in ACTIVE:  # the callback runs before the rerun: the page then shows "stopped"
-        st.button("Stop", key="stop", on_click=launcher.stop, args=(run_dir,), help="ends the run after the current "
+    if catalog.run_info(run_dir).status in ACTIVE:  # the callback runs before the rerun: the page then shows "stopped"
+        st.button("Stop", key="stop", on_click=train.stop, args=(run_dir,), help="ends the run after the current "
                   "batch; the best weights so far are kept and evaluated")
         st.fragment(run_every=2)(_panel)(run_dir, True)
     else:
@@ -116,4 +114,12 @@ def all_runs_table(all_runs) -> None:
         if r.status in TROUBLE or r.status == "corrupt":
             with st.expander(f"{r.run_id}: {r.status} — last lines of its log"):
                 st.caption(r.message)
-                st.code(launcher.tail_log(r.path) or "(empty log)", language=None)
+                st.code(train.log_tail(r.path) or "(empty log)", language=None)
+
+
+def launch(launched: tuple[TrainConfig, bool]) -> None:
+    """Start the form's run in its own process (it returns at once) and follow it."""
+    config, cv = launched
+    run_dir = train.launch(config, cv=cv)
+    st.session_state["watch"] = run_dir.name
+    st.success(f"Launched {run_dir.name}.")

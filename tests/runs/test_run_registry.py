@@ -60,9 +60,10 @@ def test_dead_process_is_interrupted_not_running(tmp_path):
     assert runs.run_info(d).status == "interrupted"
 
 
-def _launch(tiny_data, extra=()):
-    args = ["--model", "cnn", "--epochs", "200", "--batch-size", "8", "--patience", "200", "--threads", "1", *extra]
-    return launcher.launch(args, model="cnn")
+def _launch(tiny_data):
+    from babycry_core.app.train import TrainConfig, launch
+
+    return launch(TrainConfig(model="cnn", epochs=200, batch_size=8, patience=200, threads=1))
 
 
 def _wait_for_epoch(run_dir, n=1, timeout=120):
