@@ -6,8 +6,8 @@
     GET  /healthz       liveness, the model being served and the pool's load
     GET  /docs          OpenAPI docs
 
-One process loads the model once (`inference.load_predictor()`, or `onnx_engine.load_onnx_predictor()` with
-`--engine onnx`). Uploads are read from the request stream in chunks with a running count and parsed in memory
+One process loads the model once (`app.answer.answerer()`: with the default `--engine auto` the runs' ONNX exports
+where each is current, as `predict` answers, else torch; `--engine torch` / `onnx` to choose). Uploads are read from the request stream in chunks with a running count and parsed in memory
 (python-multipart's streaming parser): a body over the limit is refused with 413 as soon as the count passes it
 (or at once from Content-Length), never spooled, and nothing touches the disk. Classification runs in a bounded
 pool (`workers` threads, at most `queue` more waiting); when that is full the answer is 503 at once, with
@@ -20,11 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import json
 import logging
 import math
 import os
-import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -32,8 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from babycry_core.audio import decode as audio
-from babycry_core.audio.errors import AudioError, label as safe_name, too_large
+from babycry_core.app import catalog
+from babycry_core.app.answer import MAX_UPLOAD_BYTES, AudioError, answerer, detect_upload, engine_of, safe_name, too_large
 from babycry_core.serving.error_middleware import NoTraceback, one_line  # noqa: F401 (re-exported)
 
 log = logging.getLogger("babycry_core.serving.api")
@@ -206,61 +204,18 @@ def busy(pool: Pool) -> Rejected:
 
 # ---------------------------------------------------------------- the app
 
-def registry_models() -> list[dict]:
-    """The registry (names, families, descriptions). It imports torch, so an ONNX server asks a child process."""
-    code = ("import json; from babycry_core.models import get_spec, model_names; print(json.dumps([{'name': n, "
-            "'family': get_spec(n).family, 'description': get_spec(n).description} for n in model_names()]))")
-    if "torch" in sys.modules:
-        from babycry_core.models import get_spec, model_names
-
-        return [{"name": n, "family": get_spec(n).family, "description": get_spec(n).description} for n in model_names()]
-    from babycry_core import paths
-
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=paths.ROOT)
-    if r.returncode != 0:
-        raise RuntimeError("could not list the model registry: " + (r.stderr.strip().splitlines() or ["?"])[-1])
-    return json.loads(r.stdout)
+def load(engine: str = "auto", run=None, threads: int | None = None):
+    """The model the API answers with: app.answer.answerer (auto: as `predict`, ONNX where the exports are current)."""
+    return answerer(run, engine, threads=threads)
 
 
-def headline(metrics: dict) -> dict:
-    """The figures a run is judged by: macro-F1, balanced accuracy and the majority baseline; a detector's cry F1."""
-    out = {k: metrics[k] for k in ("macro_f1", "balanced_accuracy", "accuracy", "n") if k in metrics}
-    base = metrics.get("baseline") or {}
-    if "macro_f1" in base:
-        out["baseline_macro_f1"] = base["macro_f1"]
-    cry = metrics.get("cry") or metrics.get("cry_detection")
-    if isinstance(cry, dict):
-        out.update({f"cry_{k}": cry[k] for k in ("f1", "recall", "false_alarm_rate") if k in cry})
-    return out
-
-
-def runs_listing() -> dict:
-    from babycry_core import fileio, paths
-    from babycry_core.runs import run_registry as runs
-
-    pinned = fileio.read_json(paths.checkpoints_dir() / "default.json", default={}) \
-        if (paths.checkpoints_dir() / "default.json").exists() else {}
-    rows = []
-    for r in runs.list_runs():
-        rows.append({"run_id": r.run_id, "model": r.model, "corpus": r.corpus, "status": r.status,
-                     "role": r.config.get("role") or "", "usable": r.usable, "headline": headline(r.metrics),
-                     "default_as": [k for k in ("detector", "reason", "default") if pinned.get(k) == r.run_id],
-                     **({"message": r.message} if r.status == "corrupt" else {})})
-    return {"runs": rows, "defaults": {k: pinned.get(k) for k in ("detector", "reason", "default")}}
-
-
-def load(engine: str = "torch", run=None, threads: int | None = None):
-    from babycry_core.detection.whole_recording import load_detecting  # the one engine switch, as `detect` uses it
-
-    return load_detecting(run, engine, threads)
-
-
-def create_app(predictor=None, *, engine: str = "torch", run=None, workers: int = 2, queue: int = 8,
-               max_bytes: int = audio.MAX_UPLOAD_BYTES, threads: int | None = None):
+def create_app(predictor=None, *, engine: str = "auto", run=None, workers: int = 2, queue: int = 8,
+               max_bytes: int = MAX_UPLOAD_BYTES, threads: int | None = None):
     """The FastAPI app. predictor: anything with `predict(bytes, name=...) -> Prediction` (default: loaded once,
-    now, for `engine` and `run`)."""
+    now, for `engine` and `run`). /healthz and /v1/models name the engine that answers ("onnx" or "torch")."""
     if predictor is None:
         predictor = load(engine, run, threads)
+    engine = engine_of(predictor)
     pool = Pool(workers, queue)
 
     @contextlib.asynccontextmanager
@@ -312,7 +267,7 @@ def create_app(predictor=None, *, engine: str = "torch", run=None, workers: int 
         try:
             data, filename = await upload(request)
             name = safe_name(filename) or "upload"
-            return JSONResponse(finite(await pool.run(detect_bytes, predictor, data, name)))
+            return JSONResponse(finite(await pool.run(detect_upload, predictor, data, name)))
         except Rejected as e:
             return rejected(e)
         except AudioError as e:
@@ -321,8 +276,8 @@ def create_app(predictor=None, *, engine: str = "torch", run=None, workers: int 
     @app.get("/v1/models", summary="The model registry and the shipped runs with their headline metrics")
     async def models():
         if app.state.models_cache is None:
-            app.state.models_cache = await asyncio.get_running_loop().run_in_executor(None, registry_models)
-        return JSONResponse(finite({"models": app.state.models_cache, **runs_listing(),
+            app.state.models_cache = await asyncio.get_running_loop().run_in_executor(None, catalog.model_registry)
+        return JSONResponse(finite({"models": app.state.models_cache, **catalog.runs_listing(),
                                     "serving": {"run": predictor.run_id, "engine": engine}}))
 
     @app.get("/healthz", summary="Liveness and the pool's load")
@@ -342,13 +297,7 @@ def detect_unavailable(predictor) -> str | None:
     return None
 
 
-def detect_bytes(predictor, data: bytes, name: str) -> dict:
-    from babycry_core.detection.whole_recording import detect_file
-
-    return detect_file(data, predictor, name=name).to_dict()
-
-
-def serve(host: str = "127.0.0.1", port: int = 8000, *, engine: str = "torch", run=None, workers: int = 2,
+def serve(host: str = "127.0.0.1", port: int = 8000, *, engine: str = "auto", run=None, workers: int = 2,
           queue: int = 8, max_connections: int = 64) -> None:
     """Load the model once, then serve until interrupted. Each worker gets cores // workers compute threads."""
     import uvicorn
@@ -359,8 +308,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, engine: str = "torch", r
         import torch
 
         torch.set_num_threads(threads)
-    app = create_app(predictor, engine=engine, run=run, workers=workers, queue=queue)
-    print(f"babycry API on http://{host}:{port} (docs: /docs), model {predictor.run_id}, engine {engine}, "
+    app = create_app(predictor, run=run, workers=workers, queue=queue)
+    print(f"babycry API on http://{host}:{port} (docs: /docs), model {predictor.run_id}, engine {engine_of(predictor)}, "
           f"{workers} workers + {queue} waiting", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info", limit_concurrency=max_connections,
                 timeout_keep_alive=5)

@@ -315,3 +315,19 @@ def test_serve_command_binds_localhost_and_answers(monkeypatch):
         assert r.status_code == 200 and r.json()["cry"]["detected"]
         out = srv.output()
     assert "127.0.0.1" in out and "Traceback" not in out
+
+
+def test_the_api_answers_with_predicts_default_engine(tmp_path, capsys, monkeypatch):
+    """Without a predictor the API loads what `predict` answers with by default (app.answer.answerer, engine auto:
+    the shipped runs' current ONNX exports), and answers what `predict --json` answers."""
+    if not (SHIPPED / "default.json").exists():
+        pytest.skip("no shipped checkpoints")
+    monkeypatch.setenv("BABYCRY_CHECKPOINTS", str(SHIPPED))
+    with TestClient(serve.create_app()) as c:
+        assert c.get("/healthz").json()["engine"] == "onnx"
+        got = c.post("/v1/classify", files={"file": ("cry.wav", WAV, "audio/wav")}).json()
+    f = tmp_path / "cry.wav"
+    f.write_bytes(WAV)
+    assert main(["predict", str(f), "--json"]) == 0
+    want = json.loads(capsys.readouterr().out)[0]
+    _close({k: v for k, v in got.items() if k != "file"}, {k: v for k, v in want.items() if k != "file"})
