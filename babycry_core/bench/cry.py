@@ -30,6 +30,7 @@ import numpy as np
 from babycry_core import fileio, paths
 from babycry_core.bench.cry_fused import FUSED, fold_distilled, fold_fused
 from babycry_core.data.corpora import CRY, NON_CRY_LABELS
+from babycry_core.runs.run_folder import RunFolder
 
 MODELS = ("cry_detector", "svm_anchor", "yamnet_zero_shot", "yamnet_head", "yamnet_windows", "yamnet_top", "cascade",
           "fusion", "distilled")
@@ -82,7 +83,7 @@ def _fold_cnn(k: int, prepared, frames, epochs: int, progress: bool) -> Path:
     from babycry_core.training.detector_fit import default_config, fit_detector
 
     run_dir = _work_dir() / f"fold{k}" / "cry_detector"
-    if not (run_dir / "status.json").exists() or fileio.read_json(run_dir / "status.json").get("status") != "finished":
+    if RunFolder(run_dir).status.get("status") != "finished":
         cfg = default_config(split="fold", fold=k, **({"epochs": epochs} if epochs else {}))
         fit_detector(cfg, run_dir, progress=progress, frames=frames, prepared=prepared)
     return run_dir
@@ -156,7 +157,7 @@ def _fold_two_stage(k: int, frames, epochs: int, progress: bool):
     from babycry_core.training.loop import TrainConfig
 
     run_dir = _work_dir() / f"fold{k}" / "two_stage"
-    if not (run_dir / "status.json").exists() or fileio.read_json(run_dir / "status.json").get("status") != "finished":
+    if RunFolder(run_dir).status.get("status") != "finished":
         corpus = _two_stage_corpus(k, frames)
         cfg = TrainConfig(model="two_stage", corpus=corpus, split="fold", fold=k, epochs=epochs or 6, patience=3,
                           score_train=False)

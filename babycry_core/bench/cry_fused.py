@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from babycry_core import paths
 from babycry_core.data.corpora import CRY
+from babycry_core.runs.run_folder import RunFolder
 
 FUSED = {"yamnet_windows": "head", "cascade": "cascade", "fusion": "fusion"}
 DISTIL_TEACHER = "fusion"
@@ -39,7 +40,7 @@ def fused_run(k: int, model: str, cnn_run, prepared, frames, progress: bool):
     from babycry_core.training.cry_fusion_fit import fit_fusion, fuse_run
 
     run_dir = paths.results_dir() / "cry_bench" / f"fold{k}" / model
-    if not (run_dir / "fusion.json").exists():
+    if not RunFolder(run_dir).has(RunFolder.FUSION):
         lab = prepared[2]
         fusion = fit_fusion(CryDetector(load(cnn_run)), lab["train"] + lab["train_aug"],
                             [*lab["train_is_cry"], *lab["train_aug_is_cry"]], lab["val"],
@@ -58,13 +59,12 @@ def fold_fused(k: int, model: str, cnn_run, prepared, frames, progress: bool):
 
 def fold_distilled(k: int, cnn_run, prepared, frames, epochs: int, progress: bool):
     """decide(y) of fold k's student, distilled from the fold's DISTIL_TEACHER run (both made once)."""
-    from babycry_core import fileio
     from babycry_core.training.detector_fit import default_config
     from babycry_core.training.distill import fit_distilled
 
     teacher = fused_run(k, DISTIL_TEACHER, cnn_run, prepared, frames, progress)
     run_dir = paths.results_dir() / "cry_bench" / f"fold{k}" / "distilled"
-    if fileio.read_json(run_dir / "status.json", default={}).get("status") != "finished":
+    if RunFolder(run_dir).status.get("status") != "finished":
         cfg = default_config(split="fold", fold=k, **({"epochs": epochs} if epochs else {}))
         fit_distilled(cfg, run_dir, teacher, frames, prepared, progress)
     return _decide(run_dir)[1]

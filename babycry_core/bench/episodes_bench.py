@@ -40,6 +40,7 @@ from babycry_core.bench.detect_speed import speed
 from babycry_core.eval.events import event_f1
 from babycry_core.augment.nights import SR, backgrounds, label_of, material, minutes, nights_of, ordered
 from babycry_core.augment.nights import matches as _matches
+from babycry_core.runs.run_folder import PINNED_DEFAULTS, RunFolder
 
 MODEL = "cry_detector"  # the fold run evaluated unless --models names another
 THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0, 0.05), 2))
@@ -53,11 +54,12 @@ TARGETS = {"event_f1": 0.90, "false_alerts_per_hour": 1.0, "median_delay_s": 3.0
 
 # ---------------------------------------------------------------- detectors per fold
 
-def finished(run: Path) -> bool:
+def finished(run: Path | RunFolder) -> bool:
     """A finished run folder of `bench cry`: status.json says so, or a fused run's fusion.json and config.json."""
-    if fileio.read_json(run / "status.json", default={}).get("status") == "finished":
+    folder = RunFolder.of(run)
+    if folder.status.get("status") == "finished":
         return True
-    return (run / "fusion.json").is_file() and (run / "config.json").is_file()
+    return folder.file(RunFolder.FUSION).is_file() and folder.file(RunFolder.CONFIG).is_file()
 
 
 def fold_detector(k: int, model: str = MODEL):
@@ -65,14 +67,14 @@ def fold_detector(k: int, model: str = MODEL):
     from babycry_core.runs.checkpoint import load
     from babycry_core.inference.cry_detector import CryDetector
 
-    run = paths.results_dir() / "cry_bench" / f"fold{k}" / model
-    if finished(run):
-        det = CryDetector(load(run))
-        if (run / "fusion.json").is_file() and det.fusion is None:
+    folder = RunFolder(paths.results_dir() / "cry_bench" / f"fold{k}" / model)
+    if finished(folder):
+        det = CryDetector(load(folder), folder)
+        if folder.has(RunFolder.FUSION) and det.fusion is None:
             raise RuntimeError(f"fold {k}'s {model} did not load its YAMNet side: {det.fusion_error}")
         return det, f"cry_bench/fold{k}/{model}", True, "trained on this fold's training part"
     d = paths.ROOT / "checkpoints"
-    name = fileio.read_json(d / "default.json")["detector"]
+    name = fileio.read_json(d / PINNED_DEFAULTS)["detector"]
     return (CryDetector(load(d / name)), name, False,
             f"NOT held out: the fold's own {model} has not finished (bench cry); the shipped detector trained on "
             "the fixed split, which shares recordings with this fold's test part")
@@ -87,12 +89,12 @@ def fold_monitor(k: int, det, frames, progress: bool = True) -> None:
     from babycry_core.training.clip_verdict_fit import SR as VSR, fit_verdict, trainable
     from babycry_core.training.detector_fit import load_waves
 
-    folder = paths.results_dir() / "cry_bench" / f"fold{k}" / "monitor"
-    if not (folder / "verdict.json").is_file() or "monitor" not in fileio.read_json(folder / "verdict.json"):
+    folder = RunFolder(paths.results_dir() / "cry_bench" / f"fold{k}" / "monitor")
+    if not folder.file(RunFolder.VERDICT).is_file() or "monitor" not in folder.read(RunFolder.VERDICT):
         train, val = trainable(frames["train"]), trainable(frames["val"])
         v = fit_verdict(load_waves(train, VSR, progress), train, load_waves(val, VSR, progress), val, progress=progress)
         v.info["monitor"] = choose(det, v, make_nights(frames["val"], seed=k), progress)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.path.mkdir(parents=True, exist_ok=True)
         v.save(folder)
     det.verdict = ClipVerdict.load(folder)
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from babycry_core import fileio, paths
 from babycry_core.bench.leaderboard_report import METRICS, concat, pooled_metrics, summarize, to_markdown, tried
+from babycry_core.runs.run_folder import RunFolder
 
 PROTOCOLS = ("grouped", "random")
 FAMILIES = ("torch", "classical", "yamnet")  # reason classifiers (a cry gate is not one)
@@ -125,13 +126,14 @@ def run_fold(cfg, fold_dir: Path, parts_cache: dict) -> dict:
     t0 = time.time()
     fit(cfg, run_dir, progress=False, data_parts=parts)
     seconds = time.time() - t0
-    status = fileio.read_json(run_dir / "status.json")
+    folder = RunFolder(run_dir)
+    status = folder.read(RunFolder.STATUS)
     if status.get("status") == "stopped":  # SIGTERM: stop the sweep (finished folds are kept), not just this model
         raise SystemExit("stopped by request; run the same command again to resume")
     if status.get("status") != "finished":
         raise RuntimeError(f"fit ended {status.get('status')}: {status.get('message', '')}")
-    metrics, config = fileio.read_json(run_dir / "metrics.json"), fileio.read_json(run_dir / "config.json")
-    loaded = load(run_dir)
+    metrics, config = folder.read(RunFolder.METRICS), folder.config
+    loaded = load(folder)
     if family == "torch":
         labels, p = parts
         logits = {k: predict_logits(loaded.model, p[k][0]) for k in ("val", "test")}
@@ -142,9 +144,8 @@ def run_fold(cfg, fold_dir: Path, parts_cache: dict) -> dict:
         logits = {k: loaded.model.clip_logits(p[k][0]) for k in ("val", "test")}
     ids = p["test"][2]["clip_id"].tolist()
     assert ids == metrics["test_clip_ids"], "test clips differ between fit and the leaderboard"
-    events = [json.loads(x) for x in (run_dir / "history.jsonl").read_text().splitlines() if x.strip().endswith("}")]
-    n_epochs = sum(e.get("event") == "epoch" for e in events) or None
-    files = set(config.get("files") or {}) | ({"model.safetensors"} if (run_dir / "model.safetensors").exists() else set())
+    n_epochs = sum(e.get("event") == "epoch" for e in folder.events()) or None
+    files = set(config.get("files") or {}) | ({RunFolder.WEIGHTS} if folder.has(RunFolder.WEIGHTS) else set())
     result = {"status": "done", "config": _plain(dataclasses.asdict(cfg)), "family": family, "labels": list(labels),
               **{k: metrics[k] for k in METRICS}, "seconds": seconds, "epochs_run": n_epochs,
               "best_epoch": status.get("best_epoch"), "n_params": _n_params(config, loaded.model),

@@ -120,16 +120,17 @@ def run(models=MODELS, folds: int = 5, shipped: bool = True, out: Path | None = 
 
 def shipped_figures(wave_of, uploads) -> dict | None:
     """The shipped detector's verdict on the test part of its own split.json (None when it has no verdict)."""
-    from babycry_core.inference.clip_verdict import FILE, ClipVerdict
-    from babycry_core.runs.run_registry import default_pair
+    from babycry_core.inference.clip_verdict import ClipVerdict
+    from babycry_core.runs.run_folder import RunFolder
+    from babycry_core.runs.run_registry import default_folders
     from babycry_core.training.clip_verdict_fit import answers_of
     from babycry_core.data import manifest as data
 
-    run_dir = default_pair()[0]
-    if run_dir is None or not (run_dir / FILE).exists() or not (run_dir / "split.json").exists():
+    run_dir = default_folders()[0]
+    if run_dir is None or not run_dir.has(RunFolder.VERDICT, RunFolder.SPLIT):
         return None
     v = ClipVerdict.load(run_dir)
-    ids = fileio.read_json(run_dir / "split.json")["test"]
+    ids = run_dir.read(RunFolder.SPLIT)["test"]
     test = data.load_manifest("detect").set_index("clip_id", drop=False).loc[ids]
     fig = _figures([_score(lambda ws: answers_of(v, ws), test, wave_of, uploads)])
     fig["run"] = run_dir.name

@@ -144,30 +144,25 @@ def choose(det, verdict, nights: list[dict], progress: bool = False) -> dict:
 def monitor_run(run_dir, seed: int = 0, progress: bool = True) -> dict:
     """`python -m babycry_core monitor RUN` (and the end of `verdict RUN`): choose the monitor rule of a run with an
     upload verdict on nights from its split.json's validation part, and store it under "monitor" in verdict.json."""
-    from pathlib import Path
-
-    from babycry_core import fileio
     from babycry_core.data import manifest as data
-    from babycry_core.inference.clip_verdict import FILE
     from babycry_core.inference.cry_detector import CryDetector
     from babycry_core.runs.checkpoint import load
+    from babycry_core.runs.run_folder import RunFolder
 
-    run_dir = Path(run_dir)
-    det = CryDetector(load(run_dir))
+    folder = RunFolder.of(run_dir)
+    det = CryDetector(load(folder), folder)
     if det.verdict is None:
-        raise ValueError(f"{run_dir.name} has no upload verdict to confirm alerts with "
+        raise ValueError(f"{folder.name} has no upload verdict to confirm alerts with "
                          f"({det.verdict_error or 'run `python -m babycry_core verdict` first'})")
-    val_ids = set(fileio.read_json(run_dir / "split.json")["val"])
+    val_ids = set(folder.read(RunFolder.SPLIT)["val"])
     manifest = data.load_manifest("detect")
     frame = manifest[manifest["clip_id"].isin(val_ids)]
     monitor = choose(det, det.verdict, make_nights(frame, seed), progress)
     monitor["validation_recordings"], monitor["seed"] = int(len(frame)), seed
-    source = fileio.read_json(run_dir / "config.json", default={}).get("verdict_from")
+    source = folder.read(RunFolder.CONFIG, default={}).get("verdict_from")
     if source:
         monitor["note"] = (f"The windows come from {source}, trained on its own split: some of these validation "
                            "recordings may be in their training part, so the windows look better here than on new "
                            "nights; `bench episodes` scores held-out folds")
-    d = fileio.read_json(run_dir / FILE)
-    d["monitor"] = monitor
-    fileio.write_json(run_dir / FILE, d)
+    folder.update(RunFolder.VERDICT, monitor=monitor)
     return monitor

@@ -92,7 +92,10 @@ def detect_files(files, run=None, *, max_minutes: float | None = None, progress:
     predictor = load_detecting(run, engine, threads)
     det = getattr(predictor, "detector", None)
     if det is None:
-        raise ValueError(f"detect needs a cry detector; {predictor.run_id} is not one (see checkpoints/default.json)")
+        from babycry_core.runs.run_folder import PINNED_DEFAULTS
+
+        raise ValueError(f"detect needs a cry detector; {predictor.run_id} is not one "
+                         f"(see checkpoints/{PINNED_DEFAULTS})")
     rule = None
     if rule_kw:
         rule = EpisodeRule.for_detector(det, **rule_kw)

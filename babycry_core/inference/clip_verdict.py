@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio
-from babycry_core.runs.checkpoint import VERDICT_FILES
+from babycry_core.runs.run_folder import RunFolder
 
-FILE, HEAD_FILE = VERDICT_FILES
+FILE, HEAD_FILE = RunFolder.VERDICT_FILES
 CLASSES = ("cry", "laugh", "other")
 CRYING, UNSURE, NO_CRY = "crying", "unsure", "no_cry"
 CRY_SCORES = (20, 19, 21, 22)  # YAMNet: Baby cry, Crying/sobbing, Whimper, Wail/moan
@@ -130,28 +130,29 @@ class ClipVerdict:
 
     # ---------------------------------------------------------------- files
 
-    def save(self, folder: Path) -> list[str]:
-        from safetensors.numpy import save_file
+    def save(self, folder: Path | RunFolder) -> list[str]:
+        from safetensors.numpy import save
 
-        folder = Path(folder)
-        save_file({"mean": self.mean.astype(np.float32), "scale": self.scale.astype(np.float32),
-                   "coef": self.coef.astype(np.float32), "intercept": self.intercept.astype(np.float32)},
-                  str(folder / HEAD_FILE))
-        fileio.write_json(folder / FILE, {
+        folder = RunFolder.of(folder)
+        folder.write_bytes(HEAD_FILE, save({"mean": self.mean.astype(np.float32),
+                                            "scale": self.scale.astype(np.float32),
+                                            "coef": self.coef.astype(np.float32),
+                                            "intercept": self.intercept.astype(np.float32)}))
+        folder.write(FILE, {
             "classes": list(self.classes), "cry_threshold": float(self.cry_threshold),
             "lo_threshold": float(self.lo_threshold), "yamnet_model_key": self.model_key, "yamnet_handle": self.handle,
-            "head_sha256": fileio.sha256_file(folder / HEAD_FILE), **self.info})
+            "head_sha256": fileio.sha256_file(folder.file(HEAD_FILE)), **self.info})
         return [FILE, HEAD_FILE]
 
     @classmethod
-    def load(cls, folder: Path) -> "ClipVerdict":
+    def load(cls, folder: Path | RunFolder) -> "ClipVerdict":
         from safetensors.numpy import load_file
 
-        folder = Path(folder)
-        d = fileio.read_json(folder / FILE)
-        if fileio.sha256_file(folder / HEAD_FILE) != d.get("head_sha256"):
-            raise ValueError(f"{folder / HEAD_FILE} does not match the sha256 in {FILE}")
-        t = load_file(str(folder / HEAD_FILE))
+        folder = RunFolder.of(folder)
+        d = folder.read(FILE)
+        if fileio.sha256_file(folder.file(HEAD_FILE)) != d.get("head_sha256"):
+            raise ValueError(f"{folder.file(HEAD_FILE)} does not match the sha256 in {FILE}")
+        t = load_file(str(folder.file(HEAD_FILE)))
         known = {"classes", "cry_threshold", "lo_threshold", "yamnet_model_key", "yamnet_handle", "head_sha256"}
         return cls(t["mean"].astype(np.float64), t["scale"].astype(np.float64), t["coef"].astype(np.float64),
                    t["intercept"].astype(np.float64), float(d["cry_threshold"]), float(d["lo_threshold"]),
@@ -164,6 +165,6 @@ def attach(det) -> None:
     with other ones), det.verdict_error says why and uploads get the window detector's two answers."""
     from babycry_core.inference.cry_fusion import yamnet_side
 
-    det.verdict, e = yamnet_side(Path(det.loaded.run_dir), FILE, ClipVerdict.load)
+    det.verdict, e = yamnet_side(det.folder, FILE, ClipVerdict.load)
     if e is not None:
         det.verdict_error = f"uploads get the window detector's answer: {e}"

@@ -17,6 +17,7 @@ import numpy as np
 
 from babycry_core.eval.calibration import softmax
 from babycry_core.runs.checkpoint import LoadedModel
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.data.corpora import CRY
 from babycry_core.features.logmel import log_mel, windows
 
@@ -66,8 +67,10 @@ class CryResult:
 class CryDetector:
     """A loaded cry_detector run. Inference only: safe to share between threads."""
 
-    def __init__(self, loaded: LoadedModel):
+    def __init__(self, loaded: LoadedModel, folder: RunFolder | None = None):
+        """folder: the run as it was opened (its cached files serve the YAMNet sides); default: loaded.run_dir."""
         self.loaded = loaded
+        self.folder = folder if folder is not None else RunFolder.of(loaded.run_dir)
         self.net = loaded.model
         self.labels = list(loaded.labels)
         self.cfg = loaded.feature_config

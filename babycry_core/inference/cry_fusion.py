@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from babycry_core import fileio
-from babycry_core.runs.checkpoint import FUSION_FILES
+from babycry_core.runs.run_folder import RunFolder
 
-FILE, HEAD_FILE = FUSION_FILES
+FILE, HEAD_FILE = RunFolder.FUSION_FILES
 MODES = ("head", "cascade", "fusion")
 EPS = 1e-4
 
@@ -99,30 +99,31 @@ class YamnetFusion:
 
     # ---------------------------------------------------------------- files
 
-    def save(self, folder: Path) -> list[str]:
-        from safetensors.numpy import save_file
+    def save(self, folder: Path | RunFolder) -> list[str]:
+        from safetensors.numpy import save
 
-        folder = Path(folder)
-        save_file({"mean": self.mean.astype(np.float32), "scale": self.scale.astype(np.float32),
-                   "coef": self.coef.astype(np.float32)}, str(folder / HEAD_FILE))
-        fileio.write_json(folder / FILE, {
+        folder = RunFolder.of(folder)
+        folder.write_bytes(HEAD_FILE, save({"mean": self.mean.astype(np.float32),
+                                            "scale": self.scale.astype(np.float32),
+                                            "coef": self.coef.astype(np.float32)}))
+        folder.write(FILE, {
             "mode": self.mode, "intercept": float(self.intercept), "weights": [float(w) for w in self.weights],
             "bias": float(self.bias), "screen": None if self.screen is None else float(self.screen),
             "cry_threshold": float(self.threshold), "yamnet_model_key": self.model_key,
-            "yamnet_handle": self.handle, "head_sha256": fileio.sha256_file(folder / HEAD_FILE), **self.info})
+            "yamnet_handle": self.handle, "head_sha256": fileio.sha256_file(folder.file(HEAD_FILE)), **self.info})
         return [FILE, HEAD_FILE]
 
     @classmethod
-    def load(cls, folder: Path) -> "YamnetFusion":
+    def load(cls, folder: Path | RunFolder) -> "YamnetFusion":
         from safetensors.numpy import load_file
 
-        folder = Path(folder)
-        d = fileio.read_json(folder / FILE)
+        folder = RunFolder.of(folder)
+        d = folder.read(FILE)
         if d.get("mode") not in MODES:
-            raise ValueError(f"{folder / FILE}: unknown mode {d.get('mode')!r}; valid: {', '.join(MODES)}")
-        if fileio.sha256_file(folder / HEAD_FILE) != d.get("head_sha256"):
-            raise ValueError(f"{folder / HEAD_FILE} does not match the sha256 in {FILE}")
-        t = load_file(str(folder / HEAD_FILE))
+            raise ValueError(f"{folder.file(FILE)}: unknown mode {d.get('mode')!r}; valid: {', '.join(MODES)}")
+        if fileio.sha256_file(folder.file(HEAD_FILE)) != d.get("head_sha256"):
+            raise ValueError(f"{folder.file(HEAD_FILE)} does not match the sha256 in {FILE}")
+        t = load_file(str(folder.file(HEAD_FILE)))
         known = {"mode", "intercept", "weights", "bias", "screen", "cry_threshold", "yamnet_model_key",
                  "yamnet_handle", "head_sha256"}
         return cls(d["mode"], t["mean"].astype(np.float64), t["scale"].astype(np.float64),
@@ -131,13 +132,14 @@ class YamnetFusion:
                    d.get("yamnet_handle"), {k: v for k, v in d.items() if k not in known})
 
 
-def yamnet_side(folder: Path, file: str, load):
+def yamnet_side(folder: Path | RunFolder, file: str, load):
     """A run folder's YAMNet side (a fusion or an upload verdict: anything with .handle and .model_key), bound to
     YAMNet's weights here: (side, None); (None, why) without the weights or with other ones; (None, None) when the
     folder has no such file."""
     from babycry_core.features.yamnet import YamnetMismatch, YamnetUnavailable, for_run
 
-    if not (Path(folder) / file).exists():
+    folder = RunFolder.of(folder)
+    if not folder.has(file):
         return None, None
     side = load(folder)
     try:
@@ -152,7 +154,7 @@ def attach(det) -> None:
     YAMNet's weights (or with other ones), det.fusion_error says why and the detector stays its plain CNN."""
     from babycry_core.features.yamnet import YamnetUnavailable
 
-    fusion, e = yamnet_side(Path(det.loaded.run_dir), FILE, YamnetFusion.load)
+    fusion, e = yamnet_side(det.folder, FILE, YamnetFusion.load)
     if e is not None:
         det.fusion_error = (f"YAMNet is not available, so this detector runs as its CNN alone: {e}"
                             if isinstance(e, YamnetUnavailable) else f"{e}; it runs as its CNN alone")

@@ -16,6 +16,7 @@ import numpy as np
 from babycry_core.audio import decode as audio
 from babycry_core.inference import wording as L
 from babycry_core.runs.checkpoint import LoadedModel, load
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.features.config import FeatureConfig
 from babycry_core.features.logmel import log_mel, windows
 
@@ -39,8 +40,10 @@ class TorchScorer:
 
 
 class Predictor:
-    def __init__(self, loaded: LoadedModel):
+    def __init__(self, loaded: LoadedModel, folder: RunFolder | None = None):
+        """folder: the run as it was opened (its cached files serve the reason naming); default: loaded.run_dir."""
         self.loaded = loaded
+        self.folder = folder if folder is not None else RunFolder.of(loaded.run_dir)
         self.labels = loaded.labels
         self.cfg = loaded.feature_config
         m = loaded.model
@@ -106,17 +109,18 @@ _CACHE: dict[tuple, Predictor] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_predictor(run: str | Path | None = None, trust_pickle: bool = False):
+def load_predictor(run: str | Path | RunFolder | None = None, trust_pickle: bool = False):
     """What answers a recording: the two-step answer (cry detector, then a reason model) where it can be
     composed, else the one model. run=None: the app's default (checkpoints/default.json: detector + reason);
-    a reason model: the default detector + it; a detector: it + the default reason model.
+    a reason model: the default detector + it; a detector: it + the default reason model. Each run is opened
+    once (a RunFolder) and handed down, so its files are read once.
 
     trust_pickle: also read an old run's pickle (svm.joblib); see runs.checkpoint.load."""
     from babycry_core.runs import run_registry as runs
 
-    det_dir, reason_dir = runs.default_pair()
+    det_dir, reason_dir = runs.default_folders()
     if run is not None:
-        run_dir = runs.find_run(run)
+        run_dir = runs.open_run(run)
         role = _role(run_dir)
         if role == "detector":
             det_dir = run_dir
@@ -136,37 +140,35 @@ def load_predictor(run: str | Path | None = None, trust_pickle: bool = False):
         cached = _CACHE.get(key)
     if cached is None:
         reason = load_model(reason_dir, trust_pickle) if reason_dir is not None else None
-        cached = TwoStepPredictor(CryDetector(load_model(det_dir).loaded), reason)
+        cached = TwoStepPredictor(CryDetector(load_model(det_dir).loaded, folder=det_dir), reason)
         with _CACHE_LOCK:
             _CACHE[key] = cached
     return cached
 
 
-def _role(run_dir: Path) -> str:
+def _role(run_dir: Path | RunFolder) -> str:
     """"detector", "reason" (every class a cry reason) or "" (a model that answers both questions)."""
-    from babycry_core import fileio
-
-    config = fileio.read_json(Path(run_dir) / "config.json", default={})
-    if config.get("role") == "detector":
+    folder = RunFolder.of(run_dir)
+    if folder.read(RunFolder.CONFIG, default={}).get("role") == "detector":
         return "detector"
-    labels = fileio.read_json(Path(run_dir) / "labels.json", default=[])
+    labels = folder.read(RunFolder.LABELS, default=[])
     return "reason" if labels and all(L.is_cry(c) for c in labels) else ""
 
 
-def load_model(run: str | Path | None = None, trust_pickle: bool = False) -> Predictor:
-    """A Predictor for one run id or folder (default: the app's default run), cached by path and mtime.
+def load_model(run: str | Path | RunFolder | None = None, trust_pickle: bool = False) -> Predictor:
+    """A Predictor for one run id, folder or RunFolder (default: the app's default run), cached by path and mtime.
 
     trust_pickle: also read an old run's pickle (svm.joblib); see runs.checkpoint.load."""
     from babycry_core.runs import run_registry as runs
 
     _one_blas_thread()
-    run_dir = runs.find_run(run) if run else runs.default_run()
-    if run_dir is None:
+    folder = runs.open_run(run) if run else runs.default_folder()
+    if folder is None:
         raise FileNotFoundError("no trained checkpoint found; train one (Train page or `python -m babycry_core train`)")
-    key = (str(Path(run_dir).resolve()), _mtime(run_dir), bool(trust_pickle))
+    key = (str(folder.path.resolve()), _mtime(folder.path), bool(trust_pickle))
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = Predictor(load(run_dir, trust_pickle=trust_pickle))
+            _CACHE[key] = Predictor(load(folder, trust_pickle=trust_pickle), folder)
         return _CACHE[key]
 
 
@@ -178,11 +180,11 @@ def _one_blas_thread() -> None:
         threadpool_limits(limits=1, user_api="blas")
 
 
-def _mtime(run_dir: Path) -> float:
+def _mtime(run_dir: Path | RunFolder) -> float:
     return max((f.stat().st_mtime for f in Path(run_dir).iterdir() if f.is_file()), default=0.0)
 
 
-def predict(files, run: str | Path | None = None, trust_pickle: bool = False) -> list[Prediction | dict]:
+def predict(files, run: str | Path | RunFolder | None = None, trust_pickle: bool = False) -> list[Prediction | dict]:
     """Classify each file; a file that fails gives {"file", "error"} and the others still run."""
     return predict_each(load_predictor(run, trust_pickle), files)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from babycry_core import fileio
+from babycry_core.runs.run_folder import RunFolder
 
-FILE = "reason_naming.json"
+FILE = RunFolder.NAMING
 MIN_PRECISION = 0.60
 MIN_NAMED = 5  # a threshold needs at least this many held-out clips named to count
 
@@ -64,15 +64,15 @@ def corpus_prior(labels: list[str], corpus: str = "donateacry") -> dict[str, flo
     return {r: float(counts.get(r, 0)) / total for r in labels}
 
 
-def fit_naming(run_dir: Path, pred, progress: bool = False) -> dict:
+def fit_naming(run_dir: Path | RunFolder, pred, progress: bool = False) -> dict:
     """Score the reason run (`pred`: its inference.Predictor) on its test part (held-out babies), choose each
     reason's naming threshold, write reason_naming.json into the run folder and return it."""
     from tqdm import tqdm
 
     from babycry_core.data import manifest as data
 
-    run_dir = Path(run_dir)
-    config = fileio.read_json(run_dir / "config.json")
+    folder = RunFolder.of(run_dir)
+    config = folder.config
     corpus = config.get("corpus", "donateacry")
     labels = list(pred.labels)
     fold = config.get("fold") if config.get("split") == "fold" else None
@@ -94,17 +94,17 @@ def fit_naming(run_dir: Path, pred, progress: bool = False) -> dict:
                         "(babies it never trained on)", "accuracy": float(np.mean(np.array(top) == np.array(true))),
                         "balanced_accuracy": balanced_accuracy(true, top),
                         "baseline_accuracy": float(np.mean(np.array(true) == majority)), "baseline": majority}}
-    fileio.write_json(run_dir / FILE, out)
+    folder.write(FILE, out)
     return out
 
 
-def load_naming(run_dir: Path, labels: list[str]) -> dict:
+def load_naming(run_dir: Path | RunFolder, labels: list[str]) -> dict:
     """The run's reason_naming.json; without one, nothing is ever named and the prior is the corpus's
     (uniform when the corpus is not here either)."""
-    f = Path(run_dir) / FILE
-    if f.exists():
-        return fileio.read_json(f)
-    corpus = fileio.read_json(Path(run_dir) / "config.json", default={}).get("corpus", "donateacry")
+    folder = RunFolder.of(run_dir)
+    if folder.has(FILE):
+        return folder.read(FILE)
+    corpus = folder.read(RunFolder.CONFIG, default={}).get("corpus", "donateacry")
     prior = corpus_prior(labels, corpus)
     return {"reasons": {r: {"threshold": None, "precision": None, "named": 0, "prior": prior[r]} for r in labels},
             "prior": prior, "held_out": {}, "rule": f"no {FILE}: reasons are never named"}

@@ -35,7 +35,7 @@ class TwoStepPredictor:
         self.detector, self.reason = detector, reason
         self.cfg = detector.cfg
         self.labels = list(reason.labels) if reason else []
-        self.naming = load_naming(reason.loaded.run_dir, self.labels) if reason else {"reasons": {}, "prior": {}}
+        self.naming = load_naming(reason.folder, self.labels) if reason else {"reasons": {}, "prior": {}}
 
     @property
     def run_id(self) -> str:

@@ -6,21 +6,23 @@ from pathlib import Path
 
 from babycry_core import fileio, paths
 from babycry_core.runs.model_card import write_model_card
+from babycry_core.runs.run_folder import RunFolder
 
 
 def _fmt(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
-def detector_section(run_dir: Path) -> str:
-    m = fileio.read_json(Path(run_dir) / "metrics.json", default={}).get("cry", {})
-    cal = fileio.read_json(Path(run_dir) / "calibration.json", default={})
+def detector_section(run_dir: Path | RunFolder) -> str:
+    folder = RunFolder.of(run_dir)
+    m = folder.metrics.get("cry", {})
+    cal = folder.read(RunFolder.CALIBRATION, default={})
     lines = ["", "## Is it a cry? (whole recordings)", "",
              f"Decision: the mean cry probability of the recording's most cry-like third of 2 s windows >= "
              f"**{cal.get('cry_threshold', 0.5):.3f}**, chosen on validation recordings ({cal.get('rule', '')}; "
              f"validation recall {_fmt(cal.get('val_recall'))}, false alarms {_fmt(cal.get('val_false_alarm_rate'))}). "
              "Digital silence is answered before the model runs."]
-    lines += fusion_lines(Path(run_dir))
+    lines += fusion_lines(folder)
     if m:
         ci = m.get("f1_ci", [None, None])
         lines += ["", f"Test part of the fixed split ({m.get('n_cry')} cries from {m.get('groups_cry')} babies / "
@@ -34,7 +36,7 @@ def detector_section(run_dir: Path) -> str:
             lines.append(f"| {c} | {d['clips']} | {d['groups']} | {_fmt(rate)} |")
     bench = paths.results_dir() / "cry_detection.json"
     if bench.exists():
-        r = fileio.read_json(bench)["models"].get(bench_row(Path(run_dir)))
+        r = fileio.read_json(bench)["models"].get(bench_row(folder))
         if r:
             lines += ["", f"Grouped 5-fold benchmark (`python -m babycry_core bench cry`, pooled): cry F1 "
                       f"{_fmt(r['f1'])} [{_fmt(r['f1_ci'][0])}, {_fmt(r['f1_ci'][1])}], recall {_fmt(r['recall'])}, "
@@ -48,21 +50,19 @@ def detector_section(run_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _fusion(run_dir: Path) -> dict:
+def _fusion(run_dir: Path | RunFolder) -> dict:
     """A fused run's fusion.json ({} for a plain CNN detector)."""
-    from babycry_core.runs.checkpoint import FUSION_FILES
-
-    return fileio.read_json(run_dir / FUSION_FILES[0], default={})
+    return RunFolder.of(run_dir).read(RunFolder.FUSION, default={})
 
 
-def bench_row(run_dir: Path) -> str:
+def bench_row(run_dir: Path | RunFolder) -> str:
     """The `bench cry` row (results/cry_detection.json) of this kind of detector: cry_detector for the CNN alone,
     else the fusion mode's candidate (mode "head" is the yamnet_windows row)."""
     mode = _fusion(run_dir).get("mode")
     return "cry_detector" if mode is None else {"head": "yamnet_windows"}.get(mode, mode)
 
 
-def fusion_lines(run_dir: Path) -> list[str]:
+def fusion_lines(run_dir: Path | RunFolder) -> list[str]:
     """A fused run's YAMNet side: what it is, its weights, and why it is the default (bench cry's figures)."""
     f = _fusion(run_dir)
     if not f:
@@ -88,9 +88,10 @@ def fusion_lines(run_dir: Path) -> list[str]:
     return out
 
 
-def write_detector_card(run_dir: Path) -> Path:
-    card = write_model_card(run_dir)
+def write_detector_card(run_dir: Path | RunFolder) -> Path:
+    folder = RunFolder.of(run_dir)
+    card = write_model_card(folder.path)
     from babycry_core.runs.verdict_card import verdict_section
 
-    card.write_text(card.read_text() + detector_section(run_dir) + verdict_section(run_dir))
-    return card
+    text = card.read_text() + detector_section(folder) + verdict_section(folder)
+    return fileio.atomic_write(card, lambda f: f.write(text), mode="w")

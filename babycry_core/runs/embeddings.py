@@ -25,6 +25,7 @@ from babycry_core import fileio, paths
 from babycry_core.features.handcrafted import handcrafted, handcrafted_names
 from babycry_core.features.config import FeatureConfig
 from babycry_core.features.logmel import fix_length, log_mel
+from babycry_core.runs.run_folder import RunFolder
 
 HANDCRAFTED = "handcrafted"
 YAMNET = "yamnet"
@@ -59,7 +60,7 @@ def resolve(source, handle: str | None = None) -> Source:
     from babycry_core.runs import run_registry as runs
 
     run_dir = Path(runs.find_run(s)).resolve()
-    family = fileio.read_json(run_dir / "config.json").get("family", "torch")
+    family = RunFolder(run_dir).config.get("family", "torch")
     if family != "torch":
         raise ValueError(f"embedding run {run_dir.name} is a {family!r} model; a CNN (torch) run is needed, "
                          f"or 'handcrafted' / 'yamnet'")
@@ -69,7 +70,7 @@ def resolve(source, handle: str | None = None) -> Source:
 def source_feature_config(source: Source, cfg: FeatureConfig) -> FeatureConfig:
     """The FeatureConfig the embeddings are computed with: a CNN source imposes its own."""
     if source.kind == "cnn":
-        return FeatureConfig.from_dict(fileio.read_json(source.run_dir / "feature_config.json"))
+        return RunFolder(source.run_dir).feature_config
     return cfg
 
 
@@ -169,7 +170,7 @@ _CNN_LOCK = threading.Lock()
 
 
 def _cnn(run_dir: Path):
-    f = Path(run_dir) / "model.safetensors"
+    f = RunFolder(run_dir).file(RunFolder.WEIGHTS)
     return _cnn_cached(str(Path(run_dir).resolve()), f.stat().st_mtime_ns)
 
 
@@ -182,7 +183,7 @@ def _cnn_cached(run_dir: str, _mtime: int):
 
 
 def _weights_sha256(run_dir: Path) -> str:
-    f = Path(run_dir) / "model.safetensors"
+    f = RunFolder(run_dir).file(RunFolder.WEIGHTS)
     st = f.stat()
     return _sha256_cached(str(f.resolve()), st.st_mtime_ns, st.st_size)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from babycry_core import fileio, paths
-from babycry_core.runs.checkpoint import VERDICT_FILES
+from babycry_core.runs.run_folder import RunFolder
 
 
 def _pct(v) -> str:
@@ -21,9 +21,10 @@ def kind_table(by_kind: dict) -> list[str]:
     return lines
 
 
-def verdict_section(run_dir: Path) -> str:
+def verdict_section(run_dir: Path | RunFolder) -> str:
     """Markdown for a run with an upload verdict ("" for one without)."""
-    v = fileio.read_json(Path(run_dir) / VERDICT_FILES[0], default={})
+    folder = RunFolder.of(run_dir)
+    v = folder.read(RunFolder.VERDICT, default={})
     if not v:
         return ""
     fit = v.get("fit", {})
@@ -38,11 +39,12 @@ def verdict_section(run_dir: Path) -> str:
              f"{fit.get('quiet_dbfs')} dBFS; rule: {fit.get('rule')}). Trained on {fit.get('train_rows')} contexts "
              f"({fit.get('train_rows_per_class')}), AudioSet's laughing babies and belly laughs included (the audio "
              "is not in this folder). The 2 s windows (above) still draw the timeline and serve Listen and `detect`."]
-    m = fileio.read_json(Path(run_dir) / "metrics.json", default={}).get("upload")
+    m = folder.metrics.get("upload")
     if m:
         ci = m["crying_f1_ci"]
-        lines += ["", f"Test part of the fixed split (`split.json`; {m['n']} recordings, {m['n_uncertain']} uncertain "
-                  f"same-app uploads apart): F1 of 'crying' {m['crying_f1']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}], "
+        lines += ["", f"Test part of the fixed split (`{RunFolder.SPLIT}`; {m['n']} recordings, "
+                  f"{m['n_uncertain']} uncertain same-app uploads apart): F1 of 'crying' {m['crying_f1']:.3f} "
+                  f"[{ci[0]:.3f}, {ci[1]:.3f}], "
                   f"recall {m['recall']:.3f}, precision {m['precision']:.3f}.", ""] + kind_table(m["by_kind"])
     rep = fileio.read_json(paths.results_dir() / "upload_answer.json", default={})
     r = (rep.get("models") or {}).get("verdict")

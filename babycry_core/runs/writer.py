@@ -1,8 +1,9 @@
 """The one writer of run folders, for every family (the torch CNNs, the cry detector, the YAMNet head, the classical
 heads, the two-stage model and each of its stages).
 
-A run folder is self-describing (the layout is in runs/run_registry.py). Every file is written atomically (fileio), so
-a run killed half way never looks complete, and status.json says "finished" only after the folder has rebuilt its model.
+A run folder is self-describing (its files are runs/run_folder.py's RunFolder). Every file is written atomically
+(RunFolder.write, fileio), so a run killed half way never looks complete, and status.json says "finished" only after
+the folder has rebuilt its model.
 `RunWriter(run_dir, enabled=False)` writes nothing: under DDP only rank 0 writes.
 
     begin               the folder says "running" (pid, start time); given the config and family, also a first
@@ -26,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from babycry_core import fileio
 from babycry_core.runs import run_registry as runs
+from babycry_core.runs.run_folder import RunFolder
 
 
 class StopFlag:
@@ -79,6 +80,7 @@ class RunWriter:
 
     def __init__(self, run_dir: Path, enabled: bool = True):
         self.run_dir, self.enabled = Path(run_dir), enabled
+        self.folder = RunFolder(self.run_dir)
         self.started = time.time()
 
     @classmethod
@@ -127,26 +129,26 @@ class RunWriter:
 
     def json(self, name: str, obj) -> None:
         if self.enabled:
-            fileio.write_json(self.run_dir / name, obj)
+            self.folder.write(name, obj)
 
     def bytes(self, rel: str, data: bytes) -> None:
         if self.enabled:
-            fileio.write_bytes(self.run_dir / rel, data)
+            self.folder.write_bytes(rel, data)
 
     def config(self, meta: dict) -> None:
-        self.json("config.json", meta)
+        self.json(RunFolder.CONFIG, meta)
 
     def run_files(self, meta: dict, fcfg, labels: list[str], parts: dict | None = None) -> None:
         """config.json, feature_config.json, labels.json; with `parts`, split.json (the clip ids of each part)."""
         self.config(meta)
-        self.json("feature_config.json", fcfg.to_dict())
-        self.json("labels.json", labels)
+        self.json(RunFolder.FEATURES, fcfg.to_dict())
+        self.json(RunFolder.LABELS, labels)
         if parts is not None:
             self.split(parts)
 
     def split(self, parts: dict) -> None:
         """split.json: the clip ids of train / val / test this run used."""
-        self.json("split.json", {p: parts[p][2]["clip_id"].tolist() for p in ("train", "val", "test")})
+        self.json(RunFolder.SPLIT, {p: parts[p][2]["clip_id"].tolist() for p in ("train", "val", "test")})
 
     def weights(self, model) -> None:
         """A torch network's weights as model.safetensors (a DDP wrapper is unwrapped)."""
@@ -162,10 +164,10 @@ class RunWriter:
         return file_hashes(self.run_dir, rel_paths)
 
     def calibration(self, cal: dict) -> None:
-        self.json("calibration.json", cal)
+        self.json(RunFolder.CALIBRATION, cal)
 
     def metrics(self, metrics: dict) -> None:
-        self.json("metrics.json", metrics)
+        self.json(RunFolder.METRICS, metrics)
 
     def calibrate_and_test(self, labels: list[str], parts: dict, logits) -> dict:
         """Temperature and abstention threshold fit on validation (calibration.json), test metrics (metrics.json).

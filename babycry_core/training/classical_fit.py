@@ -35,10 +35,11 @@ from babycry_core.features.config import FeatureConfig
 from babycry_core.models.classical import FAMILY, SVM_GRID, XGB_GRID, build_svm, build_xgboost
 from babycry_core.runs.writer import RunWriter
 from babycry_core.runs.sklearn_io import SKOPS_FILE, save_sklearn
+from babycry_core.runs.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
-_EMBEDDER_FILES = ("config.json", "feature_config.json", "labels.json", "model.safetensors")
+_EMBEDDER_FILES = (RunFolder.CONFIG, RunFolder.FEATURES, RunFolder.LABELS, RunFolder.WEIGHTS)
 
 
 def _group_splits(y: np.ndarray, groups: np.ndarray, seed: int):
@@ -117,12 +118,12 @@ def _fit_xgb(X, y, splits, cv_name, cfg, out: RunWriter, names, source, fcfg, la
                   "best_params": {}, "grid": XGB_GRID}
     scaler, booster = best.named_steps["scaler"], best.named_steps["clf"].get_booster()
     booster.feature_names = list(names)
-    out.bytes("xgboost.json", bytes(booster.save_raw(raw_format="json")))
-    out.json("scaler.json", {"mean": scaler.mean_, "scale": scaler.scale_, "var": scaler.var_,
+    out.bytes(RunFolder.XGBOOST, bytes(booster.save_raw(raw_format="json")))
+    out.json(RunFolder.SCALER, {"mean": scaler.mean_, "scale": scaler.scale_, "var": scaler.var_,
                              "n_samples_seen": int(scaler.n_samples_seen_), "feature_names": list(names)})
     search["sample_weights"] = "balanced"
     model = XgbModel(booster, scaler.mean_, scaler.scale_, names, source, fcfg, labels, present)
-    return model, search, ["xgboost.json", "scaler.json"]
+    return model, search, [RunFolder.XGBOOST, RunFolder.SCALER]
 
 
 def _record_source(src: Source, out: RunWriter, fcfg: FeatureConfig, parts: dict) -> tuple[dict, Source]:
@@ -137,10 +138,10 @@ def _record_source(src: Source, out: RunWriter, fcfg: FeatureConfig, parts: dict
     dest = out.run_dir / EMBEDDER
     for f in _EMBEDDER_FILES:
         out.bytes(f"{EMBEDDER}/{f}", (src.run_dir / f).read_bytes())
-    cnn_cfg = fileio.read_json(src.run_dir / "config.json")
+    cnn_cfg = RunFolder(src.run_dir).config
     meta = {"kind": "cnn", "run_id": src.run_dir.name, "source_path": str(src.run_dir), "path": EMBEDDER,
             "model": cnn_cfg.get("model"), "layer": "penultimate (LogMelNet.embed)",
-            "weights_sha256": fileio.sha256_file(dest / "model.safetensors"), "feature_config": fcfg.to_dict(),
+            "weights_sha256": fileio.sha256_file(dest / RunFolder.WEIGHTS), "feature_config": fcfg.to_dict(),
             "embedder_split": {k: cnn_cfg.get(k) for k in ("corpus", "split", "fold", "protocol")}}
     meta["test_clips_seen_by_embedder"] = _embedder_overlap(cnn_cfg, parts)
     if meta["test_clips_seen_by_embedder"]:

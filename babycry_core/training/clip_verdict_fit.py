@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from babycry_core import fileio
 from babycry_core.data.corpora import CRY, UNCERTAIN_KINDS
 from babycry_core.inference.clip_verdict import CLASSES, ClipVerdict, clip_features, contexts
+from babycry_core.runs.run_folder import RunFolder
 
 LAUGH_KINDS = frozenset({"baby_laughter", "belly_laugh", "laughing"})
 C_REG = 0.1
@@ -147,9 +147,8 @@ def verdict_run(detector_run, out_dir: Path | None = None, progress: bool = True
     from babycry_core.runs import run_registry as runs
     from babycry_core.training.detector_fit import CORPUS, load_waves
 
-    src = runs.find_run(detector_run)
-    config = fileio.read_json(src / "config.json")
-    if config.get("role") != "detector":
+    src = runs.open_run(detector_run)
+    if src.config.get("role") != "detector":
         raise ValueError(f"{src.name} is not a cry detector run")
     frames = dict(zip(("train", "val", "test"), data.split_frames(CORPUS, "fixed")))
     waves = {k: load_waves(f, SR, progress) for k, f in frames.items()}
@@ -157,12 +156,11 @@ def verdict_run(detector_run, out_dir: Path | None = None, progress: bool = True
     out_dir = Path(out_dir) if out_dir else runs.new_run_dir("cry_verdict")
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    shutil.copytree(src, out_dir, ignore=shutil.ignore_patterns("*.pid", "log.txt", "progress.json"))
-    verdict.save(out_dir)
-    fileio.write_json(out_dir / "split.json", {k: f["clip_id"].tolist() for k, f in frames.items()})
-    config.update(verdict_from=src.name, verdict_split="fixed (split.json; the windows keep their own run's split)")
-    fileio.write_json(out_dir / "config.json", config)
-    metrics = fileio.read_json(out_dir / "metrics.json", default={})
-    metrics["upload"] = score_frame(verdict, waves["test"], frames["test"])
-    fileio.write_json(out_dir / "metrics.json", metrics)
+    shutil.copytree(src.path, out_dir, ignore=shutil.ignore_patterns(*RunFolder.NOT_COPIED))
+    out = RunFolder(out_dir)
+    verdict.save(out)
+    out.write(RunFolder.SPLIT, {k: f["clip_id"].tolist() for k, f in frames.items()})
+    out.update(RunFolder.CONFIG, verdict_from=src.name,
+               verdict_split=f"fixed ({RunFolder.SPLIT}; the windows keep their own run's split)")
+    out.update(RunFolder.METRICS, upload=score_frame(verdict, waves["test"], frames["test"]))
     return out_dir

@@ -27,6 +27,7 @@ from babycry_core.data.corpora import CRY
 from babycry_core.features.logmel import windows
 from babycry_core.inference.cry_fusion import MODES, YamnetFusion, logit
 from babycry_core.inference.cry_detector import CryDetector, choose_threshold, clip_probability
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.training.detector_fit import active
 
 MAX_WINDOWS_PER_RECORDING = 6
@@ -145,16 +146,15 @@ def calibrate(fusion: YamnetFusion, p_cnn, feats, act, rec_cry, top_fraction: fl
                                              screen_recall=SCREEN_RECALL if fusion.screen is not None else None)
 
 
-def fuse_run(cnn_run: Path, out_dir: Path, fusion: YamnetFusion, note: dict | None = None) -> Path:
+def fuse_run(cnn_run: Path | RunFolder, out_dir: Path, fusion: YamnetFusion, note: dict | None = None) -> Path:
     """A fused run folder: a copy of the CNN run plus fusion.json and the head (the CNN run is left as it was)."""
     cnn_run, out_dir = Path(cnn_run), Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    shutil.copytree(cnn_run, out_dir, ignore=shutil.ignore_patterns("*.pid", "log.txt", "progress.json"))
-    fusion.save(out_dir)
-    config = fileio.read_json(out_dir / "config.json")
-    config.update(fused_from=cnn_run.name, fusion_mode=fusion.mode, **(note or {}))
-    fileio.write_json(out_dir / "config.json", config)
+    shutil.copytree(cnn_run, out_dir, ignore=shutil.ignore_patterns(*RunFolder.NOT_COPIED))
+    folder = RunFolder(out_dir)
+    fusion.save(folder)
+    folder.update(RunFolder.CONFIG, fused_from=cnn_run.name, fusion_mode=fusion.mode, **(note or {}))
     return out_dir
 
 
@@ -167,16 +167,16 @@ def fuse_detector_run(cnn_run, mode: str = "fusion", out_dir: Path | None = None
     from babycry_core.runs.checkpoint import load
     from babycry_core.training.detector_fit import CORPUS, build_parts, default_config, score_run
 
-    cnn_run = runs.find_run(cnn_run)
-    config = fileio.read_json(cnn_run / "config.json")
-    if config.get("role") != "detector" or (cnn_run / "fusion.json").exists():
+    cnn_run = runs.open_run(cnn_run)
+    config = cnn_run.config
+    if config.get("role") != "detector" or cnn_run.has(RunFolder.FUSION):
         raise ValueError(f"{cnn_run.name} is not a plain cry_detector run: fuse a CNN detector")
     split, fold = config.get("split", "fixed"), config.get("fold")
     cfg = default_config(split=split, fold=fold, seed=int(config.get("seed", 0)))
     frames = dict(zip(("train", "val", "test"),
                       data.split_frames(CORPUS, split, fold if split == "fold" else None, config.get("protocol", "grouped"))))
     _, _, waves, _ = build_parts(cfg, frames, progress=progress)
-    fusion = fit_fusion(CryDetector(load(cnn_run)), waves["train"] + waves["train_aug"],
+    fusion = fit_fusion(CryDetector(load(cnn_run), cnn_run), waves["train"] + waves["train_aug"],
                         [*waves["train_is_cry"], *waves["train_aug_is_cry"]], waves["val"],
                         (frames["val"]["label"] == CRY).to_numpy(), mode, progress=progress)
     out_dir = Path(out_dir) if out_dir else runs.new_run_dir("cry_fusion")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from babycry_core import fileio, paths
+from babycry_core import paths
 from babycry_core.runs import run_registry as runs
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.runs.writer import RunWriter
 
 
@@ -27,7 +28,7 @@ def cross_validate(cfg, n_folds: int | None = None, out_root: Path | None = None
     k = n_folds or len(splits[key])
     as_run = out_root is not None
     out_root = out_root or paths.results_dir() / "cv" / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{cfg.protocol}"
-    folds_dir = out_root / "folds" if as_run else out_root
+    folds_dir = out_root / RunFolder.FOLDS if as_run else out_root
     out = RunWriter(out_root, enabled=as_run)  # the k-fold run folder, when there is one
     out.begin(model=cfg.model)
     per_fold, pred, true = [], [], []
@@ -38,8 +39,9 @@ def cross_validate(cfg, n_folds: int | None = None, out_root: Path | None = None
         except BaseException as e:
             out.fail(e, f"fold {fold}: ")
             raise
-        out.event({"event": "fold", "fold": fold + 1, "folds": k, "status": runs.run_info(run_dir).status})
-        m = fileio.read_json(run_dir / "metrics.json")
+        folder = RunFolder(run_dir)
+        out.event({"event": "fold", "fold": fold + 1, "folds": k, "status": runs.run_info(folder).status})
+        m = folder.read(RunFolder.METRICS)
         per_fold.append({x: m[x] for x in ("macro_f1", "balanced_accuracy", "accuracy")}
                         | {"baseline_macro_f1": m["baseline"]["macro_f1"]})
         pred += m["test_predictions"]
@@ -49,7 +51,7 @@ def cross_validate(cfg, n_folds: int | None = None, out_root: Path | None = None
     pooled = evaluate(pred, true, classes=m["classes"])
     summary["pooled"] = {x: v for x, v in pooled.items() if x != "per_class"}
     summary.update(model=cfg.model, corpus=cfg.corpus, protocol=cfg.protocol, folds=k, per_fold=per_fold)
-    fileio.write_json(out_root / "summary.json", summary)
+    RunFolder(out_root).write(RunFolder.SUMMARY, summary)
     if as_run:
         _write_cv_run(out, cfg, k, pooled, summary)
     return summary
@@ -57,11 +59,10 @@ def cross_validate(cfg, n_folds: int | None = None, out_root: Path | None = None
 
 def _write_cv_run(out: RunWriter, cfg, k: int, pooled: dict, summary: dict) -> None:
     """Make a k-fold sweep a run folder of its own: config (family "cv"), labels, pooled metrics, status last."""
-    first = out.run_dir / "folds" / "fold-0"
-    fold_cfg = fileio.read_json(first / "config.json")
-    out.config({**dataclasses.asdict(cfg), "family": "cv", "folds": k, "n_params": fold_cfg.get("n_params")})
-    for name in ("labels.json", "feature_config.json"):
-        out.json(name, fileio.read_json(first / name))
+    first = RunFolder(out.run_dir / RunFolder.FOLDS / "fold-0")
+    out.config({**dataclasses.asdict(cfg), "family": "cv", "folds": k, "n_params": first.config.get("n_params")})
+    for name in (RunFolder.LABELS, RunFolder.FEATURES):
+        out.json(name, first.read(name))
     out.metrics({**pooled, "cv": {x: summary[x] for x in ("macro_f1", "balanced_accuracy", "accuracy")}})
     out.end("finished")
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from babycry_core import fileio
 from babycry_core.data.corpora import CRY, DETECTOR_CLASSES, SPEECH
 from babycry_core.inference.cry_detector import CryDetector, choose_threshold
 from babycry_core.models.detector_net import DETECTOR_FEATURES
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.audio.signal import rms_dbfs
 from babycry_core.features.config import FeatureConfig
 from babycry_core.features.logmel import fix_length, log_mel, window_starts
@@ -203,17 +203,17 @@ def fit_detector(cfg, run_dir: Path | None = None, *, progress: bool = True, fra
     labels, parts, waves, info = prepared or build_parts(cfg, frames, progress=progress)
 
     def finish(run_dir: Path) -> None:
-        det = CryDetector(load(run_dir))
+        folder = RunFolder(run_dir)
+        det = CryDetector(load(folder), folder)
         recs, rec_cry = with_quiet_cries(waves["val"], (frames["val"]["label"] == CRY).to_numpy())
         chosen = choose_threshold(recording_scores(det, recs), rec_cry, MIN_RECALL)
-        cal = fileio.read_json(run_dir / "calibration.json")
+        cal = dict(folder.read(RunFolder.CALIBRATION))
         cal.update(chosen, top_fraction=det.top_fraction, quiet_dbfs=QUIET_DBFS,
                    fit_on=f"validation recordings ({len(waves['val'])}) and their cries at {QUIET_DBFS:g} dBFS")
-        fileio.write_json(run_dir / "calibration.json", cal)
+        folder.write(RunFolder.CALIBRATION, cal)
         if len(frames["test"]):
-            metrics = fileio.read_json(run_dir / "metrics.json", default={})
-            metrics["cry"] = test_figures(CryDetector(load(run_dir)), waves["test"], frames["test"])
-            fileio.write_json(run_dir / "metrics.json", metrics)
+            folder.update(RunFolder.METRICS, cry=test_figures(CryDetector(load(folder), folder), waves["test"],
+                                                              frames["test"]))
 
     meta = {"role": "detector", "augmentation": info, "n_recordings": {k: int(len(v)) for k, v in frames.items()}}
     return train.fit(dataclasses.replace(cfg), run_dir, progress=progress, data_parts=(labels, parts),
@@ -225,11 +225,9 @@ def score_run(run_dir: Path) -> dict:
     from babycry_core.data import manifest as data
     from babycry_core.runs.checkpoint import load
 
-    config = fileio.read_json(Path(run_dir) / "config.json")
+    folder = RunFolder.of(run_dir)
+    config = folder.config
     fold = config.get("fold") if config.get("split") == "fold" else None
     _, _, test = data.split_frames(CORPUS, config.get("split", "fixed"), fold, config.get("protocol", "grouped"))
-    det = CryDetector(load(run_dir))
-    metrics = fileio.read_json(Path(run_dir) / "metrics.json", default={})
-    metrics["cry"] = test_figures(det, load_waves(test, det.cfg.sample_rate), test)
-    fileio.write_json(Path(run_dir) / "metrics.json", metrics)
-    return metrics["cry"]
+    det = CryDetector(load(folder), folder)
+    return folder.update(RunFolder.METRICS, cry=test_figures(det, load_waves(test, det.cfg.sample_rate), test))["cry"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from babycry_core import fileio
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.features.logmel import log_mel
 from babycry_core.models.two_stage import LOG_FLOOR, STAGES, TwoStageModel
 from babycry_core.data.corpora import class_roles
@@ -58,7 +58,7 @@ def run_metrics(model: TwoStageModel, base: dict, roles: dict, cal: dict, cfg=No
     metrics["stages"] = {}
     run_dir = model.run_dir
     for stage in STAGES:
-        m = fileio.read_json(run_dir / stage / "metrics.json", default={}) if run_dir else {}
+        m = RunFolder.of(run_dir).stage(stage).metrics if run_dir else {}
         metrics["stages"][stage] = {k: m.get(k) for k in ("n", "classes", "macro_f1", "macro_f1_ci",
                                                           "balanced_accuracy", "balanced_accuracy_ci")}
     metrics["length_check"] = length_check(model, fall) if len(fall) else {}

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from babycry_core import fileio
 from babycry_core.runs import run_registry as runs
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.models.two_stage import CRY, FAMILY, LOG_FLOOR, NAME, STAGE_MODEL, STAGES, TwoStageModel
 from babycry_core.data.corpora import class_roles
 from babycry_core.runs.writer import RunWriter, stop_on_sigterm
 
-STAGE_FILES = ("config.json", "labels.json", "calibration.json", "model.safetensors")
+STAGE_FILES = (RunFolder.CONFIG, RunFolder.LABELS, RunFolder.CALIBRATION, RunFolder.WEIGHTS)
 AUGMENT = {"snrs_db": [20.0, 10.0, 0.0], "interferers": ["white_noise", "sine"], "dominant": ["noise"],
            "dominant_snrs_db": [-10.0], "fill_short": True}
 
@@ -98,7 +98,7 @@ def combined_calibration(model: TwoStageModel, X_val: np.ndarray, y_val: np.ndar
     out = {"temperature": 1.0, "threshold": 0.0, "fit_on": "validation, per stage",
            "stage_temperatures": {"gate": model.gate_temperature, "reason": model.reason_temperature}}
     if model.run_dir is not None:
-        out["stage_temperatures_fitted"] = {s: fileio.read_json(model.run_dir / s / "calibration.json").get(
+        out["stage_temperatures_fitted"] = {s: RunFolder.of(model.run_dir).stage(s).read(RunFolder.CALIBRATION).get(
             "temperature") for s in STAGES}
     if len(y_val):
         raw = np.log(np.clip(model.proba(X_val, calibrated=False), LOG_FLOOR, None))
@@ -185,12 +185,12 @@ def fit_two_stage(cfg, run_dir: Path | None = None, *, progress: bool = True, au
                 fit(dataclasses.replace(cfg, model=STAGE_MODEL), run_dir / stage, progress=progress, data_parts=parts)
             finally:
                 offset = relay.finish()
-            st = fileio.read_json(run_dir / stage / "status.json", default={}).get("status")
+            st = RunFolder(run_dir / stage).status.get("status")
             out.event({"event": "stage", "stage": stage, "status": st, "epochs_run": offset})
             if st != "finished":
                 status = "stopped"
                 break
-        if not all((run_dir / s / "model.safetensors").exists() for s in STAGES):
+        if not all(RunFolder(run_dir / s).has(RunFolder.WEIGHTS) for s in STAGES):
             out.end("stopped", message="stopped by request before both stages were trained")
             return run_dir
         meta["files"] = out.files(f"{s}/{f}" for s in STAGES for f in STAGE_FILES)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from babycry_core import fileio
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.data.manifest import split_clips
 from babycry_core.runs.writer import RunWriter, stop_on_sigterm
 
@@ -24,7 +24,6 @@ def fit_yamnet(cfg, run_dir: Path | None = None, *, progress: bool = True) -> Pa
 
     from babycry_core.models.yamnet_transfer import FAMILY, HIDDEN, build_head
     from babycry_core.training.loop import TorchJob, run_job, seed_everything
-    from babycry_core.runs.weights import WEIGHTS
     from babycry_core.features.yamnet import SAMPLE_RATE, clip_embeddings, describe, load_yamnet, resolve_handle
 
     out = RunWriter.create(cfg.model, run_dir).begin(cfg, FAMILY)
@@ -47,7 +46,7 @@ def fit_yamnet(cfg, run_dir: Path | None = None, *, progress: bool = True) -> Pa
             return build_head(n_classes, dropout=cfg.dropout, d_in=d_in).standardise_on(torch.from_numpy(E["train"]))
 
         def finish(run_dir: Path) -> None:  # the head's sha256, checked before it is ever loaded
-            out.config({**fileio.read_json(run_dir / "config.json"), "files": out.files([WEIGHTS])})
+            out.config({**RunFolder.of(run_dir).config, "files": out.files([RunFolder.WEIGHTS])})
 
         seed_everything(cfg.seed)
         job = TorchJob(labels, {p: (E[p], parts[p][1], parts[p][2]) for p in ("train", "val", "test")}, meta,
