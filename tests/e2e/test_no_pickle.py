@@ -99,7 +99,8 @@ def test_converted_svm_gives_the_recorded_probabilities(recorded, shipped):
         np.testing.assert_allclose(head, want["head_proba"], rtol=0, atol=TOL, err_msg=name)
         # the whole path: decode, embeddings, head, calibration, window average
         got = measure(shipped, wav, f"{name}.wav")
-        np.testing.assert_allclose(got["embeddings"], want["embeddings"], rtol=0, atol=1e-4, err_msg=name)
+        # the FFT moved from scipy to numpy (issue 31): a pure sine's log-mel near its floor moves by the last bits
+        np.testing.assert_allclose(got["embeddings"], want["embeddings"], rtol=1e-5, atol=1e-3, err_msg=name)
         assert got["probabilities"].keys() == want["probabilities"].keys()
         for c, p in want["probabilities"].items():
             assert got["probabilities"][c] == pytest.approx(p, abs=TOL), (name, c)

@@ -1,5 +1,6 @@
 """The shipped checkpoints answer exactly as they did before the training code was reorganised (issue 12, "one
-training path"): same probabilities within 1e-6 on generated signals.
+training path"): same probabilities within 1e-5 on generated signals (1e-6 until the log-mel moved from
+scipy.fft to numpy.fft, issue 31: both are pocketfft, but their last bits differ on a pure sine).
 
 tests/fixtures/shipped_predictions.json was recorded BEFORE the refactoring with
 `python tests/e2e/test_shipped_same.py --record`: for every run committed in checkpoints/, the Predictor's clip
@@ -23,7 +24,7 @@ from babycry_core.audio import synth  # noqa: E402
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "shipped_predictions.json"
 SHIPPED = paths.ROOT / "checkpoints"
-TOL = 1e-6
+TOL = 1e-5
 
 
 def shipped_runs() -> list[Path]:
