@@ -11,7 +11,8 @@ nor xgboost.
 `load_onnx_predictor(run)` resolves runs as `inference.load_predictor` does (checkpoints/default.json's detector
 + reason pair by default); each run's export is found in `registry.export_dir_for(run)`, or `run` may be an export
 folder itself (a device has only those). A run without an export is a one-line FileNotFoundError with the command
-that makes it. Not covered: yamnet runs and classical heads on CNN / YAMNet embeddings (they do not export).
+that makes it. Each run family builds its onnxruntime model (its `ort_load` part: runs.family) from the classes
+here. Not covered: yamnet runs and classical heads on CNN / YAMNet embeddings (they do not export).
 """
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ from babycry_core.features.config import FeatureConfig
 from babycry_core.features.logmel import log_mel
 from babycry_core.inference.predictor import Predictor, predict_each
 from babycry_core.models.two_stage import TwoStageModel
+from babycry_core.runs.family import family_of
+from babycry_core.runs.run_folder import RunFolder
 
-MANIFEST = "model.json"
+MANIFEST = RunFolder.EXPORT_MANIFEST
 FORMAT = "babycry-onnx"
 BATCH = 64
 
@@ -58,16 +61,11 @@ class OrtNet:
         parts = [self.session.run([self.output], {self.input: X[i: i + BATCH]})[0] for i in range(0, len(X), BATCH)]
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
-
-class OnnxScorer:
-    """Log-mel windows → logits with an ONNX network (inference.TorchScorer's counterpart)."""
-
-    def __init__(self, net: OrtNet):
-        self.net = net
-
     def window_logits(self, wins: list[np.ndarray], cfg: FeatureConfig) -> np.ndarray:
+        """Log-mel windows → logits (inference.TorchScorer's counterpart: what inference.Predictor calls)."""
         X = np.stack([log_mel(w, cfg) for w in wins])[:, None]
-        return self.net.run(X)
+        return self.run(X)
+
 
 
 class OnnxTwoStage(TwoStageModel):
@@ -162,34 +160,23 @@ def load_export(folder: Path, threads: int = 0):
     cfg = FeatureConfig.from_dict(m["feature_config"])
     labels = list(m["labels"])
     family = m["family"]
-    if ORT_LOADERS.get(family) is None:
+    found = family_of({"family": family})
+    if found is None:
         raise ValueError(f"export {folder} holds a {family!r} model, which has no ONNX form")
-    model = ORT_LOADERS[family](folder, m, cfg, labels, threads)
+    model = found.ort_load(folder, m, cfg, labels, threads)
     loaded = LoadedModel(folder, model, labels, cfg, {"model": m["model"], "family": family, "role": m["role"]},
                          dict(m.get("calibration") or {"temperature": m["temperature"], "threshold": m["threshold"]}))
     if m["role"] == "detector":
         return m, OnnxCryDetector(loaded, m["run_id"])
-    if family == "torch":
-        loaded.model = OnnxScorer(model)
     return m, OnnxPredictor(loaded, m["run_id"])
 
 
-def _ort_two_stage(folder: Path, m: dict, cfg, labels, threads):
+def ort_two_stage(folder: Path, m: dict, cfg, labels, threads) -> OnnxTwoStage:
+    """A two-stage export's model: its gate and reason networks (the two_stage family's ort_load)."""
     st = m["stages"]
     return OnnxTwoStage(OrtNet(folder / st["gate"]["file"], threads), OrtNet(folder / st["reason"]["file"], threads),
                         labels, st["gate"]["labels"], st["reason"]["labels"], cfg,
                         st["gate"]["temperature"], st["reason"]["temperature"])
-
-
-# run family -> the onnxruntime model of an export folder (folder, model.json, FeatureConfig, labels, threads);
-# None: the family does not export (runs.export.EXPORTERS)
-ORT_LOADERS = {
-    "torch": lambda folder, m, cfg, labels, threads: OrtNet(folder / "model.onnx", threads),
-    "two_stage": _ort_two_stage,
-    "classical": lambda folder, m, cfg, labels, threads: OnnxClassical(OrtNet(folder / "model.onnx", threads), cfg,
-                                                                       labels, m["classes"], m.get("scaler")),
-    "yamnet": None,
-}
 
 
 _CACHE: dict[tuple, object] = {}

@@ -4,25 +4,15 @@ A spec (spec.ModelSpec) is the name, its family ("torch": log-mel CNNs; "detecto
 on embeddings; "yamnet": a head on YAMNet embeddings; "two_stage"), a builder of the untrained network or
 pipeline, a description and plain parameters (e.g. a hyperparameter grid). Each model module lists its specs
 in SPECS; this module collects them (importing torch only then, never at package import). models/ builds only:
-no I/O, no training, no run folders. Every per-family table elsewhere is keyed on FAMILIES (a spec's family: the
-trainer, training.fit.FITTERS) or RUN_FAMILIES (the family a run folder records: runs.checkpoint.LOADERS,
-runs.weights.CHECKS, training.evaluate_runs.EVALUATORS, runs.export.EXPORTERS, inference.onnx_engine.ORT_LOADERS);
-tests/models/test_families.py checks that each covers every family.
+no I/O, no training, no run folders. What a family does beyond building (train, load, check, evaluate, export,
+answer with onnxruntime, its model card) is its Family object, one per family name (runs.family;
+babycry_core.families); tests/models/test_families.py checks that every spec's family has one, with every part.
 """
 from __future__ import annotations
 
 from babycry_core.models.spec import ModelSpec, UnknownModelError
 
 _REGISTRY: dict[str, ModelSpec] = {}
-
-FAMILIES = ("torch", "detector", "classical", "yamnet", "two_stage")  # every spec's family
-_RUN_FAMILY = {"detector": "torch"}  # a trained detector is a torch network: its run folder says "torch"
-RUN_FAMILIES = tuple(dict.fromkeys(_RUN_FAMILY.get(f, f) for f in FAMILIES))  # what config.json["family"] holds
-
-
-def run_family(family: str) -> str:
-    """The family a run folder of this spec family records in config.json."""
-    return _RUN_FAMILY.get(family, family)
 
 
 def _ensure_loaded() -> dict[str, ModelSpec]:

@@ -12,7 +12,7 @@ class UnknownModelError(ValueError):
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    family: str
+    family: str  # the name of its Family (runs.family; one module per family in babycry_core/families/)
     build: Callable
     description: str
     params: dict = field(default_factory=dict)

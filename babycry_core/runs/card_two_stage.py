@@ -1,8 +1,40 @@
 """The two-stage model's own sections of its card: cry vs no cry, reason only and end to end, flat, by tag,
-per-stage calibration, the clip-length check and the generated signals."""
+per-stage calibration, the clip-length check and the generated signals (two_stage_section); and what the rest of
+its card says of it (TwoStageCard: the two_stage family's `card`)."""
 from __future__ import annotations
 
 from babycry_core.runs.card_format import f as _f, mci as _mci
+from babycry_core.runs.card_sections import CardSections, epochs_line
+from babycry_core.runs.run_folder import RunFolder
+
+
+class TwoStageCard(CardSections):
+    unknown_cries = ", used by the gate only"
+    calibration_paragraph = False  # two_stage_section has the per-stage calibration
+    temperature = "temperatures"
+
+    def describe(self, cfg: dict) -> str:
+        return (f"Two-stage cry model (`{cfg.get('model')}`): a cry / laugh / noise / silence **gate** and a "
+                f"cry-**reason** model, both the small CNN (`{cfg.get('stage_model')}`) on log-mel features, combined "
+                "as P(reason) = P(cry) · P(reason | cry).")
+
+    def pretrained(self, folder: RunFolder, cfg: dict) -> str | None:
+        return "; ".join(f"{s}: {folder.stage(s).read(RunFolder.CONFIG, default={}).get('pretrained_status')}"
+                         for s in RunFolder.STAGES)
+
+    def training(self, cfg: dict) -> list[str]:
+        return [epochs_line(cfg, " per stage")]
+
+    def limitations(self, m: dict) -> list[str]:
+        L = ["- The answer is the top class over all classes; a cry whose probability is spread over several reasons "
+             "can lose to a single non-cry class (compare the two cry-detection rows above)."]
+        ro = m.get("reason_only") or {}
+        base_f1 = (ro.get("majority_baseline") or {}).get("macro_f1")
+        if ro.get("macro_f1") is not None and base_f1 is not None and ro["macro_f1"] <= base_f1:
+            L.append(f"- **The reason stage is not better than always answering '{ro['majority_baseline']['label']}'** "
+                     f"(macro-F1 {ro['macro_f1']:.3f} vs {base_f1:.3f}): treat the reason as unknown; only the cry / "
+                     "no-cry answer carries information.")
+        return L
 
 
 def two_stage_section(m: dict, cal: dict) -> list[str]:

@@ -14,11 +14,12 @@ import numpy as np
 
 from babycry_core.runs import embeddings
 from babycry_core.runs.embeddings import Source
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.features.config import FeatureConfig
 from babycry_core.features.logmel import windows
 
 LOG_FLOOR = 1e-7  # log(0) guard when probabilities become logits
-EMBEDDER = "embedder"  # a CNN source is copied into this sub-folder of the run, so the folder stands alone
+EMBEDDER = RunFolder.EMBEDDER  # a CNN source is copied into this sub-folder of the run, so the folder stands alone
 
 
 class EmbeddingModel:

@@ -11,16 +11,16 @@ An export folder (default `checkpoints/<run>/onnx/`, or `$BABYCRY_EXPORTS/<run>/
     reason_naming.json a reason model's held-out naming thresholds (copied from the run), when it has them
 `onnx_engine.py` answers from such a folder alone with onnxruntime, without torch.
 
-What exports: every torch network of the registry (cnn, resnet18, resnet50, mobilenet_v3, efficientnet_b0,
-cry_detector; torch.onnx's dynamo exporter, the TorchScript one as fallback), two_stage (both stages), svm on the
-handcrafted embedding (skl2onnx) and xgboost on it (onnxmltools). What does not, said in one line by
-`NotExportable`: the frozen yamnet head (its embedder runs outside the network) and classical heads on a CNN or
-YAMNet embedding (yamnet_ft, a torch network, exports).
+What exports is each family's to say (runs.family: its `unexportable` and `export` parts, which call the exporters
+here): every torch network of the registry (cnn, resnet18, resnet50, mobilenet_v3, efficientnet_b0, cry_detector;
+torch.onnx's dynamo exporter, the TorchScript one as fallback), two_stage (both stages), svm on the handcrafted
+embedding (skl2onnx) and xgboost on it (onnxmltools). What does not, said in one line by `NotExportable`: the frozen
+yamnet head (its embedder runs outside the network) and classical heads on a CNN or YAMNet embedding (yamnet_ft, a
+torch network, exports).
 """
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from pathlib import Path
 
@@ -29,14 +29,16 @@ import numpy as np
 from babycry_core import fileio
 from babycry_core.runs import run_registry as runs
 from babycry_core.runs.embedding_models import standardise
+from babycry_core.runs.family import family_of, recorded
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.runs.run_registry import export_dir_for
 
 log = logging.getLogger(__name__)
 
 FORMAT = "babycry-onnx"
 VERSION = 1
-MANIFEST = "model.json"
-NAMING = "reason_naming.json"
+MANIFEST = RunFolder.EXPORT_MANIFEST
+NAMING = RunFolder.NAMING
 PARITY_TOL = 1e-4  # an export whose outputs differ more than this from the original's is refused
 OPSET = 18
 XGB_OPSET = 15  # the highest onnxmltools' XGBoost converter supports
@@ -60,16 +62,19 @@ def default_runs() -> list[Path]:
 
 
 def export_run(run, fmt: str = "onnx", out: str | Path | None = None) -> dict:
-    """Export one run (id or folder) to `out` (default export_dir_for(run)); returns the manifest written."""
+    """Export one run (id, folder or RunFolder) to `out` (default export_dir_for(run)); returns the manifest written."""
     if fmt != "onnx":
         raise NotExportable(f"unknown export format {fmt!r}; supported: onnx")
-    run_dir = runs.find_run(run)
-    config = fileio.read_json(run_dir / "config.json")
-    family, model = config.get("family", "torch"), config.get("model", "?")
-    _check_exportable(run_dir.name, family, model, config)
+    folder = run if isinstance(run, RunFolder) else RunFolder(runs.find_run(run))
+    run_dir, config = folder.path, folder.config
+    family, model, fam = recorded(config), config.get("model", "?"), family_of(config)
+    why = fam.unexportable(run_dir.name, config) if fam is not None else \
+        f"run {run_dir.name} is a {family!r} run: it holds no model to export"
+    if why:
+        raise NotExportable(why)
     from babycry_core.runs.checkpoint import load
 
-    loaded = load(run_dir)
+    loaded = load(folder)
     out = Path(out) if out else export_dir_for(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest = {"format": FORMAT, "version": VERSION, "run_id": run_dir.name, "model": model, "family": family,
@@ -80,44 +85,19 @@ def export_run(run, fmt: str = "onnx", out: str | Path | None = None) -> dict:
     if "cry_threshold" in loaded.calibration:
         manifest["cry_threshold"] = float(loaded.calibration["cry_threshold"])
         manifest["top_fraction"] = float(loaded.calibration.get("top_fraction", 1 / 3))
-    manifest.update(EXPORTERS[family](loaded, out))
+    manifest.update(fam.export(loaded, out))
     manifest["files"] = {rel: fileio.sha256_file(out / rel) for rel in manifest["files"]}
-    for rel in _fusion_files(run_dir):  # a fused detector's YAMNet side and verdict travel as they are (numpy + TFLite)
-        fileio.write_bytes(out / rel, (run_dir / rel).read_bytes())
+    for rel in _fusion_files(folder):  # a fused detector's YAMNet side and verdict travel as they are (numpy + TFLite)
+        fileio.write_bytes(out / rel, folder.file(rel).read_bytes())
         manifest["files"][rel] = fileio.sha256_file(out / rel)
-    if (run_dir / NAMING).exists():
-        fileio.write_bytes(out / NAMING, (run_dir / NAMING).read_bytes())
+    if folder.has(NAMING):
+        fileio.write_bytes(out / NAMING, folder.file(NAMING).read_bytes())
     fileio.write_json(out / MANIFEST, manifest)  # last: a folder without model.json is not an export
     return {**manifest, "out": str(out)}
 
 
-def _fusion_files(run_dir: Path) -> list[str]:
-    from babycry_core.runs.checkpoint import FUSION_FILES, VERDICT_FILES
-
-    return [f for files in (FUSION_FILES, VERDICT_FILES) if (run_dir / files[0]).exists() for f in files]
-
-
-def _check_exportable(run_id: str, family: str, model: str, config: dict) -> None:
-    if family not in EXPORTERS:
-        raise NotExportable(f"run {run_id} is a {family!r} run: it holds no model to export")
-    if EXPORTERS[family] is None:
-        raise NotExportable(f"run {run_id} ({model}) does not export to ONNX: its embedder, YAMNet, runs outside "
-                            "the head; yamnet_ft, the torch networks, two_stage, svm and xgboost export")
-    if family == "classical":
-        kind = (config.get("embedding_source") or {}).get("kind")
-        if kind != "handcrafted":
-            raise NotExportable(f"run {run_id} ({model} on the {kind} embedding) does not export to ONNX: only "
-                                "classical models on the handcrafted embedding do")
-
-
-# run family -> exporter(loaded run, out folder) -> manifest entries ({"files": [...], ...}); None: does not export
-EXPORTERS = {
-    "torch": lambda loaded, out: _export_torch(loaded.model, out / "model.onnx", probe_features(loaded.feature_config)),
-    "two_stage": lambda loaded, out: _export_two_stage(loaded.model, out, probe_features(loaded.feature_config)),
-    "classical": lambda loaded, out: _export_classical(loaded.model, loaded.config.get("model", "?"), out,
-                                                       loaded.feature_config),
-    "yamnet": None,
-}
+def _fusion_files(folder: RunFolder) -> list[str]:
+    return [f for files in (RunFolder.FUSION_FILES, RunFolder.VERDICT_FILES) if folder.has(files[0]) for f in files]
 
 
 def _role(config: dict, labels: list[str]) -> str:
@@ -185,7 +165,12 @@ def _parity(name: str, a: np.ndarray, b: np.ndarray) -> float:
     return diff
 
 
-def _export_torch(net, path: Path, X: np.ndarray) -> dict:
+def export_torch(loaded, out: Path) -> dict:
+    """A torch run's network as model.onnx (the torch family's export)."""
+    return _export_net(loaded.model, out / RunFolder.EXPORT_MODEL, probe_features(loaded.feature_config))
+
+
+def _export_net(net, path: Path, X: np.ndarray) -> dict:
     exporter = export_torch_net(net, path, X)
     diff = _parity(path.name, ort_run(path, X), torch_logits(net, X))
     return {"exporter": exporter, "input": {"name": "log_mel", "shape": ["batch", 1, *X.shape[2:]]},
@@ -193,7 +178,9 @@ def _export_torch(net, path: Path, X: np.ndarray) -> dict:
             "parity": {"inputs": "log-mel of generated signals", "n": len(X), "max_abs_diff_logits": diff}}
 
 
-def _export_two_stage(model, out: Path, X: np.ndarray) -> dict:
+def export_two_stage(loaded, out: Path) -> dict:
+    """A two-stage run's gate and reason networks, one .onnx file each (the two_stage family's export)."""
+    model, X = loaded.model, probe_features(loaded.feature_config)
     stages, diffs = {}, {}
     for stage, net, labels, temp in (("gate", model.gate_net, model.gate_labels, model.gate_temperature),
                                      ("reason", model.reason_net, model.reason_labels, model.reason_temperature)):
@@ -204,7 +191,7 @@ def _export_two_stage(model, out: Path, X: np.ndarray) -> dict:
     return {"exporter": stages["gate"]["exporter"], "stages": stages,
             "combination": "P(reason r) = P(cry) P(r | cry); laugh / noise / silence from the gate",
             "input": {"name": "log_mel", "shape": ["batch", 1, *X.shape[2:]]}, "output": {"name": "logits"},
-            "files": {"gate.onnx": "", "reason.onnx": ""},
+            "files": {s["file"]: "" for s in stages.values()},
             "parity": {"inputs": "log-mel of generated signals", "n": len(X),
                        "max_abs_diff_logits": max(diffs.values()), "per_stage": diffs}}
 
@@ -222,12 +209,14 @@ def probe_embeddings(cfg) -> np.ndarray:
     return embeddings.embed(embeddings.Source(embeddings.HANDCRAFTED), [fix_length(y, cfg.clip_samples) for y in sigs], cfg)
 
 
-def _export_classical(model, name: str, out: Path, cfg) -> dict:
+def export_classical(loaded, out: Path) -> dict:
+    """An svm or xgboost head on the handcrafted embedding as model.onnx (the classical family's export)."""
     from babycry_core.runs import embeddings
 
+    model, name, cfg = loaded.model, loaded.config.get("model", "?"), loaded.feature_config
     E = probe_embeddings(cfg)
     d = int(E.shape[1])
-    path = out / "model.onnx"
+    path = out / RunFolder.EXPORT_MODEL
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn's FutureWarnings about SVC's probA_ while converting
         if name == "svm":
@@ -259,7 +248,7 @@ def _export_classical(model, name: str, out: Path, cfg) -> dict:
     Z = standardise(E, scaler)
     got = s.run(["probabilities"], {"embedding": Z})[0]
     diff = _parity(path.name, got, model.head_proba(E))
-    return {"exporter": converter, "files": {"model.onnx": ""}, "classes": [int(c) for c in model.classes],
+    return {"exporter": converter, "files": {path.name: ""}, "classes": [int(c) for c in model.classes],
             "embedding": {"kind": embeddings.HANDCRAFTED, "version": embeddings.HANDCRAFTED_VERSION, "dim": d,
                           "feature_names": embeddings.handcrafted_names(cfg)},
             "scaler": scaler, "input": {"name": "embedding", "shape": ["batch", d]},

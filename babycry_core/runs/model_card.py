@@ -1,10 +1,11 @@
 """MODEL_CARD.md for any run folder: what the model is, what it was trained and tested on, how well it does (95 %
 intervals, next to the majority baseline), and what it cannot be trusted for.
 
-Written from the run's own files (config.json, labels.json, feature_config.json, calibration.json, metrics.json,
-status.json) and the corpus manifest (data.load_manifest); what is missing is said, never guessed. Every family
-works: torch CNNs, classical (svm / xgboost on embeddings), yamnet, two_stage (its cry-detection, reason-only,
-flat, by-tag and per-stage figures get sections of their own) and "cv" (k-fold runs: pooled figures, no model).
+Written from the run's own files (read through runs.run_folder.RunFolder: its config, labels, feature config,
+calibration, metrics and status) and the corpus manifest (data.load_manifest); what is missing is said, never
+guessed. What a family's card says of it (what the model is, its weights, how it was trained, its own limitations)
+is its `Family.card` (runs.card_sections.CardSections; runs.family): every family works, and two_stage's
+cry-detection, reason-only, flat, by-tag and per-stage figures get sections of their own.
 `python -m babycry_core card RUN` (re)writes the card; two_stage's fit writes it as its last step.
 """
 from __future__ import annotations
@@ -17,7 +18,10 @@ from babycry_core.data import manifest as data
 from babycry_core.data.corpora import CORPORA
 from babycry_core.features.config import FeatureConfig
 from babycry_core.runs.card_format import NAN, f as _f, mci as _mci
+from babycry_core.runs.card_sections import CardSections
 from babycry_core.runs.card_two_stage import two_stage_section
+from babycry_core.runs.family import family_of
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.runs.train_config import train_command
 
 WHEN = "%Y-%m-%d %H:%M %Z"
@@ -35,42 +39,20 @@ SOURCES = {
 }
 
 
-def _describe(cfg: dict) -> str:
-    family, model = cfg.get("family", "torch"), cfg.get("model")
-    if family == "two_stage":
-        return (f"Two-stage cry model (`{model}`): a cry / laugh / noise / silence **gate** and a cry-**reason** "
-                f"model, both the small CNN (`{cfg.get('stage_model')}`) on log-mel features, combined as "
-                "P(reason) = P(cry) · P(reason | cry).")
-    if family == "cv":
-        return (f"{cfg.get('folds')}-fold cross-validation of `{model}` ({cfg.get('protocol', 'grouped')} folds): "
-                "every clip is tested once, by a model trained without it; the figures are pooled over the folds. "
-                "There is no single model to classify with.")
-    try:
-        from babycry_core.models import get_spec
-
-        what = get_spec(model).description
-    except Exception:  # an unknown or unloadable model still gets a card
-        what = "a model not in this registry"
-    params = f", {cfg['n_params']:,} parameters" if cfg.get("n_params") else ""
-    src = cfg.get("embedding_source") or {}
-    emb = f" Input: `{src.get('kind')}` clip embeddings{' of run ' + src['run_id'] if src.get('run_id') else ''}."
-    return f"`{model}` (family {family}{params}): {what.rstrip('.')}.{emb if src else ''}"
+def _card(cfg: dict) -> CardSections:
+    """The family's sections of the card (the defaults for a family this code does not know)."""
+    found = family_of(cfg)
+    return found.card if found is not None else CardSections()
 
 
-def _model_files(run_dir: Path, cfg: dict) -> list[str]:
-    family, meta = cfg.get("family", "torch"), ("config.json", "labels.json", "calibration.json", "feature_config.json")
-    files = [f for f in cfg.get("files") or {} if Path(f).name not in meta] or ["model.safetensors"]
-    sizes = [(f, (run_dir / f).stat().st_size) for f in files if (run_dir / f).is_file()]
+def _model_files(folder: RunFolder, cfg: dict) -> list[str]:
+    card, meta = _card(cfg), (RunFolder.CONFIG, RunFolder.LABELS, RunFolder.CALIBRATION, RunFolder.FEATURES)
+    files = [f for f in cfg.get("files") or {} if Path(f).name not in meta] or [RunFolder.WEIGHTS]
+    sizes = [(f, folder.file(f).stat().st_size) for f in files if folder.file(f).is_file()]
     each = ", ".join(f"{f} {s / 1024:,.1f} KiB" for f, s in sizes)
-    weights = ("none: a cross-validation run keeps pooled metrics (its fold models are in folds/)" if family == "cv"
-               else f"{sum(s for _, s in sizes) / 1024:,.1f} KiB ({each})" if sizes else "**no weights file found**")
-    pre = cfg.get("pretrained_status")
-    if family == "two_stage":
-        pre = "; ".join(f"{s}: {fileio.read_json(run_dir / s / 'config.json', default={}).get('pretrained_status')}"
-                        for s in ("gate", "reason"))
-    elif not pre and cfg.get("embedding_source"):
-        kind = cfg["embedding_source"].get("kind")
-        pre = "not applicable (handcrafted features)" if kind == "handcrafted" else f"embeddings from `{kind}`"
+    weights = card.weights_note or (f"{sum(s for _, s in sizes) / 1024:,.1f} KiB ({each})" if sizes else
+                                    "**no weights file found**")
+    pre = card.pretrained(folder, cfg)
     return ["## Model files", "", f"- Pretrained: {pre or ('requested' if cfg.get('pretrained') else 'no')}",
             f"- Weights: {weights}", *_yamnet_source(cfg), ""]
 
@@ -80,14 +62,14 @@ def _yamnet_source(cfg: dict) -> list[str]:
     from babycry_core.features.yamnet import LICENCE
 
     emb = cfg.get("embedding_source") or {}
-    if not (cfg.get("family") == "yamnet" or emb.get("kind") == "yamnet"
+    if not (_card(cfg).yamnet_based or emb.get("kind") == "yamnet"
             or (cfg.get("features") or {}).get("frontend") == "yamnet"):
         return []
     import re
 
     found = re.search(r"\S+\.tflite#[0-9a-f]+", cfg.get("pretrained_status") or "")
     key = (cfg.get("yamnet") or emb.get("yamnet") or {}).get("model_key") or (found[0] if found else "")
-    return [f"- YAMNet's AudioSet weights: {key or 'see config.json'}; Google's YAMNet (AudioSet, 521 classes), "
+    return [f"- YAMNet's AudioSet weights: {key or 'see ' + RunFolder.CONFIG}; Google's YAMNet (AudioSet, 521 classes), "
             f"{LICENCE}. Not stored in this folder: `python -m babycry_core data link` links or downloads "
             f"yamnet.tflite, or set BABYCRY_YAMNET."]
 
@@ -97,7 +79,7 @@ def _data(cfg: dict, labels: list, manifest, why: str | None) -> list[str]:
     L = ["## Data", ""]
     if manifest is None:
         return L + [f"Corpus `{corpus}`: the manifest is not available here ({why}); per-class counts unknown.", ""]
-    unknown = ", used by the gate only" if cfg.get("family") == "two_stage" else ""
+    unknown = _card(cfg).unknown_cries
     for src in sorted(set(manifest["source"].astype(str))):
         L.append("- " + SOURCES.get(src, f"`{src}`").format(unknown=unknown))
     summary = data.class_summary(manifest)
@@ -113,27 +95,16 @@ def _data(cfg: dict, labels: list, manifest, why: str | None) -> list[str]:
 
 
 def _split(cfg: dict, m: dict, corpus_spec) -> list[str]:
-    family, protocol = cfg.get("family", "torch"), cfg.get("protocol", "grouped")
+    card, protocol = _card(cfg), cfg.get("protocol", "grouped")
     how = "; ".join(f"{s.name} {GROUPING.get(s.grouping, s.grouping)}" for s in corpus_spec.sources) \
         if corpus_spec else "by group (the manifest's `group` column)"
-    if family == "cv":
-        what = f"{cfg.get('folds')} folds, each the test part once"
-    elif cfg.get("split") == "fold":
-        what = f"Fold {cfg.get('fold')} of data/{cfg.get('corpus')}/splits.json is the test part"
-    else:
-        what = f"The fixed train / validation / test split of data/{cfg.get('corpus')}/splits.json"
+    what = card.split(cfg)
     sizes = [cfg.get(f"n_{p}") for p in PARTS]
     L = ["## Split", "", f"{what}, made by group: {how}. "
          + ("**Random protocol (leaky)**: clips of one baby can sit on both sides, so the figures are optimistic; for "
             "comparison only." if protocol == "random" else "No baby and no recording has clips on two sides."), ""]
-    L.append(f"Sizes: {sizes[0]} train / {sizes[1]} validation / {sizes[2]} test clips. " if any(sizes) else
-             f"{m.get('n')} clips tested in all, each once." if family == "cv" else "Part sizes are not recorded. ")
-    if family == "classical":
-        L[-1] += ("Hyperparameters are chosen by grouped CV on the training part; validation fits the temperature and "
-                  "the abstention threshold; the test part is used once, for the figures below.")
-    elif family != "cv":
-        L[-1] += ("Validation picks the epoch (early stopping) and fits the temperature and the abstention threshold; "
-                  "the test part is used once, for the figures below.")
+    L.append((f"Sizes: {sizes[0]} train / {sizes[1]} validation / {sizes[2]} test clips. " if any(sizes) else
+              card.no_sizes(m)) + card.selection)
     gpc = m.get("groups_per_class", {})
     if gpc:
         L += ["", "| class | train clips (groups) | val clips (groups) | test clips (groups) |", "|---|---|---|---|"]
@@ -160,20 +131,7 @@ def _band(cfg: dict, fc: FeatureConfig, sources: set) -> list[str]:
 
 
 def _training(cfg: dict) -> list[str]:
-    family = cfg.get("family", "torch")
-    L = ["## Training", ""]
-    if family == "cv":
-        L.append("Each fold is trained with this run's settings (see the command); its model is in folds/.")
-    elif family in ("torch", "two_stage", "yamnet"):
-        per = " per stage" if family == "two_stage" else ""
-        L.append(f"Up to {cfg.get('epochs')} epochs{per} (early stopping on validation macro-F1, patience "
-                 f"{cfg.get('patience')}), lr {cfg.get('lr')}, batch {cfg.get('batch_size')}, class balance "
-                 f"`{cfg.get('balance')}`, SpecAugment {'on' if cfg.get('specaugment') else 'off'}, mixup "
-                 f"{cfg.get('mixup')}, seed {cfg.get('seed')}, {cfg.get('threads')} torch thread(s) (0: default).")
-    elif family == "classical":
-        s = cfg.get("search") or {}
-        L.append(f"Class-balanced, grid search by grouped CV on the training part: best {s.get('best_params')} "
-                 f"(CV macro-F1 {_f(s.get('best_cv_macro_f1'))}).")
+    L = ["## Training", "", *_card(cfg).training(cfg)]
     aug = cfg.get("augmentation") or {}
     if aug.get("applied"):
         L += ["", f"Noise augmentation, training part only: every {', '.join(aug.get('classes', []))} training clip "
@@ -190,11 +148,11 @@ def _training(cfg: dict) -> list[str]:
 def _metrics(cfg: dict, m: dict, cal: dict, run: str) -> list[str]:
     L = ["## Test figures", ""]
     if not m:
-        return L + ["**Test metrics are missing**: this run folder has no metrics.json (the run may have stopped or "
-                    f"failed before testing). `python -m babycry_core evaluate {run}` computes them.", ""]
+        return L + [f"**Test metrics are missing**: this run folder has no {RunFolder.METRICS} (the run may have "
+                    f"stopped or failed before testing). `python -m babycry_core evaluate {run}` computes them.", ""]
     b = m.get("baseline") or {}
     L += [f"All {len(m.get('classes', []))} model classes, {m.get('n')} test clips; 95 % intervals: "
-          + ("bootstrap over all folds' test clips." if cfg.get("family") == "cv" else "bootstrap over test clips."),
+          + _card(cfg).interval,
           "",
           f"| metric | value [95 % interval] | majority baseline (always '{b.get('label')}') |", "|---|---|---|"]
     for k, name in (("macro_f1", "macro-F1"), ("balanced_accuracy", "balanced accuracy"), ("accuracy", "accuracy")):
@@ -218,7 +176,7 @@ def _metrics(cfg: dict, m: dict, cal: dict, run: str) -> list[str]:
             row = [_f(r.get(k)) for k in ("precision", "recall", "f1")] + [r.get("support")] if r.get("support") else \
                 ["–"] * 3 + ["0: no test figure" + (f" (answered {n} times, always wrongly)" if n else "")]
             L.append(f"| {c} | " + " | ".join(map(str, row)) + " |")
-    if "ece_before" in m and cfg.get("family") != "two_stage":
+    if "ece_before" in m and _card(cfg).calibration_paragraph:
         L += ["", f"**Calibration**: temperature {_f(cal.get('temperature'))} and abstention threshold "
               f"{_f(cal.get('threshold'))}, fit on validation; test ECE {_f(m.get('ece_before'))} before, "
               f"{_f(m.get('ece_after'))} after; answered {_f(m.get('coverage'), '.1%')} of the test clips "
@@ -227,7 +185,7 @@ def _metrics(cfg: dict, m: dict, cal: dict, run: str) -> list[str]:
 
 
 def _limitations(cfg: dict, labels: list, m: dict, manifest, sources: set) -> list[str]:
-    family = cfg.get("family", "torch")
+    card = _card(cfg)
     L = ["## Limitations", "",
          "- **Not a medical device.** It guesses from sound alone, with the accuracy above; it is no diagnosis and no "
          "substitute for looking after the baby — a cry that is unusual, will not settle, or comes with fever or "
@@ -271,36 +229,22 @@ def _limitations(cfg: dict, labels: list, m: dict, manifest, sources: set) -> li
                  "(giulbia/ESC-50 licences).")
     if cfg.get("protocol") == "random":
         L.append("- Random (leaky) protocol: the same baby appears in training and test; the figures are optimistic.")
-    if family == "two_stage":
-        L.append("- The answer is the top class over all classes; a cry whose probability is spread over several "
-                 "reasons can lose to a single non-cry class (compare the two cry-detection rows above).")
-        ro = m.get("reason_only") or {}
-        base_f1 = (ro.get("majority_baseline") or {}).get("macro_f1")
-        if ro.get("macro_f1") is not None and base_f1 is not None and ro["macro_f1"] <= base_f1:
-            L.append(f"- **The reason stage is not better than always answering '{ro['majority_baseline']['label']}'** "
-                     f"(macro-F1 {ro['macro_f1']:.3f} vs {base_f1:.3f}): treat the reason as unknown; only the cry / "
-                     "no-cry answer carries information.")
-    elif m.get("macro_f1") is not None and (m.get("baseline") or {}).get("macro_f1") is not None \
-            and m["macro_f1"] <= m["baseline"]["macro_f1"]:
-        L.append(f"- **Not better than always answering '{m['baseline']['label']}'** (macro-F1 {m['macro_f1']:.3f} vs "
-                 f"{m['baseline']['macro_f1']:.3f}): the answers carry no information beyond the class frequencies.")
+    L += card.limitations(m)
     if m.get("ece_after") is not None and m.get("ece_before") is not None and m["ece_after"] > m["ece_before"]:
         no_val = [c for c, r in gpc.items() if c in labels and not r.get("val_clips")]
-        L.append(f"- The temperature{'s' if family == 'two_stage' else ''}, fit on validation, made the test "
+        L.append(f"- The {card.temperature}, fit on validation, made the test "
                  f"calibration worse (ECE {m['ece_before']:.3f} -> {m['ece_after']:.3f}): confidences are rough"
                  + (f"; the validation part has no {' and no '.join(no_val)} clips." if no_val else "."))
     return L + [""]
 
 
-def card_text(run_dir: Path, command: str | None = None) -> str:
+def card_text(run_dir: Path | RunFolder, command: str | None = None) -> str:
     """The card's Markdown (see module doc)."""
-    run_dir = Path(run_dir)
-    cfg = fileio.read_json(run_dir / "config.json")
-    labels = fileio.read_json(run_dir / "labels.json", default=[])
-    fc = FeatureConfig.from_dict(fileio.read_json(run_dir / "feature_config.json", default={}) or cfg.get("features")
-                                 or {})
-    m, cal, status = (fileio.read_json(run_dir / f, default={}) for f in ("metrics.json", "calibration.json",
-                                                                          "status.json"))
+    folder = RunFolder.of(run_dir)
+    cfg = folder.config
+    labels = folder.read(RunFolder.LABELS, default=[])
+    fc = FeatureConfig.from_dict(folder.read(RunFolder.FEATURES, default={}) or cfg.get("features") or {})
+    m, cal, status = (folder.read(f, default={}) for f in (RunFolder.METRICS, RunFolder.CALIBRATION, RunFolder.STATUS))
     try:
         manifest, why = data.load_manifest(cfg.get("corpus")), None
     except (OSError, ValueError, KeyError, TypeError) as e:  # no manifest here: the card says so
@@ -319,18 +263,19 @@ def card_text(run_dir: Path, command: str | None = None) -> str:
     # the features `train` gives this model by itself: a detector's come with its name (as_detector_config)
     given = DETECTOR_FEATURES if cfg.get("role") == "detector" else FeatureConfig()
     note = [] if FeatureConfig.from_dict(cfg.get("features") or {}) == given else \
-        ["# feature settings differ from the default (no CLI option): see feature_config.json"]
-    L = [f"# Model card: {run_dir.name}", "", _describe(cfg), "", when, "", "## Command", "", "```",
+        [f"# feature settings differ from the default (no CLI option): see {RunFolder.FEATURES}"]
+    L = [f"# Model card: {folder.name}", "", _card(cfg).describe(cfg), "", when, "", "## Command", "", "```",
          f"python -m babycry_core data build --corpus {cfg.get('corpus')}   # manifest + grouped splits", cmd, *note,
          "```", ""]
-    L += _model_files(run_dir, cfg) + _data(cfg, labels, manifest, why) + _split(cfg, m, spec) + _band(cfg, fc, sources)
-    L += _training(cfg) + _metrics(cfg, m, cal, run_dir.name)
+    L += _model_files(folder, cfg) + _data(cfg, labels, manifest, why) + _split(cfg, m, spec) + _band(cfg, fc, sources)
+    L += _training(cfg) + _metrics(cfg, m, cal, folder.name)
     if any(k in m for k in ("cry_detection", "reason_only", "flat", "by_tag")):
         L += two_stage_section(m, cal)
     return "\n".join(L + _limitations(cfg, labels, m, manifest, sources))
 
 
-def write_model_card(run_dir: Path, command: str | None = None) -> Path:
-    """Write (or overwrite) run_dir/MODEL_CARD.md; returns its path."""
-    text = card_text(run_dir, command)
-    return fileio.atomic_write(Path(run_dir) / "MODEL_CARD.md", lambda f: f.write(text), mode="w")
+def write_model_card(run_dir: Path | RunFolder, command: str | None = None) -> Path:
+    """Write (or overwrite) the run's MODEL_CARD.md; returns its path."""
+    folder = RunFolder.of(run_dir)
+    text = card_text(folder, command)
+    return fileio.atomic_write(folder.file(RunFolder.CARD), lambda f: f.write(text), mode="w")

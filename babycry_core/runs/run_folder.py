@@ -62,6 +62,7 @@ class RunFolder:
     NAMING = "reason_naming.json"
     SUMMARY = "summary.json"
     FOLDS = "folds"
+    EMBEDDER = "embedder"  # a classical run's copy of the CNN run it embeds with (a run folder itself)
     STAGES = ("gate", "reason")
     # the ONNX export folder inside a run, and its files
     EXPORT_DIR = "onnx"

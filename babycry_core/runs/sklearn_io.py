@@ -27,11 +27,12 @@ import numpy as np
 from babycry_core import fileio
 from babycry_core.runs import run_registry as runs
 from babycry_core.runs import weights
+from babycry_core.runs.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
-SKOPS_FILE = "svm.skops"
-LEGACY_PICKLE = "svm.joblib"  # runs written before skops
+SKOPS_FILE = RunFolder.SVM
+LEGACY_PICKLE = RunFolder.SVM_PICKLE  # runs written before skops
 TRUST_PICKLE_ENV = "BABYCRY_TRUST_PICKLE"
 
 
@@ -264,7 +265,7 @@ def load_pipeline(run_dir: Path, config: dict, build: bool = True):
         except ValueError as e:
             raise ValueError(f"checkpoint {run_dir.name}: {e}")
     if LEGACY_PICKLE not in files:
-        raise ValueError(f"checkpoint {run_dir.name} is damaged: config.json records no {SKOPS_FILE}")
+        raise ValueError(f"checkpoint {run_dir.name} is damaged: {RunFolder.CONFIG} records no {SKOPS_FILE}")
     if not pickle_trusted():
         raise ValueError(f"checkpoint {run_dir.name} stores its SVM as a pickle ({LEGACY_PICKLE}), which can run "
                          f"code when loaded, so it is not loaded: {_convert_hint(run_dir)}, or load it as it is "
@@ -283,8 +284,8 @@ def convert_run(run) -> Path:
     """
     import skops
 
-    run_dir = runs.find_run(run)
-    config = fileio.read_json(run_dir / "config.json")
+    folder = RunFolder(runs.find_run(run))
+    run_dir, config = folder.path, dict(folder.config)
     files = dict(config.get("files") or {})
     if config.get("model") != "svm" or LEGACY_PICKLE not in files:
         raise ValueError(f"checkpoint {run_dir.name} has no {LEGACY_PICKLE} to convert "
@@ -306,7 +307,7 @@ def convert_run(run) -> Path:
     config["files"] = {SKOPS_FILE: fileio.sha256_file(run_dir / SKOPS_FILE), **files}
     config["converted"] = {"from": LEGACY_PICKLE, "sha256": old_sha, "to": SKOPS_FILE,
                            "skops_version": skops.__version__, "time": time.time()}
-    fileio.write_json(run_dir / "config.json", config)
+    folder.write(RunFolder.CONFIG, config)
     (run_dir / LEGACY_PICKLE).unlink()
     log.info("checkpoint %s: %s converted to %s", run_dir.name, LEGACY_PICKLE, SKOPS_FILE)
     return run_dir / SKOPS_FILE

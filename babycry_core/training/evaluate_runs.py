@@ -1,25 +1,30 @@
-"""Re-evaluation of a saved run on the test part of the split it was trained on: each run family's evaluator
-(EVALUATORS), used by `python -m babycry_core evaluate RUN` and the leaderboard."""
+"""Re-evaluation of a saved run on the test part of the split it was trained on, by the run's family (its
+`evaluate`: runs.family); used by `python -m babycry_core evaluate RUN` and the leaderboard. The torch and
+embedding evaluators here are what the families' `evaluate` parts call."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from babycry_core import fileio
+from babycry_core.runs.family import family_of, recorded
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.runs.writer import test_metrics
 
 
-def evaluate_run(run_dir: Path) -> dict:
+def evaluate_run(run_dir: Path | RunFolder | os.PathLike) -> dict:
     """Re-evaluate a run on the test part of the split it was trained on; rewrite its metrics.json."""
-    config = fileio.read_json(Path(run_dir) / "config.json")
-    family = config.get("family", "torch")
-    if family not in EVALUATORS:
-        raise ValueError(f"run {Path(run_dir).name}: a {family!r} run has no model to evaluate")
-    metrics = EVALUATORS[family](Path(run_dir))
-    fileio.write_json(Path(run_dir) / "metrics.json", metrics)
+    folder = RunFolder.of(run_dir)
+    config = folder.config
+    found = family_of(config)
+    if found is None:
+        raise ValueError(f"run {folder.name}: a {recorded(config)!r} run has no model to evaluate")
+    metrics = found.evaluate(folder)
+    folder.write(RunFolder.METRICS, metrics)
     return metrics
 
 
-def _evaluate_torch(run_dir: Path) -> dict:
+def evaluate_torch(run_dir: Path | RunFolder) -> dict:
+    """A torch run: its network on the log-mel features of its test part."""
     from babycry_core.runs.checkpoint import load
     from babycry_core.training.loop import TrainConfig, load_split_features, predict_logits
 
@@ -30,7 +35,7 @@ def _evaluate_torch(run_dir: Path) -> dict:
     return test_metrics(predict_logits(loaded.model, X), y, labels, loaded.calibration, frame["clip_id"].tolist())
 
 
-def _evaluate_embedding(run_dir: Path) -> dict:
+def evaluate_embedding(run_dir: Path | RunFolder) -> dict:
     """classical and yamnet runs: the test part of their own split, embeddings cached per clip."""
     from babycry_core.data.manifest import split_clips
     from babycry_core.runs.checkpoint import load
@@ -41,13 +46,3 @@ def _evaluate_embedding(run_dir: Path) -> dict:
     labels, parts = split_clips(cfg, labels=loaded.labels)
     clip_paths, y, frame = parts["test"]
     return test_metrics(loaded.model.clip_logits(clip_paths), y, labels, loaded.calibration, frame["clip_id"].tolist())
-
-
-def _evaluate_two_stage(run_dir: Path) -> dict:
-    from babycry_core.training.two_stage_checks import evaluate_metrics
-
-    return evaluate_metrics(run_dir)
-
-
-EVALUATORS = {"torch": _evaluate_torch, "classical": _evaluate_embedding, "yamnet": _evaluate_embedding,
-              "two_stage": _evaluate_two_stage}

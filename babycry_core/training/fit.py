@@ -1,5 +1,5 @@
-"""The one entry point that trains any registry model: it picks the family's trainer from FITTERS.
-
+"""The one entry point that trains any registry model: it asks the model's family (runs.family; the spec's family,
+models/registry.py) for its `fit`:
     torch       training.loop.fit (the log-mel CNNs, from their corpus split; the one epoch loop)
     detector    training.detector_fit.fit_detector (its own corpus and augmentation, then training.loop.fit's epoch loop)
     classical   training.classical_fit.fit_classical (svm, xgboost: the one scikit-learn / XGBoost fit path)
@@ -11,40 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def _torch(cfg, run_dir=None, *, progress=True, **kw):
-    from babycry_core.training.loop import fit
-
-    return fit(cfg, run_dir, progress=progress, **kw)
-
-
-def _detector(cfg, run_dir=None, *, progress=True):
-    from babycry_core.training.detector_fit import as_detector_config, fit_detector
-
-    return fit_detector(as_detector_config(cfg), run_dir, progress=progress)
-
-
-def _classical(cfg, run_dir=None, *, progress=True):
-    from babycry_core.training.classical_fit import fit_classical
-
-    return fit_classical(cfg, run_dir, progress=progress)
-
-
-def _yamnet(cfg, run_dir=None, *, progress=True):
-    from babycry_core.training.yamnet_head import fit_yamnet
-
-    return fit_yamnet(cfg, run_dir, progress=progress)
-
-
-def _two_stage(cfg, run_dir=None, *, progress=True):
-    from babycry_core.training.two_stage_fit import fit_two_stage
-
-    return fit_two_stage(cfg, run_dir, progress=progress)
-
-
-# family -> trainer(cfg, run_dir=None, *, progress=True) -> run folder
-FITTERS = {"torch": _torch, "detector": _detector, "classical": _classical, "yamnet": _yamnet,
-           "two_stage": _two_stage}
+from babycry_core.runs.family import family
 
 
 def with_model_defaults(cfg):
@@ -70,10 +37,10 @@ def fit(cfg, run_dir: Path | None = None, *, progress: bool = True, data_parts=N
     every CNN); the other families read their own data."""
     from babycry_core.models import get_spec
 
-    family = get_spec(cfg.model).family  # unknown names fail before any work
+    fam = family(get_spec(cfg.model).family)  # unknown names fail before any work
     cfg = with_model_defaults(cfg)
     if data_parts is not None:
-        if family != "torch":
-            raise ValueError(f"data_parts are log-mel features for a torch model; {cfg.model} is a {family!r} model")
-        return FITTERS[family](cfg, run_dir, progress=progress, data_parts=data_parts)
-    return FITTERS[family](cfg, run_dir, progress=progress)
+        if not fam.takes_log_mel_parts:
+            raise ValueError(f"data_parts are log-mel features for a torch model; {cfg.model} is a {fam.name!r} model")
+        return fam.fit(cfg, run_dir, progress=progress, data_parts=data_parts)
+    return fam.fit(cfg, run_dir, progress=progress)

@@ -94,14 +94,14 @@ def test_tiny_sweep_writes_board_and_resumes(tiny_data, counted_fit):
 
 def test_unavailable_model_is_reported_not_scored(tiny_data, monkeypatch):
     from babycry_core import paths
-    from babycry_core.training import fit as fitting
     from babycry_core.bench import leaderboard
     from babycry_core.features.yamnet import YamnetUnavailable
+    from babycry_core.runs.family import family
 
     def no_weights(cfg, run_dir=None, **kw):
         raise YamnetUnavailable("YAMNet could not be loaded from https://tfhub.dev/google/yamnet/1 (no network?).")
 
-    monkeypatch.setitem(fitting.FITTERS, "yamnet", no_weights)
+    monkeypatch.setattr(family("yamnet"), "fit", no_weights)
     board = _sweep(["cnn", "yamnet"], protocols=("grouped",))
     row = board["corpora"]["donateacry"]["models"]["yamnet"]
     assert row["status"] == leaderboard.NOT_RUN_WEIGHTS and "grouped" not in row

@@ -1,36 +1,85 @@
-"""One family table: every per-family table of the package is keyed on the registry's families."""
+"""One Family object per model family (runs.family, babycry_core.families): every spec's family has one, and every
+family provides every part (fit, load, check, evaluate, export or why not, the ONNX loader, its card's sections)."""
 from __future__ import annotations
+
+import inspect
+from pathlib import Path
 
 import pytest
 
 from babycry_core.models import registry
-from babycry_core.models.registry import FAMILIES, RUN_FAMILIES, model_names, run_family
+from babycry_core.runs.card_sections import CardSections
+from babycry_core.runs.family import Family, families, family, family_of
+
+RUN_ONLY = {"cv"}  # a cross-validation summary: a run family no spec names
 
 
-def test_families_are_the_specs_families():
-    assert {registry.get_spec(n).family for n in model_names()} == set(FAMILIES)
-    assert set(RUN_FAMILIES) == {run_family(f) for f in FAMILIES}
-    assert run_family("detector") == "torch"  # a trained detector is a torch network
+def test_every_spec_family_has_a_family_object():
+    spec_families = {registry.get_spec(n).family for n in registry.model_names()}
+    assert spec_families == set(families()) - RUN_ONLY
 
 
-def _tables():
-    from babycry_core.inference.onnx_engine import ORT_LOADERS
-    from babycry_core.runs.checkpoint import LOADERS
-    from babycry_core.runs.export import EXPORTERS
-    from babycry_core.runs.weights import CHECKS
-    from babycry_core.training.evaluate_runs import EVALUATORS
-    from babycry_core.training.fit import FITTERS
-
-    return {"training.fit.FITTERS": (FITTERS, FAMILIES), "runs.checkpoint.LOADERS": (LOADERS, RUN_FAMILIES),
-            "runs.weights.CHECKS": (CHECKS, RUN_FAMILIES), "training.evaluate_runs.EVALUATORS": (EVALUATORS, RUN_FAMILIES),
-            "runs.export.EXPORTERS": (EXPORTERS, RUN_FAMILIES),
-            "inference.onnx_engine.ORT_LOADERS": (ORT_LOADERS, RUN_FAMILIES)}
+def test_what_runs_record_is_a_registered_family():
+    for name, fam in families().items():
+        assert fam.name == name
+        assert family(fam.records).records == fam.records  # a run family answers for itself
+    assert family("detector").records == "torch"  # a trained detector is a torch network
+    assert family_of({}) is family("torch")  # the oldest runs record no family
+    assert family_of({"family": "mystery"}) is None
+    with pytest.raises(ValueError, match="unknown model family 'mystery'"):
+        family("mystery")
 
 
-@pytest.mark.parametrize("name", list(_tables()))
-def test_each_table_covers_every_family(name):
-    table, families = _tables()[name]
-    missing = set(families) - set(table)
-    assert not missing, f"{name} has no entry for {sorted(missing)}"
-    unknown = set(table) - set(families) - {"cv"}  # "cv": a cross-validation summary folder, checked but not a model
-    assert not unknown, f"{name} has entries for families the registry does not know: {sorted(unknown)}"
+@pytest.mark.parametrize("name", sorted(families()))
+def test_every_family_provides_every_part(name):
+    fam = family(name)
+    for part in Family.PARTS:
+        impl = getattr(type(fam), part)
+        assert impl is not getattr(Family, part), f"{name} does not provide {part}"
+        assert not getattr(impl, "__isabstractmethod__", False), f"{name}.{part} is abstract"
+        assert callable(getattr(fam, part))
+    assert isinstance(fam.card, CardSections), f"{name} has no model card sections"
+
+
+def test_a_family_missing_a_part_cannot_register():
+    from babycry_core.runs.family import register
+
+    class Partial(Family):
+        name = "partial"
+        card = CardSections()
+
+        def fit(self, cfg, run_dir=None, *, progress=True, **kw):
+            return Path(".")
+
+    with pytest.raises(TypeError):
+        register(Partial)
+    assert "partial" not in families()
+
+
+def test_every_family_module_names_its_family():
+    import babycry_core.families as package
+
+    modules = {m.split(".")[-1] for m in package.__dict__ if not m.startswith("_")}
+    for name, fam in families().items():
+        assert inspect.getmodule(type(fam)).__name__.startswith(package.__name__ + "."), name
+        assert f"{name}_family" in modules, f"no module babycry_core.families.{name}_family"
+
+
+def test_what_does_not_export_says_why_in_one_line():
+    assert family("torch").unexportable("r", {}) is None and family("two_stage").unexportable("r", {}) is None
+    assert family("classical").unexportable("r", {"embedding_source": {"kind": "handcrafted"}}) is None
+    for name, config in (("yamnet", {"model": "yamnet"}), ("cv", {}),
+                         ("classical", {"model": "svm", "embedding_source": {"kind": "yamnet"}})):
+        why = family(name).unexportable("r", config)
+        assert why and "\n" not in why and "run r" in why
+
+
+def test_a_model_less_family_says_so(tmp_path):
+    from babycry_core.runs.run_folder import RunFolder
+
+    cv = family("cv")
+    assert not cv.has_model and cv.check(RunFolder(tmp_path), {}) is None
+    with pytest.raises(ValueError, match="holds no model to load"):
+        cv.load(RunFolder(tmp_path))
+    with pytest.raises(ValueError, match="has no model to evaluate"):
+        cv.evaluate(RunFolder(tmp_path))

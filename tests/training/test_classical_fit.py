@@ -11,7 +11,9 @@ from babycry_core import fileio
 from babycry_core.runs import embeddings
 from babycry_core.runs import run_registry as runs
 from babycry_core.audio import synth
-from babycry_core.runs.checkpoint import LOADERS, load
+from babycry_core.runs.checkpoint import load
+from babycry_core.runs.family import family
+from babycry_core.runs.run_folder import RunFolder
 from babycry_core.data.manifest import resolve_path
 from babycry_core.features.config import FeatureConfig
 from babycry_core.inference.predictor import Predictor
@@ -116,7 +118,7 @@ def test_handcrafted(kind, tiny_data, wav_file):
             f.write(b"tampered")
         assert runs.run_info(run).status == "corrupt"
         with pytest.raises(ValueError, match="sha256"):
-            LOADERS["classical"](run, fileio.read_json(run / "config.json"), ["a", "b", "c"])  # checks too
+            family("classical").load(RunFolder(run))  # checks too
 
 
 def test_cnn_penultimate_layer(trained_run, tiny_data):
