@@ -3,7 +3,7 @@ import json
 
 import streamlit as st
 
-from babycry_core.audio import decode as audio
+from babycry_core.app import answer
 from babycry_core.ui import answer_view as V, app_state as S, classify_view as C
 
 st.set_page_config(page_title="Classify · babycry", page_icon="👶", layout="wide")
@@ -26,14 +26,14 @@ if two_step:
 
 clip = C.choose_clip(cfg)  # (bytes, name)
 if clip is None:
-    st.info(f"Upload or record a baby's cry to classify it. Formats: {', '.join(audio.SUPPORTED_EXTENSIONS)}; "
-            f"up to {audio.MAX_UPLOAD_BYTES // 2**20} MB.")
+    st.info(f"Upload or record a baby's cry to classify it. Formats: {', '.join(answer.SUPPORTED_EXTENSIONS)}; "
+            f"up to {answer.MAX_UPLOAD_BYTES // 2**20} MB.")
     st.stop()
 data, name = clip
 try:
     y = S.decode(data, name, sr)
     spec = S.spectrogram(data, name, json.dumps(cfg.to_dict(), sort_keys=True))
-except audio.AudioError as e:
+except answer.AudioError as e:
     st.error(str(e))
     st.stop()
 freqs, hop_s = C.recording(y, spec, name, cfg, sr)
@@ -41,7 +41,7 @@ freqs, hop_s = C.recording(y, spec, name, cfg, sr)
 try:
     pred = predictor.predict_waveform(y, name)
 except Exception as e:  # audio errors (e.g. no samples) or a model that fails on this input
-    st.error(str(e) if isinstance(e, audio.AudioError) else f"The model {run.run_id} failed: {S.one_line(e)}")
+    st.error(str(e) if isinstance(e, answer.AudioError) else f"The model {run.run_id} failed: {S.one_line(e)}")
     st.stop()
 
 why = V.step2(pred)  # None: no cry (or silence), nothing to explain

@@ -3,8 +3,7 @@ runs that can say "no cry", confusion matrices, curves, calibration and coverage
 on, the cry-detection benchmark (is it a cry?) and the benchmark leaderboard. Everything is read from run folders."""
 import streamlit as st
 
-from babycry_core import paths
-from babycry_core.runs import run_registry as runs
+from babycry_core.app import catalog
 from babycry_core.ui import app_state, compare_view as cv, cry_plots as cp, run_plots as rp
 
 st.set_page_config(page_title="Compare · babycry", layout="wide")
@@ -32,7 +31,7 @@ if no_metrics:
 scored = [r for r in chosen if r.metrics]
 
 st.subheader("Test metrics")
-st.dataframe(rp.metrics_table(chosen, rp.bench_latency(paths.results_dir())).set_index("run").T)  # runs side by side
+st.dataframe(rp.metrics_table(chosen, rp.bench_latency(catalog.results_dir())).set_index("run").T)  # runs side by side
 st.caption("Brackets: 95 % bootstrap intervals over test clips. The majority baseline always answers the most "
            "frequent class; a model must beat its macro-F1, not its accuracy. Latency comes from "
            "`python -m babycry_core bench speed` (— when not measured).")
@@ -52,10 +51,11 @@ if scored:
 
 st.subheader("Training curves")
 st.caption("Solid: training, dashed: validation.")
-st.plotly_chart(rp.training_curves({rp.run_label(r): runs.read_events(r.path) for r in chosen}), key="curves")
+st.plotly_chart(rp.training_curves({rp.run_label(r): catalog.events(r.path) for r in chosen}), key="curves")
 
 cv.calibration(scored)
 cv.disagreements(scored)
-cv.upload_answer(paths.results_dir())
-cv.cry_benchmark(paths.results_dir())
-cv.leaderboard(paths.results_dir())
+results = catalog.results_dir()  # the benchmarks' reports
+cv.upload_answer(results)
+cv.cry_benchmark(results)
+cv.leaderboard(results)

@@ -3,7 +3,7 @@ episodes of the night with the two-step answer's reason. The listening is babycr
 the notes and the WebRTC settings are babycry_core.ui.listen_view."""
 import streamlit as st
 
-from babycry_core.inference import wording as L
+from babycry_core.app import words as L
 from babycry_core.ui import listen_view as V
 
 st.set_page_config(page_title="Listen · babycry", page_icon="👶", layout="wide")

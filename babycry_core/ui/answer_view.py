@@ -20,7 +20,7 @@ import math
 
 import plotly.graph_objects as go
 
-from babycry_core.inference import wording as L
+from babycry_core.app import words as L
 from babycry_core.ui.audio_plots import ACCENT, MUTED, layout
 
 HEARD = {"speech": "speech", "laugh": "laughing", "noise": "noise", "silence": "a quiet room"}
@@ -58,7 +58,7 @@ def _level(db: float) -> str:
 
 def step1(pred, predictor) -> tuple[str, str]:
     """Step 1, "Is it a cry?": (kind, sentence)."""
-    from babycry_core.audio.signal import SILENCE_DBFS
+    from babycry_core.app.answer import SILENCE_DBFS
 
     cry = pred.cry or {}
     if pred.status == "silence":

@@ -1,10 +1,11 @@
-"""Small helpers every page shares: cached model loading, the run lists, page links and common notices.
+"""Small helpers every page shares: the model that answers, the run lists, page links and common notices.
 
 Stable API (other pages import these; keep the names):
-    cached_predictor(run_path)   -> inference.Predictor, st.cache_resource keyed by resolved path + mtime
-    predictor_or_error(run)      -> Predictor, or None after one st.error line (damaged checkpoint)
+    cached_predictor(run_path)   -> what answers for that run (app.answer.answerer, torch: the pages explain the
+                                    network); loaded once per process and reloaded when the run's files change
+    predictor_or_error(run)      -> the predictor, or None after one st.error line (damaged checkpoint)
     run_selectbox(usable)        -> the RunInfo picked in a select box (default: the two-step pair's reason run
-                                    when checkpoints/default.json names one, else runs.default_run())
+                                    when checkpoints/default.json names one, else the default run)
     default_marks(usable)        -> {run_id: "★ default ..."} for the default run, or both runs of the default pair
     usable_runs(root=None)       -> (usable, corrupt): lists of runs.RunInfo, newest first
     corrupt_runs_warning(corrupt)   one st.warning naming every damaged run folder and why
@@ -16,10 +17,11 @@ Stable API (other pages import these; keep the names):
 Classify helpers (cached pure transforms, keyed by content):
     decode(data, name, sr), spectrogram(data, name, cfg_json), sample_clips(data_dir, per_class),
     demo_clips(sr), cached_saliency(run_path, data, name, method, target=None)
-A run that load_predictor composes into the two-step answer (a reason model or a cry detector, with
-checkpoints/default.json naming the other) gives an answer.TwoStepPredictor; saliency explains its reason model.
+A run that the answerer composes into the two-step answer (a reason model or a cry detector, with
+checkpoints/default.json naming the other) gives a TwoStepPredictor; saliency explains its reason model.
 
-Nothing here imports torch or TensorFlow at import time: Home uses this module and stays fast.
+Everything goes through babycry_core.app; nothing here imports torch or TensorFlow at import time: Home uses this
+module and stays fast.
 """
 from __future__ import annotations
 
@@ -30,48 +32,23 @@ import numpy as np
 import streamlit as st
 
 from babycry_core import paths
-from babycry_core.runs import run_registry as runs
+from babycry_core.app import answer, catalog, evidence
 
 
 # ---------------------------------------------------------------- models
 
-def run_mtime(run_path: str | Path) -> float:
-    """Newest mtime of the files in a run folder (a retrained or repaired run invalidates the cache)."""
-    try:
-        return max((f.stat().st_mtime for f in Path(run_path).iterdir() if f.is_file()), default=0.0)
-    except OSError:
-        return 0.0
-
-
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def _load_predictor(run_path: str, mtime: float, pair: tuple = ()):
-    from babycry_core.inference.predictor import load_predictor
-
-    return load_predictor(run_path)
-
-
-def _pair_key(root: Path | None = None) -> tuple:
-    """What the two-step composition depends on besides the chosen run: default.json and the default pair."""
-    root = root or paths.checkpoints_dir()
-    try:
-        pinned = (root / "default.json").stat().st_mtime
-    except OSError:
-        pinned = 0.0
-    return (pinned, *((str(d), run_mtime(d)) if d is not None else None for d in runs.default_pair(root)))
-
-
 def cached_predictor(run_path: str | Path):
-    """The run's predictor (a Predictor, or the two-step answer it composes into), loaded once per (resolved
-    path, mtime, default pair) for all sessions. Raises what loading raises (ValueError for a damaged
-    checkpoint, FileNotFoundError for a missing one); failures are not cached."""
-    p = Path(run_path).resolve()
-    return _load_predictor(str(p), run_mtime(p), _pair_key())
+    """The run's predictor (a Predictor, or the two-step answer it composes into): app.answer.answerer with torch,
+    which loads it once per process and again when the run, default.json or the default pair change. Raises what
+    loading raises (ValueError for a damaged checkpoint, FileNotFoundError for a missing one)."""
+    return answer.answerer(Path(run_path).resolve(), "torch")
 
 
 def predictor_or_error(run):
     """cached_predictor(run.path), or None after one st.error line when the checkpoint cannot be loaded."""
     try:
-        return cached_predictor(run.path)
+        with st.spinner("Loading the model…"):
+            return cached_predictor(run.path)
     except Exception as e:  # a damaged checkpoint that passed runs.run_info's cheap header check
         st.error(f"The model {run.run_id} could not be loaded: {one_line(e)}")
         return None
@@ -91,19 +68,18 @@ def run_selectbox(usable: list, label: str = "Model", **kw):
 def usable_runs(root: Path | None = None) -> tuple[list, list]:
     """(finished runs inference can use, corrupt run folders), both newest first. Running/failed/stopped
     runs are in neither list."""
-    all_runs = runs.list_runs(root)
-    return [r for r in all_runs if r.usable], [r for r in all_runs if r.status == "corrupt"]
+    return catalog.usable_runs(root)
 
 
 def _default_pair(root: Path | None = None) -> tuple[Path | None, Path | None]:
-    det, reason = runs.default_pair(root)
+    det, reason = catalog.default_pair(root)
     return (det, reason) if det is not None and reason is not None else (None, None)
 
 
 def default_index(usable: list, root: Path | None = None) -> int:
     """Index in `usable` of the app's default: the reason run of the default two-step pair (it answers together
-    with the default detector), else runs.default_run; 0 when it is not among them."""
-    d = _default_pair(root)[1] or runs.default_run(root)
+    with the default detector), else the default run; 0 when it is not among them."""
+    d = _default_pair(root)[1] or catalog.default_run(root)
     paths_ = [Path(r.path).resolve() for r in usable]
     return paths_.index(Path(d).resolve()) if d is not None and Path(d).resolve() in paths_ else 0
 
@@ -177,84 +153,44 @@ def no_checkpoint_notice() -> None:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def decode(data: bytes, name: str, sr: int) -> np.ndarray:
-    """audio.load of uploaded bytes at the model's rate (raises audio.AudioError for bad input; not cached)."""
-    from babycry_core.audio import decode as audio
-
-    return audio.load(data, sr, name=name)
+    """The uploaded bytes at the model's rate (raises AudioError for bad input; not cached)."""
+    return answer.decode(data, name, sr)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def spectrogram(data: bytes, name: str, cfg_json: str) -> np.ndarray:
-    """The log-mel the model receives (explain.model_input: the padded window, or the whole long clip)."""
-    from babycry_core.inference.explain import model_input
-    from babycry_core.features.config import FeatureConfig
-
-    cfg = FeatureConfig.from_dict(json.loads(cfg_json))
-    return model_input(decode(data, name, cfg.sample_rate), cfg)
+    """The log-mel the model receives (the padded window, or the whole long clip)."""
+    cfg = evidence.feature_config(json.loads(cfg_json))
+    return evidence.model_input(decode(data, name, cfg.sample_rate), cfg)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _saliency(run_path: str, mtime: float, pair: tuple, data: bytes, name: str, method: str, target: str | None):
-    from babycry_core.inference.explain import saliency
+def _saliency(key: tuple, data: bytes, name: str, method: str, target: str | None):
     from babycry_core.ui.answer_view import explained
 
-    model = explained(cached_predictor(run_path))  # a two-step answer: its reason model
-    return saliency(model, decode(data, name, model.cfg.sample_rate), method, target)
+    model = explained(cached_predictor(key[0]))  # a two-step answer: its reason model
+    return evidence.saliency(model, decode(data, name, model.cfg.sample_rate), method, target)
 
 
 def cached_saliency(run_path: str | Path, data: bytes, name: str, method: str,
                     target: str | None = None) -> np.ndarray | None:
-    """explain.saliency for this run and recording (the reason model of a two-step answer), cached by run
-    (path + mtime + default pair), content, method and target class (None: the model's own answer)."""
-    p = Path(run_path).resolve()
-    return _saliency(str(p), run_mtime(p), _pair_key(), data, name, method, target)
+    """The saliency map for this run and recording (the reason model of a two-step answer), cached by what the
+    answer depends on (app.answer.answer_key), content, method and target class (None: the model's own answer)."""
+    return _saliency(answer.answer_key(run_path), data, name, method, target)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
 def sample_clips(data_dir: str, per_class: int = 3, corpus: str = "donateacry") -> dict[str, str]:
     """{title: file path} of a few corpus clips per class, test-split clips first (the models never trained
     on them). Empty when the corpus or its manifest is missing. `data_dir` only keys the cache."""
-    from babycry_core.data import manifest as data
-    from babycry_core.inference import wording as L
-
-    try:
-        manifest = data.load_manifest(corpus)
-    except (FileNotFoundError, OSError, ValueError):
-        return {}
-    try:
-        test = set(data.load_splits(corpus)["fixed"]["test"])
-    except (FileNotFoundError, OSError, ValueError, KeyError, TypeError):
-        test = set()
-    manifest = manifest.assign(is_test=manifest["clip_id"].isin(test)).sort_values(["label", "is_test", "clip_id"],
-                                                                               ascending=[True, False, True])
-    out = {}
-    for label, rows in manifest.groupby("label", sort=True):
-        n = 0
-        for row in rows.itertuples():
-            path = data.resolve_path(row.path)
-            if n >= per_class or not path.is_file():
-                continue
-            n += 1
-            tag = " (test set)" if row.is_test else ""
-            out[f"{L.display(label)} #{n}{tag}: {Path(row.path).stem[:24]}…"] = str(path)
-    return out
+    return evidence.sample_clips(per_class, corpus)
 
 
 def demo_clips(sr: int = 8000) -> dict[str, tuple[bytes, str]]:
     """Generated demo recordings {title: (wav bytes, name)} for when no corpus is present."""
-    from babycry_core.audio import synth
-
-    made = {"Cry-like harmonic sweep (generated)": synth.cry_sweep(7.0, sr),
-            "Higher-pitched cry-like sweep (generated)": synth.cry_sweep(7.0, sr, 900, 1200, seed=1),
-            "White noise (generated)": synth.white_noise(7.0, sr),
-            "Sine tone 440 Hz (generated)": synth.sine(7.0, sr),
-            "Silence (generated)": synth.silence(7.0, sr)}
-    return {title: (synth.to_wav_bytes(y, sr), title.split(" (")[0].lower().replace(" ", "_") + ".wav")
-            for title, y in made.items()}
+    return evidence.demo_clips(sr)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_audioset(data: bytes, name: str, sr: int) -> dict:
-    from babycry_core.inference import explain
-
-    return explain.audioset_opinion(decode(data, name, sr), sr)
+    return evidence.audioset_opinion(decode(data, name, sr), sr)

@@ -9,11 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from babycry_core import paths
-from babycry_core.audio import decode as audio
-from babycry_core.features.logmel import mel_centres
-from babycry_core.inference import explain
-from babycry_core.inference import wording as L
-from babycry_core.audio import synth
+from babycry_core.app import answer, evidence, words as L
 from babycry_core.ui import answer_view as V, app_state as S, audio_plots as P
 
 
@@ -22,7 +18,7 @@ def choose_clip(cfg):
     source = st.radio("Recording", ["Upload a file", "Record", "Sample clip"], horizontal=True)
     if source == "Upload a file":
         f = st.file_uploader("An audio file (phone recordings welcome)",
-                             type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS])
+                             type=[e.lstrip(".") for e in answer.SUPPORTED_EXTENSIONS])
         return (f.getvalue(), f.name) if f else None
     if source == "Record":
         rec = st.audio_input("Record a few seconds of crying")
@@ -43,11 +39,11 @@ def choose_clip(cfg):
 def recording(y, spec, name: str, cfg, sr: int):
     """The player, the waveform and the spectrogram the model sees. Returns (mel frequencies, hop in s)."""
     st.subheader("The recording")
-    st.audio(synth.to_wav_bytes(y, sr), format="audio/wav")  # no gain change, unlike st.audio(array)
+    st.audio(evidence.wav_bytes(y, sr), format="audio/wav")  # no gain change, unlike st.audio(array)
     lo, hi = cfg.band_hz
     st.caption(f"{name} · {len(y) / sr:.1f} s · played as the model hears it: "
                f"{cfg.sample_rate / 1000:g} kHz, {lo:.0f}–{hi:.0f} Hz")
-    freqs, hop_s = mel_centres(cfg), cfg.frame_hop_seconds
+    freqs, hop_s = evidence.mel_centres(cfg), cfg.frame_hop_seconds
     c1, c2 = st.columns(2)
     c1.plotly_chart(P.waveform_figure(y, sr))
     c2.plotly_chart(P.spectrogram_figure(spec, hop_s, freqs))
@@ -63,9 +59,7 @@ def long_recording_episodes(y, predictor):
     det = getattr(predictor, "detector", None)
     if det is None or len(y) < LONG_SECONDS * det.cfg.sample_rate:
         return None
-    from babycry_core.detection.whole_recording import episodes_of
-
-    return episodes_of(y, predictor)
+    return answer.episodes_of(y, predictor)
 
 
 def episodes_frame(rec) -> pd.DataFrame:
@@ -160,7 +154,7 @@ def saliency(run, model, pred, clip, y, spec, freqs, hop_s, two_step: bool, expl
     data, name = clip
     cfg = model.cfg
     st.subheader("What the model relied on")
-    methods = explain.available_methods(model)
+    methods = evidence.methods(model)
     if two_step:
         target = explained_label
         subject = f"the reason model relied on for “{L.display(target)}”" + (
@@ -187,14 +181,14 @@ def saliency(run, model, pred, clip, y, spec, freqs, hop_s, two_step: bool, expl
         if method == "occlusion" else "Gradient-weighted activations of the last convolutional block.")
         + (" The map covers the whole recording; the reason model's answer above heard only its crying part."
            if two_step else "")
-        + (f" Only the first {cut:.0f} s are explained." if (cut := explain.covered_seconds(y, cfg)) else ""))
+        + (f" Only the first {cut:.0f} s are explained." if (cut := evidence.covered_seconds(y, cfg)) else ""))
 
 
 def more_evidence(model, y, clip, sr: int, explained_label) -> None:
     """XGBoost feature drivers, and YAMNet's AudioSet view on request."""
     data, name = clip
     with st.expander("More evidence: XGBoost feature drivers, YAMNet's AudioSet view"):
-        drivers = explain.feature_drivers(model, y)
+        drivers = evidence.feature_drivers(model, y)
         if drivers:
             st.plotly_chart(P.contributions_figure(drivers, L.display(explained_label)))
         if st.toggle("Ask YAMNet (AudioSet-pretrained) what it hears", value=False):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from babycry_core.data import manifest as data
+from babycry_core.app import evidence
 from babycry_core.ui import cry_plots as cp, run_plots as rp
 
 
@@ -65,13 +65,7 @@ def calibration(scored) -> None:
 
 def _audio_paths(scored) -> dict:
     """clip id → audio path, from the manifests of the runs' corpora."""
-    where = {}
-    for corpus in {r.config.get("corpus", "donateacry") for r in scored}:
-        try:
-            where.update(data.load_manifest(corpus).set_index("clip_id")["path"].to_dict())
-        except (FileNotFoundError, ValueError, KeyError):
-            pass
-    return where
+    return evidence.clip_paths(r.config.get("corpus", "donateacry") for r in scored)
 
 
 def disagreements(scored, per_page: int = 10) -> None:
@@ -95,7 +89,7 @@ def disagreements(scored, per_page: int = 10) -> None:
         text, player = st.columns([3, 2], vertical_alignment="center")
         text.markdown(f"true **{row['true']}** · {answers}")
         text.caption(f"{row['clip_id']} · {row['why']}")
-        path = data.resolve_path(where[row["clip_id"]]) if row["clip_id"] in where else None
+        path = evidence.resolve_path(where[row["clip_id"]]) if row["clip_id"] in where else None
         if path is not None and path.is_file():
             player.audio(str(path))
         else:

@@ -8,8 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from babycry_core import paths
-from babycry_core.data import linking, manifest as data
-from babycry_core.inference import wording as L
+from babycry_core.app import catalog, words as L
 from babycry_core.ui import app_state as S
 
 
@@ -77,14 +76,11 @@ def models() -> None:
 def data_summary() -> None:
     """The corpus's classes and their shares, or how to set it up."""
     st.header("Data")
-    try:
-        summary = data.class_summary(data.load_manifest("donateacry"))
-    except (FileNotFoundError, OSError, ValueError):
-        summary = None
+    summary = catalog.data_summary("donateacry")
     if summary is None:
         st.info("The Donate-a-Cry corpus is not set up here, so Classify offers generated demo signals. To get it, run "
                 "`./run.sh setup` or `python -m babycry_core data build` (it links `../shared/data` when present, "
-                f"else clones {linking.CLONE_URL}).", icon=":material/info:")
+                f"else clones {catalog.clone_url()}).", icon=":material/info:")
     else:
         st.markdown(f"Donate-a-Cry: **{int(summary['clips'].sum())} clips** in {len(summary)} classes "
                     f"(manifest in `{paths.data_dir() / 'donateacry'}`). The classes are very unbalanced.")

@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from babycry_core.inference import wording as L
+from babycry_core.app import words as L
 
 KEY = "listen"  # the webrtc_streamer key
 LISTENER = "listen_listener"  # st.session_state key of the LiveListener
@@ -55,10 +55,10 @@ def rtc_configuration() -> dict:
 
 def live_predictor():
     """The two-step answer over the default cry detector (cached for all sessions), or None after one notice."""
-    from babycry_core.runs import run_registry as runs
+    from babycry_core.app import catalog
     from babycry_core.ui import app_state as S
 
-    det, _ = runs.default_pair()
+    det, _ = catalog.default_pair()
     if det is None:
         st.info("Listening needs the cry detector, and there is none in `checkpoints/` "
                 "(`checkpoints/default.json` names the shipped one).", icon=":material/info:")
@@ -78,11 +78,11 @@ def live_predictor():
 
 def session_listener(predictor, on_seconds: float, window_seconds: float):
     """This browser session's LiveListener (made once; a new detector makes a new one), rule kept up to date."""
-    from babycry_core.detection.live import LiveListener
+    from babycry_core.app.answer import live_listener
 
     lis = st.session_state.get(LISTENER)
     if lis is None or lis.predictor is not predictor:
-        lis = st.session_state[LISTENER] = LiveListener(predictor, on_seconds, window_seconds)
+        lis = st.session_state[LISTENER] = live_listener(predictor, on_seconds, window_seconds)
     lis.set_rule(on_seconds, window_seconds)
     return lis
 
@@ -166,12 +166,12 @@ def strip_figure(view, span: float = 60.0) -> go.Figure:
 
 def beep_wav(sr: int = 16000) -> bytes:
     """Three short beeps (generated, 880 Hz)."""
-    from babycry_core.audio import synth
+    from babycry_core.app.evidence import wav_bytes
 
     t = np.arange(int(0.18 * sr)) / sr
     tone = (0.4 * np.sin(2 * np.pi * 880 * t) * np.hanning(len(t))).astype(np.float32)
     gap = np.zeros(int(0.12 * sr), np.float32)
-    return synth.to_wav_bytes(np.concatenate([tone, gap, tone, gap, tone]), sr)
+    return wav_bytes(np.concatenate([tone, gap, tone, gap, tone]), sr)
 
 
 def _panel(listener, sound: bool) -> None:

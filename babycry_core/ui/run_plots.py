@@ -16,6 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from babycry_core.runs.run_folder import RunFolder
+
 DASH = "—"
 METADATA_SUFFIXES = (".json", ".jsonl", ".log", ".tmp")
 
@@ -51,13 +53,13 @@ def weights_bytes(run_dir: Path) -> int | None:
     """Size of the run's weights on disk: model.safetensors, else its stages' (two-stage: gate/, reason/), else
     every non-metadata file of the folder."""
     run_dir = Path(run_dir)
-    w = run_dir / "model.safetensors"
+    w = run_dir / RunFolder.WEIGHTS
     if w.is_file():
         return w.stat().st_size
-    stages = sorted(run_dir.glob("*/model.safetensors"))
+    stages = sorted(run_dir.glob(f"*/{RunFolder.WEIGHTS}"))
     if stages:
         return sum(f.stat().st_size for f in stages)
-    files = [f for f in run_dir.iterdir() if f.is_file() and f.name != "pid" and not f.name.endswith(METADATA_SUFFIXES)] \
+    files = [f for f in run_dir.iterdir() if f.is_file() and f.name != RunFolder.PID and not f.name.endswith(METADATA_SUFFIXES)] \
         if run_dir.is_dir() else []
     return sum(f.stat().st_size for f in files) or None
 
@@ -68,9 +70,10 @@ def n_params(run) -> int | None:
     if isinstance(n, (int, float)):
         return int(n)
     counts = []
+    folder = RunFolder(run.path)
     for stage in run.config.get("stages") or {}:
         try:
-            counts.append(int(json.loads((Path(run.path) / stage / "config.json").read_text())["n_params"]))
+            counts.append(int(folder.stage(stage).config["n_params"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
     return sum(counts) if counts else None
@@ -306,7 +309,7 @@ def reliability_figure(runs: Sequence) -> go.Figure:
 def stored_threshold(run) -> float | None:
     """The run's abstention threshold: calibration.json in its folder, else metrics.json's "calibration"."""
     try:
-        t = num(json.loads((Path(run.path) / "calibration.json").read_text()).get("threshold"))
+        t = num(RunFolder(run.path).read(RunFolder.CALIBRATION, default={}).get("threshold"))
     except (OSError, ValueError, AttributeError):
         t = None
     return t if t is not None else num(((run.metrics or {}).get("calibration") or {}).get("threshold"))
