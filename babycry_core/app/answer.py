@@ -14,9 +14,9 @@ from babycry_core.audio.decode import MAX_UPLOAD_BYTES, SUPPORTED_EXTENSIONS, lo
 from babycry_core.audio.errors import AudioError, label as safe_name, too_large
 from babycry_core.audio.signal import SILENCE_DBFS  # below this level a recording is silence: no model runs
 
-__all__ = ["ENGINES", "AudioError", "MAX_UPLOAD_BYTES", "SILENCE_DBFS", "SUPPORTED_EXTENSIONS", "answer_key", "answerer", "classify", "clock",
-           "decode", "detect", "detect_upload", "engine_for", "engine_of", "episode_engine", "episodes_of",
-           "live_listener", "safe_name", "stream_resampler", "too_large"]
+__all__ = ["ENGINES", "AudioError", "MAX_UPLOAD_BYTES", "SILENCE_DBFS", "SUPPORTED_EXTENSIONS", "answer_key",
+           "answerer", "classify", "clock", "decode", "detect", "detect_upload", "engine_for", "engine_of",
+           "episode_engine", "episodes_of", "live_listener", "safe_name", "stream_resampler", "too_large"]
 
 ENGINES = ("auto", "torch", "onnx")
 
@@ -87,7 +87,8 @@ def detect(files, run=None, engine: str = "torch", *, threads: int | None = None
         raise ValueError(f"detect needs a cry detector; {predictor.run_id} is not one (see checkpoints/default.json)")
     rule = EpisodeRule.for_detector(det, **rule_kw) if rule_kw else None
     max_s = None if max_minutes is None else max_minutes * 60
-    return each_file(files, lambda f: detect_file(f, predictor, rule, max_seconds=max_s, progress=progress, name=str(f)))
+    return each_file(files, lambda f: detect_file(f, predictor, rule, max_seconds=max_s, progress=progress,
+                                                  name=str(f)))
 
 
 def detect_upload(predictor, data: bytes, name: str) -> dict:
