@@ -112,13 +112,15 @@ def run_fold(cfg, fold_dir: Path, parts_cache: dict) -> dict:
     from babycry_core.runs.checkpoint import load
     from babycry_core.training.fit import fit
     from babycry_core.models import get_spec
+    from babycry_core.runs.family import family
     from babycry_core.training.loop import load_split_features, predict_logits
 
-    family = get_spec(cfg.model).family  # cfg comes from fold_config, with the model's own defaults already
+    spec_family = get_spec(cfg.model).family  # cfg comes from fold_config, with the model's own defaults already
+    on_parts = family(spec_family).takes_log_mel_parts
     run_dir = Path(fold_dir) / "run"
     shutil.rmtree(run_dir, ignore_errors=True)  # a half-finished attempt starts again from scratch
     parts = None
-    if family == "torch":  # the log-mel arrays of a fold, loaded once for every CNN
+    if on_parts:  # the log-mel arrays of a fold, loaded once for every CNN
         key = (cfg.corpus, cfg.protocol, cfg.fold, json.dumps(cfg.features, sort_keys=True))
         if key not in parts_cache:
             parts_cache[key] = load_split_features(cfg, progress=False)
@@ -134,7 +136,7 @@ def run_fold(cfg, fold_dir: Path, parts_cache: dict) -> dict:
         raise RuntimeError(f"fit ended {status.get('status')}: {status.get('message', '')}")
     metrics, config = folder.read(RunFolder.METRICS), folder.config
     loaded = load(folder)
-    if family == "torch":
+    if on_parts:
         labels, p = parts
         logits = {k: predict_logits(loaded.model, p[k][0]) for k in ("val", "test")}
     else:
@@ -146,7 +148,7 @@ def run_fold(cfg, fold_dir: Path, parts_cache: dict) -> dict:
     assert ids == metrics["test_clip_ids"], "test clips differ between fit and the leaderboard"
     n_epochs = sum(e.get("event") == "epoch" for e in folder.events()) or None
     files = set(config.get("files") or {}) | ({RunFolder.WEIGHTS} if folder.has(RunFolder.WEIGHTS) else set())
-    result = {"status": "done", "config": _plain(dataclasses.asdict(cfg)), "family": family, "labels": list(labels),
+    result = {"status": "done", "config": _plain(dataclasses.asdict(cfg)), "family": spec_family, "labels": list(labels),
               **{k: metrics[k] for k in METRICS}, "seconds": seconds, "epochs_run": n_epochs,
               "best_epoch": status.get("best_epoch"), "n_params": _n_params(config, loaded.model),
               "checkpoint_bytes": sum((run_dir / f).stat().st_size for f in files),
@@ -282,11 +284,10 @@ def run(corpora: list[str], models: list[str], protocols=PROTOCOLS, folds: int =
 
     def row_budget(spec):  # what each row was trained with (classical heads have no epochs)
         from babycry_core.models import get_spec
+        from babycry_core.runs.family import family
 
         cfg = fold_config(base, spec, "-", "grouped", 0, 0, epochs, threads)
-        keys = ("embedding",) if get_spec(cfg.model).family == "classical" else \
-            ("epochs", "patience", "batch_size", "balance", "mixup", "specaugment", "threads")
-        return {x: getattr(cfg, x) for x in keys}
+        return {x: getattr(cfg, x) for x in family(get_spec(cfg.model).family).budget}
 
     for corpus, plan in plans.items():
         sec = _section(corpus, *plan, models, protocols, results, not_run, row_budget)

@@ -17,10 +17,11 @@ def speed(models: list[str] | None = None, repeats: int = 20, train_epoch: bool 
     import multiprocessing
 
     from babycry_core.models import get_spec, model_names
+    from babycry_core.runs.family import family
 
     rows = []
     for name in models or model_names("torch"):
-        if get_spec(name).family != "torch":
+        if not family(get_spec(name).family).takes_log_mel_parts:
             print(f"{name}: skipped (speed covers the log-mel torch models)")
             continue
         with multiprocessing.get_context("spawn").Pool(1) as pool:  # fresh interpreter: its own ru_maxrss

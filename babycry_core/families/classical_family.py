@@ -24,6 +24,7 @@ class ClassicalCard(CardSections):
 @register
 class ClassicalFamily(Family):
     name = "classical"
+    budget = ("embedding",)  # a head on embeddings: no epochs
     card = ClassicalCard()
 
     def fit(self, cfg, run_dir: Path | None = None, *, progress: bool = True, **kw) -> Path:

@@ -33,6 +33,7 @@ class CvCard(CardSections):
 class CvFamily(Family):
     name = "cv"
     has_model = False
+    train_flags = ("--cv",)
     card = CvCard()
 
     def fit(self, cfg, run_dir: Path | None = None, *, progress: bool = True, **kw) -> Path:

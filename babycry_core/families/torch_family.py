@@ -18,6 +18,7 @@ class TorchCard(CardSections):
 class TorchFamily(Family):
     name = "torch"
     takes_log_mel_parts = True
+    embeds = True
     card = TorchCard()
 
     def fit(self, cfg, run_dir: Path | None = None, *, progress: bool = True, **kw) -> Path:

@@ -25,6 +25,7 @@ from babycry_core import fileio, paths
 from babycry_core.features.handcrafted import handcrafted, handcrafted_names
 from babycry_core.features.config import FeatureConfig
 from babycry_core.features.logmel import fix_length, log_mel
+from babycry_core.runs.family import family_of, recorded
 from babycry_core.runs.run_folder import RunFolder
 
 HANDCRAFTED = "handcrafted"
@@ -60,9 +61,10 @@ def resolve(source, handle: str | None = None) -> Source:
     from babycry_core.runs import run_registry as runs
 
     run_dir = Path(runs.find_run(s)).resolve()
-    family = RunFolder(run_dir).config.get("family", "torch")
-    if family != "torch":
-        raise ValueError(f"embedding run {run_dir.name} is a {family!r} model; a CNN (torch) run is needed, "
+    config = RunFolder(run_dir).config
+    fam = family_of(config)
+    if fam is None or not fam.embeds:
+        raise ValueError(f"embedding run {run_dir.name} is a {recorded(config)!r} model; a CNN (torch) run is needed, "
                          f"or 'handcrafted' / 'yamnet'")
     return Source("cnn", run_dir=run_dir)
 

@@ -36,6 +36,10 @@ class Family(abc.ABC):
     records: str = ""  # default: name
     has_model: bool = True  # False: a run of this family holds no model (a cross-validation summary)
     takes_log_mel_parts: bool = False  # fit accepts data_parts (log-mel features loaded once for several CNNs)
+    embeds: bool = False  # its runs' networks give embeddings (an embedding source for the classical heads)
+    train_flags: tuple[str, ...] = ()  # what `python -m babycry_core train` needs beyond the TrainConfig's fields
+    # the TrainConfig fields that say what a run was trained with (the leaderboard's budget column)
+    budget: tuple[str, ...] = ("epochs", "patience", "batch_size", "balance", "mixup", "specaugment", "threads")
     card: "CardSections"  # the model card's family-specific sections
 
     PARTS = ("fit", "load", "check", "evaluate", "unexportable", "export", "ort_load")

@@ -42,7 +42,10 @@ class RunInfo:
     @property
     def is_cv(self) -> bool:
         """A k-fold cross-validation run: pooled metrics over its folds, no single model to classify with."""
-        return self.config.get("family") == "cv"
+        from babycry_core.runs.family import family_of
+
+        fam = family_of(self.config) if self.config else None
+        return fam is not None and not fam.has_model
 
     @property
     def macro_f1(self) -> float | None:

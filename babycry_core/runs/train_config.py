@@ -47,7 +47,9 @@ class TrainConfig:
 
 def train_command(config: dict) -> str:
     """The CLI call that reproduces a run from its config (fields left at their defaults are not written)."""
-    cfg, d = TrainConfig.from_dict(config), TrainConfig()
+    from babycry_core.runs.family import family_of
+
+    cfg, d, fam = TrainConfig.from_dict(config), TrainConfig(), family_of(config)
     args = ["python", "-m", "babycry_core", "train", "--model", cfg.model]
     flags = {"corpus": "--corpus", "epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size",
              "weight_decay": "--weight-decay", "dropout": "--dropout", "seed": "--seed", "balance": "--balance",
@@ -59,7 +61,7 @@ def train_command(config: dict) -> str:
                           (cfg.protocol != "grouped", ["--protocol", cfg.protocol]), (cfg.pretrained, ["--pretrained"]),
                           (cfg.embedding != d.embedding, ["--embedding", cfg.embedding]),
                           (cfg.yamnet_handle, ["--yamnet-handle", str(cfg.yamnet_handle)]),
-                          (config.get("family") == "cv", ["--cv"])):
+                          (fam is not None, list(fam.train_flags if fam else ()))):
         if wanted:
             args += extra
     return shlex.join(args)

@@ -113,9 +113,10 @@ def fit(cfg: TrainConfig, run_dir: Path | None = None, *, progress: bool = True,
 
     from babycry_core.training import distributed
     from babycry_core.models import get_spec
+    from babycry_core.runs.family import family
 
     spec = get_spec(cfg.model)  # unknown names fail before any work
-    if spec.family != "torch" and data_parts is None:
+    if not family(spec.family).takes_log_mel_parts and data_parts is None:
         raise ValueError(f"{cfg.model} is a {spec.family!r} model, trained by training.fit.fit "
                          f"(python -m babycry_core train --model {cfg.model})")
     ctx = distributed.context()

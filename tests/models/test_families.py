@@ -83,3 +83,20 @@ def test_a_model_less_family_says_so(tmp_path):
         cv.load(RunFolder(tmp_path))
     with pytest.raises(ValueError, match="has no model to evaluate"):
         cv.evaluate(RunFolder(tmp_path))
+
+
+def test_family_attributes_replace_the_name_branches():
+    """What callers once asked by family name, each family now says: whose runs embed, who takes log-mel parts,
+    what a cross-validation run adds to its train command, and what the leaderboard's budget column shows."""
+    from babycry_core import paths
+    from babycry_core.runs.embeddings import resolve
+    from babycry_core.runs.family import family
+
+    assert family("torch").embeds and family("torch").takes_log_mel_parts
+    assert not family("detector").takes_log_mel_parts  # it reads its own corpus
+    assert family("cv").train_flags == ("--cv",) and not family("cv").has_model
+    assert family("classical").budget == ("embedding",) and "epochs" in family("yamnet").budget
+    assert not any(family(n).embeds for n in ("classical", "yamnet", "two_stage", "cv"))
+    svm = next((paths.ROOT / "checkpoints").glob("*-svm-*"))  # the shipped classical run: no embedding source
+    with pytest.raises(ValueError, match="'classical' model; a CNN"):
+        resolve(str(svm))
