@@ -1,18 +1,20 @@
 """Who answers a recording, and the answers. The one place a front end gets a model: `answerer(run, engine)`
-chooses the runs (checkpoints/default.json's cry detector + reason model by default, as inference.load_predictor
-composes them) and the engine, once; the loaders cache what they load by the runs' files (a retrained run or a
-new default.json loads afresh), so every caller in a process shares one model.
+chooses the runs once (inference.choice: checkpoints/default.json's cry detector + reason model by default), then
+the engine, and keeps the one cache of built models, keyed by the files they were built from (a retrained run or
+a new default.json loads afresh), so every caller in a process shares one model.
 
 Engines: "torch" (the run folders), "onnx" (onnxruntime on the runs' exports, no torch), "auto" (onnx where every
 run the answer needs has an export made from its current files, else torch): what `predict` and the API use.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from babycry_core.audio.decode import MAX_UPLOAD_BYTES, SUPPORTED_EXTENSIONS, load as _load_audio
 from babycry_core.audio.errors import AudioError, label as safe_name, too_large
 from babycry_core.audio.signal import SILENCE_DBFS  # below this level a recording is silence: no model runs
+from babycry_core.inference.choice import newest_mtime
 
 __all__ = ["ENGINES", "AudioError", "MAX_UPLOAD_BYTES", "SILENCE_DBFS", "SUPPORTED_EXTENSIONS", "answer_key",
            "answerer", "classify", "clock", "decode", "detect", "detect_upload", "engine_for", "engine_of",
@@ -21,32 +23,62 @@ __all__ = ["ENGINES", "AudioError", "MAX_UPLOAD_BYTES", "SILENCE_DBFS", "SUPPORT
 ENGINES = ("auto", "torch", "onnx")
 
 
-def engine_for(run=None, engine: str = "auto", trust_pickle: bool = False) -> str:
-    """The engine that answers: "torch" or "onnx". auto: onnx where every run the answer needs has a current
-    export (onnx_engine.default_engine), torch otherwise and always with trust_pickle (a pickle has no export)."""
+_ANSWERERS: dict[tuple, object] = {}  # the one cache of models: by engine, the runs' (or exports') files, threads
+_LOCK = threading.Lock()
+
+
+def _plan(run, engine: str, trust_pickle: bool) -> tuple[str, object]:
+    """(the engine that answers, what it loads): the runs are chosen once (inference.choice), then "torch" loads
+    them, "onnx" their exports; auto takes the exports where every run has a current one (made from its files as
+    they are now), else torch, and always torch with trust_pickle (a pickle has no export)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    if engine != "auto":
-        return engine
-    if trust_pickle:
-        return "torch"
-    from babycry_core.inference.onnx_engine import default_engine
+    from babycry_core.inference import onnx_engine
+    from babycry_core.inference.choice import choose
 
-    return default_engine(run)
+    if onnx_engine.is_export(run):  # an export folder: only onnxruntime can answer
+        return "onnx", onnx_engine.export_choice(run)
+    choice = choose(run)
+    if engine == "torch" or (engine == "auto" and trust_pickle):
+        return "torch", choice
+    try:
+        return "onnx", onnx_engine.exports_of(choice, current=engine == "auto")
+    except (FileNotFoundError, ValueError):
+        if engine == "onnx":
+            raise
+        return "torch", choice
+
+
+def engine_for(run=None, engine: str = "auto", trust_pickle: bool = False) -> str:
+    """The engine that answers: "torch" or "onnx" (see _plan)."""
+    return _plan(run, engine, trust_pickle)[0]
 
 
 def answerer(run=None, engine: str = "auto", *, trust_pickle: bool = False, threads: int | None = None):
     """What answers a recording: `predict(source, name=)` and `predict_waveform(y, name)` -> Prediction. The
     two-step answer where it can be composed (a detector and a reason model), else the one run. run: a run id or
-    folder (an export folder with onnx); None: the app's default. threads: onnxruntime's per session.
+    folder (an export folder with onnx); None: the app's default. threads: onnxruntime's per session. Cached by
+    the files it was built from: a retrained run or a new default.json loads afresh.
     Raises FileNotFoundError (no such run, no checkpoint, no export) or ValueError (a damaged one)."""
-    if engine_for(run, engine, trust_pickle) == "onnx":
-        from babycry_core.inference.onnx_engine import load_onnx_predictor
+    kind, plan = _plan(run, engine, trust_pickle)
+    if kind == "onnx":
+        from babycry_core.inference import onnx_engine
 
-        return load_onnx_predictor(run, threads)
-    from babycry_core.inference.predictor import load_predictor
+        threads = onnx_engine.ort_threads(threads)
+        key = ("onnx", tuple((str(p.resolve()), newest_mtime(p)) if p else None for p in plan), threads)
+        build = lambda: onnx_engine.build(plan, threads)  # noqa: E731
+    else:
+        from babycry_core.inference import predictor
 
-    return load_predictor(run, trust_pickle)
+        key = ("torch", plan.stamp(), bool(trust_pickle))
+        build = lambda: predictor.build(plan, trust_pickle)  # noqa: E731
+    with _LOCK:
+        cached = _ANSWERERS.get(key)
+    if cached is None:
+        cached = build()
+        with _LOCK:
+            cached = _ANSWERERS.setdefault(key, cached)
+    return cached
 
 
 def engine_of(predictor) -> str:
@@ -137,13 +169,6 @@ def stream_resampler(sr: int):
 
 # ---------------------------------------------------------------- for a caller's own cache
 
-def _newest_mtime(folder) -> float:
-    try:
-        return max((f.stat().st_mtime for f in Path(folder).iterdir() if f.is_file()), default=0.0)
-    except OSError:
-        return 0.0
-
-
 def answer_key(run) -> tuple:
     """What an answer of `run` depends on, for a cache of what is computed from it (the pages' saliency maps):
     the run folder (resolved), its files' newest mtime, checkpoints/default.json's and the default pair's."""
@@ -157,5 +182,5 @@ def answer_key(run) -> tuple:
     except OSError:
         pinned = 0.0
     p = Path(run).resolve()
-    pair = tuple((str(d), _newest_mtime(d)) if d is not None else None for d in run_registry.default_pair(root))
-    return (str(p), _newest_mtime(p), pinned, *pair)
+    pair = tuple((str(d), newest_mtime(d)) if d is not None else None for d in run_registry.default_pair(root))
+    return (str(p), newest_mtime(p), pinned, *pair)

@@ -1,8 +1,8 @@
 """A whole recording's crying episodes: `python -m babycry_core detect`, `/v1/detect` and the Classify page.
 
 `detect_file` decodes a file of any length in chunks (stream.AudioStream) into an episodes.EpisodeEngine, so memory
-stays bounded; `episodes_of` does the same for a waveform already in memory; `detect_files` is the command (a file
-that fails gives {"file", "error"}); `load_detecting` is the one switch between the torch and onnx engines.
+stays bounded; `episodes_of` does the same for a waveform already in memory. The command (`app.answer.detect`)
+chooses the model and its engine, and gives {"file", "error"} for a file that fails.
 """
 from __future__ import annotations
 
@@ -70,37 +70,6 @@ def detect_file(source, predictor, rule: EpisodeRule | None = None, *, max_secon
             bar.close()
         truncated = s.truncated
     return Recording(name, eng.seconds, eng.episodes, *eng.series(), eng.rule.threshold, truncated, eng.rule)
-
-
-def load_detecting(run=None, engine: str = "torch", threads: int | None = None):
-    """What `detect` listens with: inference.load_predictor's choice, or with engine "onnx" the same runs'
-    exports in onnxruntime (onnx_engine; torch is never imported, so an 8-hour night stays far below 600 MB)."""
-    if engine == "onnx":
-        from babycry_core.inference.onnx_engine import load_onnx_predictor
-
-        return load_onnx_predictor(run, threads)
-    from babycry_core.inference.predictor import load_predictor
-
-    return load_predictor(run)
-
-
-def detect_files(files, run=None, *, max_minutes: float | None = None, progress: bool = False,
-                 rule_kw: dict | None = None, engine: str = "torch", threads: int | None = None) -> list[Recording | dict]:
-    """`detect`: each file's episodes; a file that fails gives {"file", "error"} and the others still run."""
-    from babycry_core.audio.errors import each_file
-
-    predictor = load_detecting(run, engine, threads)
-    det = getattr(predictor, "detector", None)
-    if det is None:
-        from babycry_core.runs.run_folder import PINNED_DEFAULTS
-
-        raise ValueError(f"detect needs a cry detector; {predictor.run_id} is not one "
-                         f"(see checkpoints/{PINNED_DEFAULTS})")
-    rule = None
-    if rule_kw:
-        rule = EpisodeRule.for_detector(det, **rule_kw)
-    max_s = None if max_minutes is None else max_minutes * 60
-    return each_file(files, lambda f: detect_file(f, predictor, rule, max_seconds=max_s, progress=progress, name=str(f)))
 
 
 def clock(seconds: float) -> str:

@@ -8,8 +8,8 @@ input the handcrafted embedding in numpy; onnxruntime runs the CNNs (model.onnx)
 (onnxmltools). torch is never imported (tests check sys.modules); neither are scikit-learn's model loading (skops)
 nor xgboost.
 
-`load_onnx_predictor(run)` resolves runs as `inference.load_predictor` does (checkpoints/default.json's detector
-+ reason pair by default); each run's export is found in `registry.export_dir_for(run)`, or `run` may be an export
+`load_onnx_predictor(run)` answers with the exports of the runs `inference.choice.choose` picks (checkpoints/
+default.json's detector + reason pair by default); each run's export is found in `registry.export_dir_for(run)`, or `run` may be an export
 folder itself (a device has only those). A run without an export is a one-line FileNotFoundError with the command
 that makes it. Each run family builds its onnxruntime model (its `ort_load` part: runs.family) from the classes
 here. Not covered: yamnet runs and classical heads on CNN / YAMNet embeddings (they do not export).
@@ -17,7 +17,6 @@ here. Not covered: yamnet runs and classical heads on CNN / YAMNet embeddings (t
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from babycry_core.inference.cry_detector import CryDetector
 from babycry_core.runs.embedding_models import EmbeddingModel
 from babycry_core.features.config import FeatureConfig
 from babycry_core.features.logmel import log_mel
-from babycry_core.inference.predictor import Predictor, predict_each
+from babycry_core.inference.predictor import Predictor, one_blas_thread
 from babycry_core.models.two_stage import TwoStageModel
 from babycry_core.runs.family import family_of
 from babycry_core.runs.run_folder import RunFolder
@@ -179,17 +178,6 @@ def ort_two_stage(folder: Path, m: dict, cfg, labels, threads) -> OnnxTwoStage:
                         st["gate"]["temperature"], st["reason"]["temperature"])
 
 
-_CACHE: dict[tuple, object] = {}
-_LOCK = threading.Lock()
-
-
-def _key(folder: Path | None) -> tuple:
-    if folder is None:
-        return ("",)
-    f = Path(folder) / MANIFEST
-    return (str(f.resolve()), f.stat().st_mtime_ns)
-
-
 def current_export(run) -> Path | None:
     """The run's own export folder (export_dir_for) when it was made from the run's files as they are now (its
     source_sha256 matches), else None: what `predict` answers with by default, without torch."""
@@ -200,82 +188,63 @@ def current_export(run) -> Path | None:
     return runs.export_dir_for(run_dir) if m.get("source_sha256") == runs.source_sha256(run_dir) else None
 
 
-def _export_folders(run=None, find=None) -> tuple:
-    """(detector, reason, single) export folders, chosen as inference.load_predictor chooses runs (the two-step pair
-    of checkpoints/default.json by default; a detector + the default reason; a reason model + the default detector;
-    any other run alone). find(run) -> folder, raising FileNotFoundError when there is none."""
-    from babycry_core.runs import run_registry as runs
-
-    find = find or find_export
-    det_run, reason_run = runs.default_pair()
-    det = reason = single = None
-    if run is not None:
-        folder = find(run)
-        role = fileio.read_json(folder / MANIFEST).get("role", "")
-        if role == "detector":
-            det = folder
-            reason = find(reason_run) if reason_run is not None else None
-        elif role == "reason" and det_run is not None:
-            det, reason = find(det_run), folder
-        else:
-            single = folder
-    elif det_run is not None and reason_run is not None:
-        det, reason = find(det_run), find(reason_run)
-    else:
-        default = runs.default_run()
-        if default is None:
-            raise FileNotFoundError("no trained checkpoint found; train one (`python -m babycry_core train`)")
-        single = find(default)
-    return det, reason, single
-
-
 def _current_or_raise(run) -> Path:
     folder = current_export(run)
     if folder is None:
-        raise FileNotFoundError(f"{run}: no export made from its files as they are now")
+        raise FileNotFoundError(f"{Path(run).name}: no export made from its files as they are now")
     return folder
 
 
-def default_engine(run=None) -> str:
-    """"onnx" when every run the answer needs has a current export (current_export), else "torch"."""
-    try:
-        _export_folders(run, _current_or_raise)
-    except (FileNotFoundError, ValueError):
-        return "torch"
-    return "onnx"
+def is_export(run) -> bool:
+    """`run` is an export folder itself (a device may hold only those), not a run."""
+    return run is not None and not isinstance(run, RunFolder) and (Path(str(run)) / MANIFEST).is_file()
+
+
+def exports_of(choice, current: bool = False) -> tuple:
+    """(detector, reason, single) export folders of the runs an inference.choice.Choice names. current: only
+    exports made from the runs' files as they are now (`predict`'s auto engine). FileNotFoundError otherwise."""
+    find = _current_or_raise if current else find_export
+    return tuple(find(f.path) if f is not None else None for f in (choice.detector, choice.reason, choice.single))
+
+
+def export_choice(folder) -> tuple:
+    """(detector, reason, single) for an export folder given as the run: composed with the default pair's exports
+    by its manifest's role, as inference.choice composes runs."""
+    from babycry_core.runs import run_registry as runs
+
+    folder = Path(str(folder))
+    det_run, reason_run = runs.default_pair()
+    role = fileio.read_json(folder / MANIFEST).get("role", "")
+    if role == "detector":
+        return folder, find_export(reason_run) if reason_run is not None else None, None
+    if role == "reason" and det_run is not None:
+        return find_export(det_run), folder, None
+    return None, None, folder
+
+
+def ort_threads(threads: int | None) -> int:
+    """onnxruntime's intra-op threads per session: as given, else env BABYCRY_ORT_THREADS, else 0 (its default)."""
+    return int(os.environ.get("BABYCRY_ORT_THREADS", 0)) if threads is None else int(threads)
+
+
+def build(exports: tuple, threads: int | None = None):
+    """The onnxruntime answerer of (detector, reason, single) export folders (ort_threads). Not cached:
+    app.answer.answerer keeps the one cache."""
+    threads = ort_threads(threads)
+    one_blas_thread()
+    det, reason, single = exports
+    if single is not None:
+        return load_export(single, threads)[1]
+    from babycry_core.inference.two_step import TwoStepPredictor
+
+    return TwoStepPredictor(load_export(det, threads)[1], load_export(reason, threads)[1] if reason else None)
 
 
 def load_onnx_predictor(run=None, threads: int | None = None):
-    """What answers a recording with onnxruntime, chosen by _export_folders. threads: onnxruntime intra-op threads
-    per session (0: its default; default: env BABYCRY_ORT_THREADS or 0)."""
-    threads = int(os.environ.get("BABYCRY_ORT_THREADS", 0)) if threads is None else int(threads)
-    _one_blas_thread()
-    det, reason, single = _export_folders(run)
-    key = (_key(det), _key(reason), _key(single), threads)
-    with _LOCK:
-        cached = _CACHE.get(key)
-    if cached is not None:
-        return cached
-    if single is not None:
-        out = load_export(single, threads)[1]
-    else:
-        from babycry_core.inference.two_step import TwoStepPredictor
+    """What answers a recording with onnxruntime: the exports of the runs inference.choice chooses for `run`, or
+    `run` as an export folder (export_choice)."""
+    if is_export(run):
+        return build(export_choice(run), threads)
+    from babycry_core.inference.choice import choose
 
-        out = TwoStepPredictor(load_export(det, threads)[1], load_export(reason, threads)[1] if reason else None)
-    with _LOCK:
-        _CACHE[key] = out
-    return out
-
-
-def _one_blas_thread() -> None:
-    """As inference does for torch: numpy's BLAS (the mel matrix product) on one thread, so that it does not fight
-    onnxruntime's and the other worker's threads for the same cores (2-3x slower on 2 cores otherwise)."""
-    from threadpoolctl import threadpool_limits
-
-    if not _CACHE:
-        threadpool_limits(limits=1, user_api="blas")
-
-
-def predict(files, run=None, threads: int | None = None) -> list:
-    """inference.predict with onnxruntime: a Prediction per file, or {"file", "error"} for one that fails."""
-    return predict_each(load_onnx_predictor(run, threads), files)
+    return build(exports_of(choose(run)), threads)

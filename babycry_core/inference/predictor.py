@@ -1,20 +1,20 @@
 """Prediction: file or bytes → decoded audio → windows → model → calibrated probabilities → one answer.
 
-`load_predictor()` is what the CLI and the pages call: the two-step answer (inference/two_step.py: cry detector, then a
-reason model) where checkpoints/default.json or the chosen run allows it, else `Predictor`, one model rebuilt
-from its run folder. A single model's answers come in four kinds: "detected" (a reason), "no_cry" (laugh /
+`build(choice)` makes the torch answerer of the runs inference.choice chose: the two-step answer (inference/two_step.py:
+cry detector, then a reason model) where checkpoints/default.json or the chosen run allows it, else `Predictor`, one
+model rebuilt from its run folder (front ends ask app.answer.answerer, which picks the engine and caches). A single model's answers come in four kinds: "detected" (a reason), "no_cry" (laugh /
 noise / silence), "not_sure" (confidence below the validated threshold), and "silence" (digital silence,
 caught before any model runs).
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from babycry_core.audio import decode as audio
 from babycry_core.inference import wording as L
+from babycry_core.inference.choice import NO_CHECKPOINT, Choice, choose
 from babycry_core.runs.checkpoint import LoadedModel, load
 from babycry_core.runs.run_folder import RunFolder
 from babycry_core.features.config import FeatureConfig
@@ -105,88 +105,49 @@ def _one_model_steps(label: str, status: str, probs: dict[str, float], dur: floa
                        "probabilities": reasons, "prior": {}} if is_cry else None}
 
 
-_CACHE: dict[tuple, Predictor] = {}
-_CACHE_LOCK = threading.Lock()
+_BLAS_LIMITED = False
+
+
+def one_blas_thread() -> None:
+    """numpy's BLAS (the mel matrix product) on one thread before the first model loads: its threads fight torch's
+    and onnxruntime's for the same cores (2-3x slower on 2 cores otherwise)."""
+    global _BLAS_LIMITED
+    if not _BLAS_LIMITED:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+        _BLAS_LIMITED = True
+
+
+def build(choice: Choice, trust_pickle: bool = False):
+    """The torch answerer of a choice of runs (inference.choice): the two-step answer (cry detector, then the
+    reason model) or the one run's Predictor. Not cached: app.answer.answerer keeps the one cache.
+
+    trust_pickle: also read an old run's pickle (svm.joblib); see runs.checkpoint.load."""
+    one_blas_thread()
+    if choice.single is not None:
+        return Predictor(load(choice.single, trust_pickle=trust_pickle), choice.single)
+    from babycry_core.inference.cry_detector import CryDetector
+    from babycry_core.inference.two_step import TwoStepPredictor
+
+    reason = Predictor(load(choice.reason, trust_pickle=trust_pickle), choice.reason) if choice.reason else None
+    return TwoStepPredictor(CryDetector(load(choice.detector), folder=choice.detector), reason)
 
 
 def load_predictor(run: str | Path | RunFolder | None = None, trust_pickle: bool = False):
-    """What answers a recording: the two-step answer (cry detector, then a reason model) where it can be
-    composed, else the one model. run=None: the app's default (checkpoints/default.json: detector + reason);
-    a reason model: the default detector + it; a detector: it + the default reason model. Each run is opened
-    once (a RunFolder) and handed down, so its files are read once.
-
-    trust_pickle: also read an old run's pickle (svm.joblib); see runs.checkpoint.load."""
-    from babycry_core.runs import run_registry as runs
-
-    det_dir, reason_dir = runs.default_folders()
-    if run is not None:
-        run_dir = runs.open_run(run)
-        role = _role(run_dir)
-        if role == "detector":
-            det_dir = run_dir
-        elif role == "reason" and det_dir is not None:
-            reason_dir = run_dir
-        else:
-            return load_model(run_dir, trust_pickle)
-    if det_dir is None or (reason_dir is None and run is None):
-        return load_model(run, trust_pickle)
-    from babycry_core.inference.two_step import TwoStepPredictor
-    from babycry_core.inference.cry_detector import CryDetector
-
-    key = ("two_step", str(Path(det_dir).resolve()), _mtime(det_dir),
-           str(Path(reason_dir).resolve()) if reason_dir else "", _mtime(reason_dir) if reason_dir else 0.0,
-           bool(trust_pickle))
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-    if cached is None:
-        reason = load_model(reason_dir, trust_pickle) if reason_dir is not None else None
-        cached = TwoStepPredictor(CryDetector(load_model(det_dir).loaded, folder=det_dir), reason)
-        with _CACHE_LOCK:
-            _CACHE[key] = cached
-    return cached
-
-
-def _role(run_dir: Path | RunFolder) -> str:
-    """"detector", "reason" (every class a cry reason) or "" (a model that answers both questions)."""
-    folder = RunFolder.of(run_dir)
-    if folder.read(RunFolder.CONFIG, default={}).get("role") == "detector":
-        return "detector"
-    labels = folder.read(RunFolder.LABELS, default=[])
-    return "reason" if labels and all(L.is_cry(c) for c in labels) else ""
+    """What answers a recording with torch: `build(choose(run))` (the default: checkpoints/default.json's detector
+    + reason model). Front ends ask app.answer.answerer, which chooses the engine and caches."""
+    return build(choose(run), trust_pickle)
 
 
 def load_model(run: str | Path | RunFolder | None = None, trust_pickle: bool = False) -> Predictor:
-    """A Predictor for one run id, folder or RunFolder (default: the app's default run), cached by path and mtime.
-
-    trust_pickle: also read an old run's pickle (svm.joblib); see runs.checkpoint.load."""
+    """A Predictor for one run id, folder or RunFolder alone (default: the app's default run)."""
     from babycry_core.runs import run_registry as runs
 
-    _one_blas_thread()
     folder = runs.open_run(run) if run else runs.default_folder()
     if folder is None:
-        raise FileNotFoundError("no trained checkpoint found; train one (Train page or `python -m babycry_core train`)")
-    key = (str(folder.path.resolve()), _mtime(folder.path), bool(trust_pickle))
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = Predictor(load(folder, trust_pickle=trust_pickle), folder)
-        return _CACHE[key]
-
-
-def _one_blas_thread() -> None:
-    """numpy's BLAS threads fight torch's for the same cores (2-3x slower on 2 cores): serving uses one."""
-    from threadpoolctl import threadpool_limits
-
-    if not _CACHE:
-        threadpool_limits(limits=1, user_api="blas")
-
-
-def _mtime(run_dir: Path | RunFolder) -> float:
-    return max((f.stat().st_mtime for f in Path(run_dir).iterdir() if f.is_file()), default=0.0)
-
-
-def predict(files, run: str | Path | RunFolder | None = None, trust_pickle: bool = False) -> list[Prediction | dict]:
-    """Classify each file; a file that fails gives {"file", "error"} and the others still run."""
-    return predict_each(load_predictor(run, trust_pickle), files)
+        raise FileNotFoundError(NO_CHECKPOINT)
+    return build(Choice(single=folder), trust_pickle)
 
 
 def predict_each(predictor, files) -> list[Prediction | dict]:

@@ -38,7 +38,8 @@ def test_default_predict_answers_as_torch_does_without_importing_torch(tmp_path)
 
 
 def test_an_export_of_other_files_is_not_used(tmp_path, monkeypatch):
-    from babycry_core.inference.onnx_engine import current_export, default_engine
+    from babycry_core.app.answer import engine_for as default_engine
+    from babycry_core.inference.onnx_engine import current_export
 
     root = tmp_path / "checkpoints"
     pair = fileio.read_json(SHIPPED / "default.json")

@@ -26,25 +26,19 @@ def reads(monkeypatch):
     return counts
 
 
-def _detect_files(files):
-    from babycry_core.detection.whole_recording import detect_files
-
-    return detect_files(files)
-
-
 def _app_detect(files):  # what `python -m babycry_core detect` calls
     from babycry_core.app.answer import detect
 
     return detect(files, engine="torch")
 
 
-@pytest.mark.parametrize("detect", [_detect_files, _app_detect], ids=["detect_files", "app.answer.detect"])
+@pytest.mark.parametrize("detect", [_app_detect], ids=["app.answer.detect"])
 def test_detect_reads_each_run_file_once(monkeypatch, wav_file, reads, detect):
     from babycry_core.detection.whole_recording import Recording
-    from babycry_core.inference import predictor
+    from babycry_core.app import answer
 
     monkeypatch.setenv("BABYCRY_CHECKPOINTS", str(SHIPPED))
-    monkeypatch.setattr(predictor, "_CACHE", {})  # load afresh, as a new `detect` process does
+    monkeypatch.setattr(answer, "_ANSWERERS", {})  # load afresh, as a new `detect` process does
     out = detect([wav_file])
     assert isinstance(out[0], Recording), out
     pinned = json.loads((SHIPPED / PINNED_DEFAULTS).read_text())

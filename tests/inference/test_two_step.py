@@ -43,7 +43,6 @@ def two_step(trained_run):
 def _load():
     from babycry_core.inference import predictor as inference
 
-    inference._CACHE.clear()
     return inference.load_predictor()
 
 
@@ -132,7 +131,6 @@ def test_a_detector_alone_answers_step_one_only():
     from babycry_core.inference.two_step import TwoStepPredictor
 
     det = make_detector_run(paths.checkpoints_dir(), 0.0)
-    inference._CACHE.clear()
     pred = inference.load_predictor(det)
     assert isinstance(pred, TwoStepPredictor) and pred.reason is None
     p = pred.predict(synth.to_wav_bytes(synth.cry_sweep(3.0)), name="c.wav")

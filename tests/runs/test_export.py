@@ -302,12 +302,12 @@ def test_detect_engine_onnx_same_windows_and_episodes(shipped_env, tmp_path):
     """Episodes with onnxruntime: every window's P(cry) within 1e-4 of torch's, the same episodes and reasons."""
     import soundfile as sf
 
-    from babycry_core.detection.whole_recording import detect_files
+    from babycry_core.app.answer import detect
 
     f = tmp_path / "night.wav"
     sf.write(f, _crying_night(), 8000, subtype="PCM_16")
-    [a] = detect_files([f], engine="torch")
-    [b] = detect_files([f], engine="onnx", threads=1)
+    [a] = detect([f], engine="torch")
+    [b] = detect([f], engine="onnx", threads=1)
     assert len(a.p) == len(b.p) > 100 and np.array_equal(a.starts, b.starts)
     assert float(np.abs(a.p - b.p).max()) <= TOL
     assert len(a.episodes) >= 1 and [e.to_dict() for e in a.episodes] == [e.to_dict() for e in b.episodes]

@@ -6,7 +6,8 @@ import pytest
 from babycry_core import fileio
 from babycry_core.runs import run_registry as runs
 from babycry_core.runs.checkpoint import load
-from babycry_core.inference.predictor import load_predictor, predict
+from babycry_core.app.answer import classify
+from babycry_core.inference.predictor import load_predictor
 from tests.conftest import tiny_train_config
 
 
@@ -37,7 +38,7 @@ def test_round_trip_checkpoint_to_predict(trained_run, wav_file):
     p = load_predictor(trained_run).predict(wav_file)
     assert p.label in loaded.labels and 0 < p.confidence <= 1
     assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
-    [q] = predict([wav_file], run=trained_run)
+    [q] = classify([wav_file], run=trained_run, engine="torch")
     assert q.probabilities == p.probabilities
 
 

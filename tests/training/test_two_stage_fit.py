@@ -187,7 +187,6 @@ def test_a_cry_still_comes_out_as_a_cry(two_stage_run):
 
 def test_digital_silence_is_caught_by_the_energy_check(two_stage_run, tmp_path):
     from babycry_core.runs.checkpoint import load
-    from babycry_core.inference.predictor import predict
 
     f = tmp_path / "silent.wav"
     sf.write(f, synth.silence(3.0, SR_DAC), SR_DAC)
