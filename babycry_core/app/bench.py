@@ -9,6 +9,13 @@ def bench_arguments(parser) -> None:
     dispatch.add_arguments(parser)
 
 
+def candidate_names() -> dict[str, str]:
+    """`bench cry`'s candidates and the names the Compare page shows for them."""
+    from babycry_core.bench.cry import CANDIDATES
+
+    return dict(CANDIDATES)
+
+
 def bench(args) -> int:
     """Run the benchmark args.kind with the parsed arguments; its exit status."""
     from babycry_core.bench import dispatch

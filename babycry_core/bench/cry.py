@@ -32,9 +32,19 @@ from babycry_core.bench.cry_fused import FUSED, fold_distilled, fold_fused
 from babycry_core.data.corpora import CRY, NON_CRY_LABELS
 from babycry_core.runs.run_folder import RunFolder
 
-MODELS = ("cry_detector", "svm_anchor", "yamnet_zero_shot", "yamnet_head", "yamnet_windows", "yamnet_top", "cascade",
-          "fusion", "distilled")
-ALL_MODELS = (*MODELS, "two_stage")
+# every candidate, with the name the Compare page shows for it (app.bench.candidate_names)
+CANDIDATES = {"cry_detector": "CNN cry detector (retrained on the grown corpus)",
+              "svm_anchor": "SVM anchor (log-mel / MFCC statistics)",
+              "yamnet_zero_shot": "YAMNet's own cry score (zero-shot anchor)",
+              "yamnet_head": "head on frozen YAMNet (whole recording)",
+              "yamnet_windows": "head on frozen YAMNet (2 s windows)",
+              "yamnet_top": "YAMNet fine-tuned at its top layer",
+              "cascade": "cascade: CNN screens, YAMNet confirms",
+              "fusion": "CNN + YAMNet fused",
+              "distilled": "CNN distilled from CNN + YAMNet",
+              "two_stage": "two-stage gate (the earlier default)"}
+ALL_MODELS = tuple(CANDIDATES)
+MODELS = tuple(m for m in ALL_MODELS if m != "two_stage")  # what runs by default
 CNN_BASED = ("cry_detector", "svm_anchor", "yamnet_windows", "yamnet_top", "cascade", "fusion", "distilled")  # need the fold's prepared parts
 ANCHORS = ("svm_anchor", "yamnet_zero_shot")  # what a candidate must beat, outside the interval
 QUIET_LEVELS = (-35.0, -45.0)

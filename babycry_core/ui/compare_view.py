@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from babycry_core.app import evidence
+from babycry_core.app import bench, evidence
 from babycry_core.ui import cry_plots as cp, run_plots as rp
 
 
@@ -129,10 +129,11 @@ def cry_benchmark(results: Path) -> None:
     cry_json = results / "cry_detection.json"
     cry_bench = _report(cry_json, "cry")
     if cry_bench and cry_bench.get("models"):
-        bench_table = cp.cry_bench_table(cry_bench).set_index("model").T  # models side by side
+        names = bench.candidate_names()
+        bench_table = cp.cry_bench_table(cry_bench, names).set_index("model").T  # models side by side
         st.dataframe(bench_table, **_all_rows(bench_table))
-        st.plotly_chart(cp.cry_bench_figure(cry_bench), key="cry_bench")
-        line = cp.detector_minus_anchor_text(cry_bench)
+        st.plotly_chart(cp.cry_bench_figure(cry_bench, names), key="cry_bench")
+        line = cp.detector_minus_anchor_text(cry_bench, names)
         if line:
             st.markdown(line)
         st.caption(_bench_caption(cry_bench))

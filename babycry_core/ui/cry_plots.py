@@ -133,21 +133,12 @@ def per_class_table(run) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- `bench cry`: is it a cry? (results/cry_detection.json)
 
-BENCH_MODELS = {"cry_detector": "CNN cry detector (retrained on the grown corpus)",
-                "svm_anchor": "SVM anchor (log-mel / MFCC statistics)",
-                "yamnet_zero_shot": "YAMNet's own cry score (zero-shot anchor)",
-                "yamnet_head": "head on frozen YAMNet (whole recording)",
-                "yamnet_windows": "head on frozen YAMNet (2 s windows)",
-                "yamnet_top": "YAMNet fine-tuned at its top layer",
-                "cascade": "cascade: CNN screens, YAMNet confirms",
-                "fusion": "CNN + YAMNet fused",
-                "distilled": "CNN distilled from CNN + YAMNet",
-                "two_stage": "two-stage gate (the earlier default)"}
 KINDS = NON_CRY_LABELS  # the columns of bench cry's false alarms
 
 
-def bench_name(model: str) -> str:
-    return BENCH_MODELS.get(model, model)
+def bench_name(model: str, names: dict | None = None) -> str:
+    """A candidate's display name (names: app.bench.candidate_names()), else its key."""
+    return (names or {}).get(model, model)
 
 
 def _pct_or_dash(x) -> str:
@@ -155,7 +146,7 @@ def _pct_or_dash(x) -> str:
     return DASH if v is None else f"{v:.1%}"
 
 
-def cry_bench_table(report: dict) -> pd.DataFrame:
+def cry_bench_table(report: dict, names: dict | None = None) -> pd.DataFrame:
     """One row per model of `bench cry`: cry F1, recall and precision with 95 % intervals over groups, the
     share of each non-cry kind called a cry, recall on turned-down cries, and the phone uploads called a cry."""
     rows = []
@@ -164,7 +155,7 @@ def cry_bench_table(report: dict) -> pd.DataFrame:
         levels = r.get("quiet_levels_dbfs") or []
         up, scored = r.get("uploads_called_cry"), r.get("uploads_scored")
         rows.append({
-            "model": bench_name(m),
+            "model": bench_name(m, names),
             "cry F1 [95 % CI]": with_ci(r, "f1"),
             "recall [95 % CI]": with_ci(r, "recall"),
             "precision [95 % CI]": with_ci(r, "precision"),
@@ -176,7 +167,7 @@ def cry_bench_table(report: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cry_bench_figure(report: dict) -> go.Figure:
+def cry_bench_figure(report: dict, names: dict | None = None) -> go.Figure:
     """Cry F1 per model with its 95 % interval as error bars, and the target F1 as a dashed line."""
     models = list((report.get("models") or {}).items())
     f1 = [num(r.get("f1")) for _, r in models]
@@ -184,7 +175,7 @@ def cry_bench_figure(report: dict) -> go.Figure:
     up = [max(0.0, num(c[1]) - v) if v is not None and num(c[1]) is not None else 0 for v, c in zip(f1, ci)]
     down = [max(0.0, v - num(c[0])) if v is not None and num(c[0]) is not None else 0 for v, c in zip(f1, ci)]
     fig = go.Figure(go.Bar(
-        x=[bench_name(m) for m, _ in models], y=f1, marker_color=[color(i) for i in range(len(models))],
+        x=[bench_name(m, names) for m, _ in models], y=f1, marker_color=[color(i) for i in range(len(models))],
         error_y=dict(type="data", array=up, arrayminus=down, color="#555", thickness=1.2),
         text=[DASH if v is None else f"{v:.3f}" for v in f1], textposition="inside", insidetextanchor="middle",
         hovertemplate="%{x}: cry F1 %{y:.3f}<extra></extra>"))
@@ -209,11 +200,12 @@ def _lead(name: str, anchor: str, d: dict) -> str | None:
     return f"**{name} minus {anchor}**, cry F1: {point:+.3f}{interval}, {verdict}."
 
 
-def detector_minus_anchor_text(report: dict) -> str | None:
+def detector_minus_anchor_text(report: dict, names: dict | None = None) -> str | None:
     """The best candidate's cry F1 minus each anchor's (the older report: the detector minus the SVM anchor), with
     its interval, one sentence per anchor (None when not run)."""
     w = report.get("winner") or {}
     if w.get("lead_over"):
-        lines = [_lead(f"Best candidate ({bench_name(w['model'])})", bench_name(a), d) for a, d in w["lead_over"].items()]
+        lines = [_lead(f"Best candidate ({bench_name(w['model'], names)})", bench_name(a, names), d)
+                 for a, d in w["lead_over"].items()]
         return "  \n".join(x for x in lines if x) or None
     return _lead("Detector", "SVM anchor", report.get("detector_minus_anchor_f1") or {})

@@ -76,11 +76,12 @@ def test_errors_by_source_name_the_finer_source():
 
 
 def test_compare_names_the_best_candidate_against_each_anchor():
+    from babycry_core.app.bench import candidate_names
     from babycry_core.ui.cry_plots import detector_minus_anchor_text
 
     rep = {"winner": {"model": "fusion", "lead_over": {
         "svm_anchor": {"point": -0.014, "ci": [-0.062, 0.040], "ahead_outside_interval": False},
         "yamnet_zero_shot": {"point": 0.05, "ci": [0.01, 0.09], "ahead_outside_interval": True}}}}
-    a, b = detector_minus_anchor_text(rep).split("  \n")
+    a, b = detector_minus_anchor_text(rep, candidate_names()).split("  \n")
     assert "CNN + YAMNet fused" in a and "SVM anchor" in a and "-0.014 [-0.062, +0.040], not clear" in a
     assert "zero-shot anchor" in b and "ahead of the anchor outside the interval" in b
