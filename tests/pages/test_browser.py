@@ -10,7 +10,7 @@ import time
 import pytest
 
 from babycry_core import fileio, paths
-from tests.app.browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
+from tests.pages.browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import pytest
 
 from babycry_core import paths
 from babycry_core.runs import run_registry as runs
-from tests.app.browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
+from tests.pages.browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
 

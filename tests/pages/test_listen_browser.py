@@ -17,7 +17,7 @@ import soundfile as sf
 
 from babycry_core import paths
 from babycry_core.audio import synth
-from tests.app.browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
+from tests.pages.browser_helpers import ARTIFACTS, assert_no_exception, chromium_page, need_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
 FAKE_MIC = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",

@@ -2,7 +2,7 @@
 shipped detector and a stand-in for the WebRTC component that hands the page's callback browser-like frames,
 the alert banner, the episodes table with the reason, and the download only after Stop.
 
-(The component itself needs a real browser and server session: tests/app/test_listen_browser.py.)"""
+(The component itself needs a real browser and server session: tests/pages/test_listen_browser.py.)"""
 from __future__ import annotations
 
 import asyncio
