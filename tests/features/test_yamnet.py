@@ -94,6 +94,7 @@ def test_import_order_subprocess_is_safe():
             "from babycry_core.features import tf_import\n"
             "hub = tf_import.tensorflow_hub()\n"
             "import torchvision, tensorflow as tf\n"
+            "import streamlit_webrtc  # the Listen page, after TF: pylibsrtp was loaded before it\n"
             "print('ok', hub.__name__, tf.constant(1.0).numpy())\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
