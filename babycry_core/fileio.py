@@ -67,6 +67,15 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def newest_mtime(folder) -> float:
+    """The newest modification time of the files directly in a folder (0 when it cannot be read): what a cache of
+    something built from the folder's files keys on."""
+    try:
+        return max((f.stat().st_mtime for f in Path(folder).iterdir() if f.is_file()), default=0.0)
+    except OSError:
+        return 0.0
+
+
 def read_json(path, default=None):
     try:
         return json.loads(Path(path).read_text())

@@ -14,7 +14,7 @@ from pathlib import Path
 from babycry_core.audio.decode import MAX_UPLOAD_BYTES, SUPPORTED_EXTENSIONS, load as _load_audio
 from babycry_core.audio.errors import AudioError, label as safe_name, too_large
 from babycry_core.audio.signal import SILENCE_DBFS  # below this level a recording is silence: no model runs
-from babycry_core.inference.choice import newest_mtime
+from babycry_core.fileio import newest_mtime
 
 __all__ = ["ENGINES", "AudioError", "MAX_UPLOAD_BYTES", "SILENCE_DBFS", "SUPPORTED_EXTENSIONS", "answer_key",
            "answerer", "classify", "clock", "decode", "detect", "detect_upload", "engine_for", "engine_of",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from babycry_core.fileio import newest_mtime
 from babycry_core.inference import wording as L
 from babycry_core.runs import run_registry as runs
 from babycry_core.runs.run_folder import RunFolder
@@ -64,10 +65,3 @@ def choose(run=None) -> Choice:
         raise FileNotFoundError(NO_CHECKPOINT)
     return Choice(single=folder)
 
-
-def newest_mtime(folder: Path) -> float:
-    """The newest modification time of the files directly in a folder (0 when it cannot be read)."""
-    try:
-        return max((f.stat().st_mtime for f in Path(folder).iterdir() if f.is_file()), default=0.0)
-    except OSError:
-        return 0.0
