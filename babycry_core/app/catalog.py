@@ -69,9 +69,9 @@ def default_pair(root: Path | None = None) -> tuple[Path | None, Path | None]:
 
 def pinned_defaults(root: Path | None = None) -> dict:
     """checkpoints/default.json ({} when absent)."""
-    from babycry_core.runs.run_folder import PINNED_DEFAULTS, RunFolder
+    from babycry_core.runs import run_registry
 
-    return RunFolder(root or paths.checkpoints_dir()).read(PINNED_DEFAULTS, default={})
+    return run_registry.pinned(root)
 
 
 def headline(metrics: dict) -> dict:
