@@ -6,8 +6,7 @@ defaults.
 """
 from __future__ import annotations
 
-from babycry_core.runs.family import recorded
-from babycry_core.runs.run_folder import RunFolder
+from babycry_core.runs.run_folder import RunFolder, recorded_family
 
 VALIDATION_CHOOSES = ("Validation picks the epoch (early stopping) and fits the temperature and the abstention "
                       "threshold; the test part is used once, for the figures below.")
@@ -26,7 +25,7 @@ class CardSections:
 
     def describe(self, cfg: dict) -> str:
         """The card's first paragraph: what the model is."""
-        family, model = recorded(cfg), cfg.get("model")
+        family, model = recorded_family(cfg), cfg.get("model")
         try:
             from babycry_core.models import get_spec
 

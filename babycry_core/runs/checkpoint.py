@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from babycry_core.features.config import FeatureConfig
-from babycry_core.runs.family import family_of, recorded
-from babycry_core.runs.run_folder import RunFolder
+from babycry_core.runs.family import family_of
+from babycry_core.runs.run_folder import RunFolder, recorded_family
 from babycry_core.runs.weights import weights_problem  # noqa: F401  (importers: checkpoint.weights_problem)
 
 FUSION_FILES = RunFolder.FUSION_FILES  # kept for importers (inference.cry_fusion, runs.detector_card)
@@ -67,5 +67,5 @@ def load(run_dir: Path | RunFolder | os.PathLike, *, trust_pickle: bool = False)
     calibration = dict(folder.calibration)
     found = family_of(config)
     if found is None:  # weights_problem refuses an unknown family first; kept as a guard
-        raise ValueError(f"checkpoint {folder.name}: a {recorded(config)!r} run holds no model to load")
+        raise ValueError(f"checkpoint {folder.name}: a {recorded_family(config)!r} run holds no model to load")
     return LoadedModel(folder.path, found.load(folder), labels, fcfg, config, calibration)

@@ -25,8 +25,8 @@ from babycry_core import fileio, paths
 from babycry_core.features.handcrafted import handcrafted, handcrafted_names
 from babycry_core.features.config import FeatureConfig
 from babycry_core.features.logmel import fix_length, log_mel
-from babycry_core.runs.family import family_of, recorded
-from babycry_core.runs.run_folder import RunFolder
+from babycry_core.runs.family import family_of
+from babycry_core.runs.run_folder import RunFolder, recorded_family
 
 HANDCRAFTED = "handcrafted"
 YAMNET = "yamnet"
@@ -64,7 +64,7 @@ def resolve(source, handle: str | None = None) -> Source:
     config = RunFolder(run_dir).config
     fam = family_of(config)
     if fam is None or not fam.embeds:
-        raise ValueError(f"embedding run {run_dir.name} is a {recorded(config)!r} model; a CNN (torch) run is needed, "
+        raise ValueError(f"embedding run {run_dir.name} is a {recorded_family(config)!r} model; a CNN (torch) run is needed, "
                          f"or 'handcrafted' / 'yamnet'")
     return Source("cnn", run_dir=run_dir)
 

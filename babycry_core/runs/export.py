@@ -29,8 +29,8 @@ import numpy as np
 from babycry_core import fileio
 from babycry_core.runs import run_registry as runs
 from babycry_core.runs.embedding_models import standardise
-from babycry_core.runs.family import family_of, recorded
-from babycry_core.runs.run_folder import RunFolder
+from babycry_core.runs.family import family_of
+from babycry_core.runs.run_folder import RunFolder, recorded_family
 from babycry_core.runs.run_registry import export_dir_for
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def export_run(run, fmt: str = "onnx", out: str | Path | None = None) -> dict:
         raise NotExportable(f"unknown export format {fmt!r}; supported: onnx")
     folder = run if isinstance(run, RunFolder) else RunFolder(runs.find_run(run))
     run_dir, config = folder.path, folder.config
-    family, model, fam = recorded(config), config.get("model", "?"), family_of(config)
+    family, model, fam = recorded_family(config), config.get("model", "?"), family_of(config)
     why = fam.unexportable(run_dir.name, config) if fam is not None else \
         f"run {run_dir.name} is a {family!r} run: it holds no model to export"
     if why:

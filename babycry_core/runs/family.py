@@ -19,12 +19,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from babycry_core.runs.run_folder import recorded_family
+
 if TYPE_CHECKING:  # pragma: no cover
     from babycry_core.runs.card_sections import CardSections
     from babycry_core.runs.run_folder import RunFolder
 
 PLUGINS = "babycry_core.families"  # the package whose import registers every family
-DEFAULT = "torch"  # what a run folder without config.json["family"] is (the oldest runs)
 _FAMILIES: dict[str, "Family"] = {}
 
 
@@ -105,11 +106,6 @@ def family(name: str) -> Family:
     return found
 
 
-def recorded(config: dict) -> str:
-    """The family name a run's config.json records."""
-    return config.get("family", DEFAULT)
-
-
 def family_of(config: dict) -> Family | None:
     """The family of a run, from its config.json; None for a family this code does not know."""
-    return families().get(recorded(config))
+    return families().get(recorded_family(config))

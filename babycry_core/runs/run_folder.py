@@ -32,7 +32,13 @@ from babycry_core import fileio
 
 _MISSING = object()
 NO_CALIBRATION = {"temperature": 1.0, "threshold": 0.0}
+DEFAULT_FAMILY = "torch"  # what a run folder without config.json["family"] is (the oldest runs)
 PINNED_DEFAULTS = "default.json"  # checkpoints/default.json: the runs the app answers with by default
+
+
+def recorded_family(config: dict) -> str:
+    """The family name a run's config.json records."""
+    return config.get("family", DEFAULT_FAMILY)
 
 
 class RunFolder:
@@ -161,7 +167,7 @@ class RunFolder:
     @property
     def family(self) -> str:
         """The family config.json records ("torch" when absent: the oldest runs)."""
-        return self.read(self.CONFIG, default={}).get("family", "torch")
+        return recorded_family(self.read(self.CONFIG, default={}))
 
     @property
     def feature_config(self):

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from babycry_core import fileio
-from babycry_core.runs.run_folder import RunFolder
+from babycry_core.runs.run_folder import RunFolder, recorded_family
 
 WEIGHTS = RunFolder.WEIGHTS  # kept for importers (training.yamnet_head)
 MAX_HASHED_BYTES = 32 << 20  # files up to this size are hashed when listing runs; bigger ones get a header check
@@ -105,11 +105,11 @@ def recorded_files_problem(folder: RunFolder, config: dict) -> str | None:
 def weights_problem(run_dir: Path | RunFolder | os.PathLike) -> str | None:
     """None when the run's model files are complete and readable, else why not (cheap; see the module doc).
     Given a RunFolder, its config is read through that object's cache."""
-    from babycry_core.runs.family import family_of, recorded
+    from babycry_core.runs.family import family_of
 
     folder = RunFolder.of(run_dir)
     config = folder.read(RunFolder.CONFIG, default={})
     found = family_of(config)
     if found is None:
-        return f"unknown model family {recorded(config)!r} in {RunFolder.CONFIG}"
+        return f"unknown model family {recorded_family(config)!r} in {RunFolder.CONFIG}"
     return found.check(folder, config)

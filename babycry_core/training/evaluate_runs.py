@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from babycry_core.runs.family import family_of, recorded
-from babycry_core.runs.run_folder import RunFolder
+from babycry_core.runs.family import family_of
+from babycry_core.runs.run_folder import RunFolder, recorded_family
 from babycry_core.runs.writer import test_metrics
 
 
@@ -17,7 +17,7 @@ def evaluate_run(run_dir: Path | RunFolder | os.PathLike) -> dict:
     config = folder.config
     found = family_of(config)
     if found is None:
-        raise ValueError(f"run {folder.name}: a {recorded(config)!r} run has no model to evaluate")
+        raise ValueError(f"run {folder.name}: a {recorded_family(config)!r} run has no model to evaluate")
     metrics = found.evaluate(folder)
     folder.write(RunFolder.METRICS, metrics)
     return metrics
